@@ -1,0 +1,237 @@
+//! Wiring: load and cross-check the rules, open the store, start the
+//! dispatcher, the outbox worker and the HTTP server, replay turns a crash
+//! interrupted, and stop it all cleanly.
+
+use crate::channels::{Channels, web::WebChannel};
+use crate::config::Config;
+use crate::dispatcher::{Dispatcher, Rules};
+use crate::inbox::Inbox;
+use crate::intents::{Action, IntentError, IntentSet};
+use crate::live::LiveUpdates;
+use crate::model::ChannelKind;
+use crate::outbox::Outbox;
+use crate::store::sled::SledStore;
+use crate::store::{NewConversation, Store, StoreError};
+use crate::templates::{TemplateError, Templates};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Templates the gateway itself needs, besides those intents name.
+pub const REQUIRED_TEMPLATES: &[&str] = &["handoff", "receipt"];
+
+/// Dispatcher workers; turns of one conversation always go to the same one.
+const DISPATCH_WORKERS: usize = 8;
+
+/// Resolves when `shutdown` turns true (or its sender is gone).
+pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// State shared by every HTTP handler.
+pub struct App {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub inbox: Inbox,
+    pub live: Arc<LiveUpdates>,
+    /// Turns true when the gateway stops, so long polls and sockets end.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl App {
+    /// Why the gateway cannot serve right now, if it cannot.
+    pub fn readiness(&self) -> Result<(), String> {
+        if *self.shutdown.borrow() {
+            return Err("shutting down".into());
+        }
+        self.store
+            .next_outbox_due()
+            .map(|_| ())
+            .map_err(|e| format!("store: {e}"))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error(transparent)]
+    Intents(#[from] IntentError),
+    #[error(transparent)]
+    Templates(#[from] TemplateError),
+    #[error(
+        "{file}: intent `{intent}` answers with template `{template}`, which does not exist in templates/{locale}/"
+    )]
+    MissingIntentTemplate {
+        file: String,
+        intent: String,
+        template: String,
+        locale: String,
+    },
+    #[error("the required template `{template}` does not exist in templates/{locale}/")]
+    MissingRequiredTemplate { template: String, locale: String },
+}
+
+/// Loads intents and templates and checks they fit together.
+pub fn load_rules(config: &Config) -> Result<(IntentSet, Templates), RulesError> {
+    let intents = IntentSet::load(config.intents.dir.as_deref())?;
+    let templates = Templates::load(
+        config.templates.dir.as_deref(),
+        &config.locale.default,
+        config.vars.clone(),
+    )?;
+    // A template that cannot render would leave a customer unanswered:
+    // refuse to start instead.
+    templates.check_all()?;
+    let locale = templates.default_locale().to_string();
+    for template in REQUIRED_TEMPLATES {
+        if !templates.exists(template) {
+            return Err(RulesError::MissingRequiredTemplate {
+                template: template.to_string(),
+                locale,
+            });
+        }
+    }
+    for intent in intents.intents() {
+        if let (Action::Answer, Some(template)) = (&intent.action, &intent.template) {
+            if !templates.exists(template) {
+                return Err(RulesError::MissingIntentTemplate {
+                    file: intent.file.clone(),
+                    intent: intent.name.clone(),
+                    template: template.clone(),
+                    locale,
+                });
+            }
+        }
+    }
+    Ok((intents, templates))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot create the data folder {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A running gateway.
+pub struct Gateway {
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    outbox: JoinHandle<()>,
+    store: Arc<dyn Store>,
+}
+
+/// Starts the gateway described by `config` and returns once it listens.
+pub async fn start(config: Config) -> Result<Gateway, StartError> {
+    let (intents, templates) = load_rules(&config)?;
+    let config = Arc::new(config);
+    let data_dir = &config.server.data_dir;
+    std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir {
+        path: data_dir.display().to_string(),
+        source,
+    })?;
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(data_dir)?);
+    let (stop, shutdown) = watch::channel(false);
+    let live = Arc::new(LiveUpdates::default());
+
+    let mut channels = Channels::new();
+    if config.channels.web.enabled {
+        channels.insert(ChannelKind::Web, Arc::new(WebChannel));
+    }
+    let outbox = Outbox::new(store.clone(), channels, live.clone());
+    let outbox_task = tokio::spawn(outbox.clone().run(shutdown.clone()));
+    let rules = Arc::new(Rules {
+        intents: Arc::new(intents),
+        templates: Arc::new(templates),
+        config: config.clone(),
+    });
+    let dispatcher = Dispatcher::start(store.clone(), rules, outbox, DISPATCH_WORKERS);
+
+    let pending = store.pending_turns()?;
+    if !pending.is_empty() {
+        tracing::info!(
+            turns = pending.len(),
+            "Replaying customer turns interrupted by a stop."
+        );
+        let replay = dispatcher.clone();
+        tokio::spawn(async move {
+            for turn in pending {
+                replay.submit(turn).await;
+            }
+        });
+    }
+
+    let inbox = Inbox::new(
+        store.clone(),
+        dispatcher,
+        live.clone(),
+        NewConversation {
+            priority: config.queue.default_priority,
+            locale: config.locale.default.clone(),
+        },
+    );
+    let listen = config.server.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: listen,
+        source,
+    })?;
+    let app = Arc::new(App {
+        config,
+        store: store.clone(),
+        inbox,
+        live,
+        shutdown: shutdown.clone(),
+    });
+    let router = crate::http::router(app);
+    let mut until_stop = shutdown;
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move { stopped(&mut until_stop).await })
+            .await
+    });
+    tracing::info!(%addr, "Frontdesk is listening.");
+    Ok(Gateway {
+        addr,
+        stop,
+        server,
+        outbox: outbox_task,
+        store,
+    })
+}
+
+impl Gateway {
+    /// Stops accepting, lets open requests finish (up to 10 s), and flushes.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(Duration::from_secs(10), self.server)
+            .await
+            .is_err()
+        {
+            tracing::warn!("Open connections did not finish within 10 s; stopping anyway.");
+        }
+        let _ = self.outbox.await;
+        if let Err(error) = self.store.sync().await {
+            tracing::error!(%error, "The final flush failed.");
+        }
+        tracing::info!("Frontdesk stopped.");
+    }
+}

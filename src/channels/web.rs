@@ -1,0 +1,401 @@
+//! The web chat channel: the JSON API and WebSocket behind the widget.
+//!
+//! A visitor opens a session (an unguessable token), posts messages with a
+//! client-chosen `client_id` (the dedupe key: a retried post is answered
+//! with the first result), and reads its transcript by sequence number,
+//! either by long-polling `GET /messages?after=SEQ&wait=S` or over the
+//! WebSocket, which replays from `after` on reconnect. Outbound delivery on
+//! this channel is the transcript append the outbox makes on success; the
+//! visitor's next read sees it.
+
+use crate::app::App;
+use crate::channels::{Channel, SendError};
+use crate::http::error::{ApiJson, ApiQuery, AppError};
+use crate::model::{
+    Author, ChannelKind, Conversation, CustomerAddress, Delivery, InboundMessage, Message,
+    OutboxEntry, WebSession,
+};
+use crate::store::Accepted;
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message as WsFrame, WebSocket, WebSocketUpgrade};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use chrono::Utc;
+use futures_util::future::BoxFuture;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// Longest `wait` a long poll may ask for.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+/// Most transcript entries returned by one read.
+const PAGE: usize = 200;
+const MAX_CLIENT_ID: usize = 128;
+const MAX_NAME: usize = 100;
+const MAX_EMAIL: usize = 254;
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/sessions", post(create_session))
+        .route("/messages", post(post_message).get(get_messages))
+        .route("/ws", get(websocket))
+}
+
+/// Outbound side: the outbox's transcript append is the delivery.
+pub struct WebChannel;
+
+impl Channel for WebChannel {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Web
+    }
+
+    fn send<'a>(
+        &'a self,
+        _conversation: &'a Conversation,
+        _entry: &'a OutboxEntry,
+    ) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSession {
+    name: Option<String>,
+    email: Option<String>,
+}
+
+fn new_token() -> Result<String, AppError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        tracing::error!(error = %e, "No randomness for a session token.");
+        AppError::unavailable("cannot create a session right now")
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn clean_optional(
+    value: Option<String>,
+    max: usize,
+    field: &str,
+) -> Result<Option<String>, AppError> {
+    let Some(value) = value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    if value.chars().count() > max || value.chars().any(char::is_control) {
+        return Err(AppError::bad_request(
+            "invalid_session",
+            format!("`{field}` must be at most {max} characters with no control characters"),
+        ));
+    }
+    Ok(Some(value))
+}
+
+/// `POST /sessions` with an optional `{"name", "email"}` body.
+async fn create_session(
+    State(app): State<Arc<App>>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let request: NewSession = if body.iter().all(u8::is_ascii_whitespace) {
+        NewSession::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| AppError::bad_request("invalid_json", e.to_string()))?
+    };
+    let display_name = clean_optional(request.name, MAX_NAME, "name")?;
+    let email = clean_optional(request.email, MAX_EMAIL, "email")?;
+    if email.as_deref().is_some_and(|e| !e.contains('@')) {
+        return Err(AppError::bad_request(
+            "invalid_session",
+            "`email` is not an email address",
+        ));
+    }
+    let session = WebSession {
+        id: Uuid::new_v4(),
+        token: new_token()?,
+        display_name,
+        email,
+        created_at: Utc::now(),
+    };
+    app.store.create_web_session(&session)?;
+    app.store.sync().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "session": session.token })),
+    ))
+}
+
+fn session_of(app: &App, token: &str) -> Result<WebSession, AppError> {
+    app.store.web_session(token)?.ok_or_else(|| {
+        AppError::not_found(
+            "unknown_session",
+            "no chat session with that token; create one with POST /api/v1/chat/sessions",
+        )
+    })
+}
+
+fn address(session: &WebSession) -> CustomerAddress {
+    CustomerAddress::Web {
+        session_id: session.id,
+    }
+}
+
+/// Validates and takes in one visitor message (HTTP and WebSocket alike).
+async fn submit(
+    app: &App,
+    session: &WebSession,
+    client_id: &str,
+    text: &str,
+) -> Result<Accepted, AppError> {
+    if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID {
+        return Err(AppError::bad_request(
+            "invalid_client_id",
+            format!("`client_id` must be 1 to {MAX_CLIENT_ID} bytes, unique per message"),
+        ));
+    }
+    if text.trim().is_empty() {
+        return Err(AppError::bad_request("empty_message", "`text` is empty"));
+    }
+    let limit = app.config.channels.web.max_message_bytes;
+    if text.len() > limit {
+        return Err(AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "message_too_large",
+            format!("`text` is {} bytes; the limit is {limit}", text.len()),
+        ));
+    }
+    let inbound = InboundMessage {
+        customer: address(session),
+        // Client ids are the visitor's own: scope them to the session.
+        external_id: format!("{}:{client_id}", session.id),
+        text: text.to_string(),
+        display_name: session.display_name.clone(),
+        received_at: Utc::now(),
+    };
+    Ok(app.inbox.accept(inbound).await?)
+}
+
+fn receipt(accepted: &Accepted) -> Value {
+    json!({
+        "message_id": accepted.message.id,
+        "conversation_id": accepted.conversation.id,
+        "ticket": accepted.conversation.ticket,
+        "seq": accepted.message.seq,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct PostMessage {
+    session: String,
+    client_id: String,
+    text: String,
+}
+
+/// `POST /messages`: 202 once the message is durable.
+async fn post_message(
+    State(app): State<Arc<App>>,
+    ApiJson(body): ApiJson<PostMessage>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let session = session_of(&app, &body.session)?;
+    let accepted = submit(&app, &session, &body.client_id, &body.text).await?;
+    Ok((StatusCode::ACCEPTED, Json(receipt(&accepted))))
+}
+
+/// What the visitor sees of a transcript entry, if anything.
+fn visible(message: &Message) -> Option<Value> {
+    if matches!(message.delivery, Some(Delivery::Failed { .. })) {
+        return None;
+    }
+    let from = match message.author {
+        Author::Customer => "customer",
+        Author::Bot => "bot",
+        Author::Agent => "agent",
+    };
+    Some(json!({
+        "seq": message.seq,
+        "from": from,
+        "text": message.text,
+        "at": message.at,
+    }))
+}
+
+/// The visitor's transcript after `after`, and the last sequence read.
+fn transcript_after(
+    app: &App,
+    session: &WebSession,
+    after: u64,
+) -> Result<(Vec<Value>, u64), AppError> {
+    let Some(conversation) = app.store.conversation_of(&address(session))? else {
+        return Ok((Vec::new(), after));
+    };
+    let messages = app.store.messages_after(conversation.id, after, PAGE)?;
+    let last = messages.last().map_or(after, |m| m.seq);
+    Ok((messages.iter().filter_map(visible).collect(), last))
+}
+
+#[derive(Debug, Deserialize)]
+struct ReadQuery {
+    session: String,
+    #[serde(default)]
+    after: u64,
+    #[serde(default)]
+    wait: u64,
+}
+
+/// `GET /messages?session=…&after=SEQ[&wait=SECONDS]`.
+async fn get_messages(
+    State(app): State<Arc<App>>,
+    ApiQuery(query): ApiQuery<ReadQuery>,
+) -> Result<Json<Value>, AppError> {
+    let session = session_of(&app, &query.session)?;
+    let mut updates = app.live.subscribe(&address(&session).key());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(query.wait).min(MAX_WAIT);
+    let mut shutdown = app.shutdown.clone();
+    loop {
+        updates.borrow_and_update();
+        let (messages, _) = transcript_after(&app, &session, query.after)?;
+        if !messages.is_empty() || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(json!({ "messages": messages })));
+        }
+        tokio::select! {
+            _ = updates.changed() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = crate::app::stopped(&mut shutdown) => return Ok(Json(json!({ "messages": [] }))),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SocketQuery {
+    session: String,
+    #[serde(default)]
+    after: u64,
+}
+
+/// `GET /ws?session=…&after=SEQ`: the transcript live, and message sending.
+async fn websocket(
+    State(app): State<Arc<App>>,
+    ApiQuery(query): ApiQuery<SocketQuery>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, AppError> {
+    let session = session_of(&app, &query.session)?;
+    let upgrade =
+        upgrade.map_err(|e| AppError::bad_request("websocket_required", e.body_text()))?;
+    let max = app.config.server.max_body_bytes;
+    Ok(upgrade
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| run_socket(app, session, query.after, socket)))
+}
+
+/// A frame the visitor sends.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientFrame {
+    Message { client_id: String, text: String },
+}
+
+async fn run_socket(app: Arc<App>, session: WebSession, after: u64, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    // Replies to the visitor's own frames, handed from the reader to the writer.
+    let (replies, mut pending_replies) = mpsc::channel::<Value>(16);
+    let mut updates = app.live.subscribe(&address(&session).key());
+    let mut shutdown = app.shutdown.clone();
+
+    let writer = async {
+        let mut cursor = after;
+        loop {
+            updates.borrow_and_update();
+            loop {
+                let (messages, last) = transcript_after(&app, &session, cursor).map_err(|_| ())?;
+                for mut message in messages {
+                    message["type"] = json!("message");
+                    sink.send(WsFrame::Text(message.to_string().into()))
+                        .await
+                        .map_err(|_| ())?;
+                }
+                if last == cursor {
+                    break;
+                }
+                cursor = last;
+            }
+            tokio::select! {
+                changed = updates.changed() => changed.map_err(|_| ())?,
+                reply = pending_replies.recv() => {
+                    let reply = reply.ok_or(())?;
+                    sink.send(WsFrame::Text(reply.to_string().into())).await.map_err(|_| ())?;
+                }
+                _ = crate::app::stopped(&mut shutdown) => {
+                    let _ = sink.send(WsFrame::Close(None)).await;
+                    return Err(());
+                }
+            }
+        }
+        // The loop only ends by `?` or `return`; this names the error type.
+        #[allow(unreachable_code)]
+        Ok::<(), ()>(())
+    };
+
+    let reader = async {
+        while let Some(Ok(frame)) = stream.next().await {
+            let reply = match frame {
+                WsFrame::Text(text) => handle_frame(&app, &session, text.as_str()).await,
+                WsFrame::Binary(_) => error_frame(
+                    None,
+                    &AppError::bad_request("invalid_frame", "send JSON text frames"),
+                ),
+                WsFrame::Close(_) => break,
+                WsFrame::Ping(_) | WsFrame::Pong(_) => continue,
+            };
+            if replies.send(reply).await.is_err() {
+                break;
+            }
+        }
+    };
+
+    tokio::select! {
+        _ = writer => {}
+        _ = reader => {}
+    }
+}
+
+async fn handle_frame(app: &App, session: &WebSession, text: &str) -> Value {
+    let frame: ClientFrame = match serde_json::from_str(text) {
+        Ok(frame) => frame,
+        Err(e) => return error_frame(None, &AppError::bad_request("invalid_json", e.to_string())),
+    };
+    match frame {
+        ClientFrame::Message { client_id, text } => {
+            match submit(app, session, &client_id, &text).await {
+                Ok(accepted) => {
+                    let mut reply = receipt(&accepted);
+                    reply["type"] = json!("received");
+                    reply["client_id"] = json!(client_id);
+                    reply
+                }
+                Err(error) => error_frame(Some(&client_id), &error),
+            }
+        }
+    }
+}
+
+fn error_frame(client_id: Option<&str>, error: &AppError) -> Value {
+    json!({
+        "type": "error",
+        "client_id": client_id,
+        "error": error.error,
+        "detail": error.detail,
+    })
+}

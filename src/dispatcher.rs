@@ -1,0 +1,221 @@
+//! The dispatcher decides each customer turn's automatic reply: nothing
+//! while a human owns the conversation; the intent's answer when one
+//! matches; otherwise the hand-off acknowledgment (ticket, place in line,
+//! expected wait) and a place in the waiting queue.
+//!
+//! Turns of one conversation are handled in order by one worker (chosen by
+//! hashing the conversation id); different conversations run in parallel.
+//! A turn stays marked pending in the store until its reply is recorded, so
+//! one interrupted by a crash is redone at start-up.
+
+use crate::config::{AckPolicy, Config};
+use crate::intents::{Action, IntentSet};
+use crate::locale;
+use crate::model::{Conversation, Message, OutboundReason, OutboxEntry, OutboxId};
+use crate::outbox::Outbox;
+use crate::store::{PendingTurn, Store, StoreError, TurnOutcome};
+use crate::templates::{ReplyContext, Templates};
+use chrono::Utc;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tracing::Instrument;
+
+/// Everything a dispatcher worker needs to decide a reply.
+pub struct Rules {
+    pub intents: Arc<IntentSet>,
+    pub templates: Arc<Templates>,
+    pub config: Arc<Config>,
+}
+
+/// A handle that submits turns to the worker owning their conversation.
+#[derive(Clone)]
+pub struct Dispatcher {
+    workers: Arc<Vec<mpsc::Sender<PendingTurn>>>,
+}
+
+impl Dispatcher {
+    /// Starts `workers` worker tasks. They end when every handle is dropped.
+    pub fn start(store: Arc<dyn Store>, rules: Arc<Rules>, outbox: Outbox, workers: usize) -> Self {
+        let senders = (0..workers.max(1))
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(256);
+                tokio::spawn(run_worker(rx, store.clone(), rules.clone(), outbox.clone()));
+                tx
+            })
+            .collect();
+        Self {
+            workers: Arc::new(senders),
+        }
+    }
+
+    /// Queues a turn; waits if its worker is backed up.
+    pub async fn submit(&self, turn: PendingTurn) {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        turn.conversation_id.hash(&mut hasher);
+        let index = (hasher.finish() % self.workers.len() as u64) as usize;
+        if self.workers[index].send(turn).await.is_err() {
+            // Only at shutdown; the turn stays pending and is redone on start.
+            tracing::warn!(conversation_id = %turn.conversation_id, "Dispatcher stopped; the turn will be handled after restart.");
+        }
+    }
+}
+
+async fn run_worker(
+    mut turns: mpsc::Receiver<PendingTurn>,
+    store: Arc<dyn Store>,
+    rules: Arc<Rules>,
+    outbox: Outbox,
+) {
+    while let Some(turn) = turns.recv().await {
+        let span =
+            tracing::info_span!("turn", conversation_id = %turn.conversation_id, seq = turn.seq);
+        let result = handle_turn(turn, store.as_ref(), &rules)
+            .instrument(span.clone())
+            .await;
+        match result {
+            Ok(true) => outbox.wake(),
+            Ok(false) => {}
+            Err(error) => {
+                let _guard = span.enter();
+                tracing::error!(%error, "Could not decide the reply to a customer turn; it stays pending until restart.");
+            }
+        }
+    }
+}
+
+/// Decides and records one turn. True if replies were queued.
+async fn handle_turn(
+    turn: PendingTurn,
+    store: &dyn Store,
+    rules: &Rules,
+) -> Result<bool, StoreError> {
+    let id = turn.conversation_id;
+    let conversation = store
+        .conversation(id)?
+        .ok_or(StoreError::ConversationNotFound(id))?;
+    let message = store
+        .message(id, turn.seq)?
+        .ok_or_else(|| StoreError::Corrupt {
+            what: "pending turn".into(),
+            detail: format!("message {} of conversation {id} is missing", turn.seq),
+        })?;
+    let outcome = if conversation.status.human_owned() {
+        TurnOutcome {
+            turn,
+            locale: conversation.locale.clone(),
+            handoff: false,
+            replies: Vec::new(),
+        }
+    } else {
+        decide(turn, &conversation, &message, store, rules)?
+    };
+    let recorded = store.record_turn(&outcome)?;
+    store.sync().await?;
+    if recorded.replies_queued {
+        tracing::info!(
+            handoff = outcome.handoff,
+            replies = outcome.replies.len(),
+            "Queued the automatic reply."
+        );
+    } else {
+        tracing::debug!("An agent owns the conversation; the bot stays silent.");
+    }
+    Ok(recorded.replies_queued && !outcome.replies.is_empty())
+}
+
+fn decide(
+    turn: PendingTurn,
+    conversation: &Conversation,
+    message: &Message,
+    store: &dyn Store,
+    rules: &Rules,
+) -> Result<TurnOutcome, StoreError> {
+    let channel = conversation.channel();
+    let templates = &rules.templates;
+    let locale = locale::detect(&message.text, templates.locales(), &conversation.locale);
+    let classification = rules.intents.classify(&message.text);
+    let mut context = ReplyContext {
+        ticket: conversation.ticket,
+        customer_name: conversation.display_name.clone(),
+        intent: classification.as_ref().map(|c| c.intent.name.clone()),
+        ..ReplyContext::default()
+    };
+    let mut replies = Vec::new();
+    if rules.config.ack_policy(channel) == AckPolicy::ReceiptThenReply {
+        match templates.render("receipt", &locale, channel, &context) {
+            Ok(text) => replies.push(entry(conversation, OutboundReason::Receipt, text, None)),
+            Err(error) => {
+                tracing::error!(%error, "The receipt template failed; sending the reply alone.")
+            }
+        }
+    }
+    let answer =
+        classification
+            .as_ref()
+            .and_then(|c| match (&c.intent.action, &c.intent.template) {
+                (Action::Answer, Some(template)) => Some((c.intent.name.clone(), template.clone())),
+                _ => None,
+            });
+    if let Some((intent, template)) = answer {
+        match templates.render(&template, &locale, channel, &context) {
+            Ok(text) => {
+                tracing::debug!(%intent, "Matched an intent.");
+                replies.push(entry(
+                    conversation,
+                    OutboundReason::Answer,
+                    text,
+                    Some(intent),
+                ));
+                return Ok(TurnOutcome {
+                    turn,
+                    locale,
+                    handoff: false,
+                    replies,
+                });
+            }
+            Err(error) => {
+                tracing::error!(%error, %intent, "The answer template failed; handing off to a person instead.");
+            }
+        }
+    }
+    context.position = store.queue_position(conversation)?;
+    context.wait_minutes = context.position * u64::from(rules.config.queue.minutes_per_customer);
+    match templates.render("handoff", &locale, channel, &context) {
+        Ok(text) => replies.push(entry(
+            conversation,
+            OutboundReason::Handoff,
+            text,
+            context.intent,
+        )),
+        Err(error) => {
+            tracing::error!(%error, "The hand-off template failed; the customer gets no acknowledgment.")
+        }
+    }
+    Ok(TurnOutcome {
+        turn,
+        locale,
+        handoff: true,
+        replies,
+    })
+}
+
+fn entry(
+    conversation: &Conversation,
+    reason: OutboundReason,
+    text: String,
+    intent: Option<String>,
+) -> OutboxEntry {
+    let now = Utc::now();
+    OutboxEntry {
+        id: OutboxId::new(),
+        conversation_id: conversation.id,
+        reason,
+        text,
+        intent,
+        created_at: now,
+        due_at: now,
+        attempts: 0,
+        last_error: None,
+    }
+}

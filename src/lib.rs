@@ -1,0 +1,60 @@
+//! Frontdesk: a customer-support gateway in one binary.
+//!
+//! Customers write on web chat (and, as their channels land, Telegram and
+//! email). Every message is stored durably, acknowledged at once, answered
+//! from intent rules when it is a common question, and otherwise handed to a
+//! human agent; replies go back out on the customer's own channel.
+//!
+//! # How a message flows
+//!
+//! ```text
+//! customer ─► channel adapter (channels::web)
+//!               parse + validate → InboundMessage
+//!               Inbox::accept    → Store::accept (dedupe, find/open conversation,
+//!                                  append, mark turn pending) → Store::sync (group commit)
+//!               confirm upstream (HTTP 202 / WebSocket `received`)
+//!                          │
+//!                          ▼
+//!            Dispatcher (per-conversation order, conversations in parallel)
+//!               human owns it? → stay silent
+//!               IntentSet::classify (one RegexSet pass)
+//!                  answer  → Templates::render → outbox entry
+//!                  handoff / no match → waiting queue → hand-off ack → outbox entry
+//!               Store::record_turn (atomically clears the pending mark)
+//!                          │
+//!                          ▼
+//!            Outbox (due-time ordered, retries with backoff, survives restarts)
+//!               Channel::send → Store::finish_delivery (transcript) → LiveUpdates
+//! ```
+//!
+//! # Modules
+//!
+//! - [`config`]: typed TOML config, `${VAR}` secrets, the embedded default.
+//! - [`model`]: channels, addresses, ids, conversations, messages, outbox entries.
+//! - [`store`]: the `Store` trait and its sled backend with group commit.
+//! - [`inbox`]: the one way a customer message enters.
+//! - [`dispatcher`]: the automatic reply to each customer turn.
+//! - [`outbox`]: durable delivery with retries.
+//! - [`intents`]: intent rules compiled into one `RegexSet`.
+//! - [`templates`]: reply texts per locale and channel (minijinja).
+//! - [`locale`]: which language to reply in.
+//! - [`live`]: wake-ups for long polls and WebSockets when a transcript grows.
+//! - [`channels`]: the `Channel` trait and the web chat channel.
+//! - [`http`]: the router, JSON errors, static pages and probes.
+//! - [`assets`]: files built into the binary (intents, templates, web).
+//! - [`app`]: start-up and shutdown wiring.
+
+pub mod app;
+pub mod assets;
+pub mod channels;
+pub mod config;
+pub mod dispatcher;
+pub mod http;
+pub mod inbox;
+pub mod intents;
+pub mod live;
+pub mod locale;
+pub mod model;
+pub mod outbox;
+pub mod store;
+pub mod templates;

@@ -1,0 +1,62 @@
+//! Live transcript updates: who is waiting for news of which customer.
+//!
+//! Web chat long polls and WebSockets subscribe by customer address key;
+//! whoever appends to that customer's transcript publishes the new sequence
+//! number. A watch channel per key keeps only the latest value, so a slow
+//! subscriber never holds up a publisher; it re-reads the store on wake.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use tokio::sync::watch;
+
+#[derive(Default)]
+pub struct LiveUpdates {
+    senders: Mutex<HashMap<String, watch::Sender<u64>>>,
+}
+
+impl LiveUpdates {
+    /// A receiver that changes whenever the customer's transcript grows.
+    pub fn subscribe(&self, customer_key: &str) -> watch::Receiver<u64> {
+        let mut senders = self.senders.lock().unwrap_or_else(|p| p.into_inner());
+        senders
+            .entry(customer_key.to_string())
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// Tells subscribers the transcript reached `seq`.
+    pub fn publish(&self, customer_key: &str, seq: u64) {
+        let mut senders = self.senders.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sender) = senders.get(customer_key) {
+            if sender.receiver_count() == 0 {
+                senders.remove(customer_key);
+            } else {
+                sender.send_replace(seq);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn subscribers_see_publishes_for_their_key_only() {
+        let live = LiveUpdates::default();
+        let mut a = live.subscribe("web:a");
+        let b = live.subscribe("web:b");
+        live.publish("web:a", 3);
+        a.changed().await.expect("changed");
+        assert_eq!(*a.borrow(), 3);
+        assert!(!b.has_changed().expect("open"));
+    }
+
+    #[test]
+    fn keys_without_subscribers_are_forgotten() {
+        let live = LiveUpdates::default();
+        drop(live.subscribe("web:a"));
+        live.publish("web:a", 1);
+        assert!(live.senders.lock().expect("lock").is_empty());
+    }
+}

@@ -1,0 +1,101 @@
+//! Picks the language to reply in from what the customer wrote.
+//!
+//! Any Han character means Chinese (mixed "我的order" text included). Other
+//! text goes through whatlang, trusted only when it says it is reliable,
+//! which it rarely is for short messages; so Latin-script text of three or
+//! more words that no supported language claims reliably is taken as
+//! English. Shorter text ("ok", "thanks!") keeps the conversation's current
+//! locale.
+
+use std::collections::BTreeSet;
+
+/// The locale for a reply to `text`, among `supported`; `current` otherwise.
+pub fn detect(text: &str, supported: &BTreeSet<String>, current: &str) -> String {
+    let pick = |code: &str| supported.contains(code).then(|| code.to_string());
+    if text.chars().any(is_han) {
+        if let Some(zh) = pick("zh") {
+            return zh;
+        }
+    }
+    let info = whatlang::detect(text);
+    if let Some(code) = info
+        .as_ref()
+        .filter(|i| i.is_reliable())
+        .and_then(|i| iso639_1(i.lang()))
+        .and_then(pick)
+    {
+        return code;
+    }
+    let latin = info.is_some_and(|i| i.script() == whatlang::Script::Latin);
+    let words = text
+        .split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphabetic))
+        .count();
+    if latin && words >= 3 {
+        if let Some(en) = pick("en") {
+            return en;
+        }
+    }
+    current.to_string()
+}
+
+fn is_han(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{F900}'..='\u{FAFF}')
+}
+
+fn iso639_1(lang: whatlang::Lang) -> Option<&'static str> {
+    use whatlang::Lang::*;
+    Some(match lang {
+        Eng => "en",
+        Cmn => "zh",
+        Spa => "es",
+        Fra => "fr",
+        Deu => "de",
+        Ita => "it",
+        Por => "pt",
+        Nld => "nl",
+        Rus => "ru",
+        Jpn => "ja",
+        Kor => "ko",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn locales() -> BTreeSet<String> {
+        ["en", "zh"].iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn chinese_text_is_chinese_even_when_mixed() {
+        assert_eq!(detect("我的订单到哪了", &locales(), "en"), "zh");
+        assert_eq!(detect("我的order在哪", &locales(), "en"), "zh");
+    }
+
+    #[test]
+    fn english_sentence_is_english() {
+        assert_eq!(
+            detect(
+                "Where is my order? It has been a week already.",
+                &locales(),
+                "zh"
+            ),
+            "en"
+        );
+        assert_eq!(detect("How do I get a refund", &locales(), "zh"), "en");
+    }
+
+    #[test]
+    fn short_or_unsupported_text_keeps_the_current_locale() {
+        assert_eq!(detect("ok", &locales(), "zh"), "zh");
+        assert_eq!(detect("thanks a lot", &locales(), "zh"), "en");
+        assert_eq!(detect("thanks!", &locales(), "zh"), "zh");
+        assert_eq!(
+            detect("Où est ma commande, s'il vous plaît ?", &locales(), "en"),
+            "en"
+        );
+    }
+}

@@ -1,0 +1,323 @@
+//! The `frontdesk` command: run the gateway, check configuration and intent
+//! rules, and move data in and out. `anyhow` lives here, at the edge, to
+//! print the chain of causes.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use frontdesk::app;
+use frontdesk::config::Config;
+use frontdesk::intents::Action;
+use frontdesk::model::ChannelKind;
+use frontdesk::store::sled::SledStore;
+use frontdesk::store::{ExportRecord, Store};
+use frontdesk::templates::ReplyContext;
+use std::io::{BufRead, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "frontdesk",
+    version,
+    about = "A customer-support gateway: web chat in, intent answers or a human agent out."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (default config: web chat on 127.0.0.1:8080, data in ./data).
+    Serve {
+        #[arg(long, env = "FRONTDESK_CONFIG")]
+        config: Option<PathBuf>,
+        /// Listen address, overriding the config.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Data folder, overriding the config.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Validate the config, compile every intent and render every template.
+    CheckConfig {
+        #[arg(long, env = "FRONTDESK_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Work with the intent rules.
+    Intents {
+        #[command(subcommand)]
+        command: IntentsCommand,
+    },
+    /// Write every conversation, message and pending delivery as JSON lines.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, env = "FRONTDESK_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Load a JSON-lines export into an empty data folder.
+    Import {
+        file: PathBuf,
+        #[arg(long, env = "FRONTDESK_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum IntentsCommand {
+    /// Run every intent's examples (must match) and counter-examples (must not).
+    Test {
+        #[arg(long, env = "FRONTDESK_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Show which intent a text matches, why, and the reply it gets.
+    Try {
+        text: String,
+        /// Locale to render the reply in (default: detected from the text).
+        #[arg(long)]
+        lang: Option<String>,
+        #[arg(long, env = "FRONTDESK_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            data,
+        } => {
+            init_logging();
+            let mut config = Config::load(config.as_deref())?;
+            if let Some(listen) = listen {
+                config.server.listen = listen;
+            }
+            if let Some(data) = data {
+                config.server.data_dir = data;
+            }
+            serve(config)?;
+        }
+        Command::CheckConfig { config } => check_config(config.as_deref())?,
+        Command::Intents {
+            command: IntentsCommand::Test { config },
+        } => {
+            return intents_test(config.as_deref());
+        }
+        Command::Intents {
+            command: IntentsCommand::Try { text, lang, config },
+        } => {
+            intents_try(config.as_deref(), &text, lang.as_deref())?;
+        }
+        Command::Export { out, config, data } => {
+            export(&open_store(config.as_deref(), data)?, &out)?
+        }
+        Command::Import { file, config, data } => {
+            import(&open_store(config.as_deref(), data)?, &file)?
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
+fn serve(config: Config) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let gateway = app::start(config).await?;
+        wait_for_signal().await;
+        tracing::info!("Stopping on signal.");
+        gateway.stop().await;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn check_config(path: Option<&Path>) -> Result<()> {
+    let config = Config::load(path)?;
+    // Loading renders every template with sample values.
+    let (intents, templates) = app::load_rules(&config)?;
+    let rendered = templates.len();
+    println!(
+        "{}: OK ({} intents, {} patterns, {} templates in {})",
+        config.source,
+        intents.intents().len(),
+        intents.pattern_count(),
+        rendered,
+        templates
+            .locales()
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
+fn intents_test(path: Option<&Path>) -> Result<ExitCode> {
+    let config = Config::load(path)?;
+    let (intents, _) = app::load_rules(&config)?;
+    let failures = intents.test_examples();
+    let total: usize = intents
+        .intents()
+        .iter()
+        .map(|i| i.examples.len() + i.counter_examples.len())
+        .sum();
+    for failure in &failures {
+        println!("FAIL {failure}");
+    }
+    println!(
+        "{} passed, {} failed",
+        total - failures.len(),
+        failures.len()
+    );
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn intents_try(path: Option<&Path>, text: &str, lang: Option<&str>) -> Result<()> {
+    let config = Config::load(path)?;
+    let (intents, templates) = app::load_rules(&config)?;
+    let locale = match lang {
+        Some(l) => l.to_string(),
+        None => frontdesk::locale::detect(text, templates.locales(), templates.default_locale()),
+    };
+    println!("normalized: {}", frontdesk::intents::normalize(text));
+    println!("locale:     {locale}");
+    let context = ReplyContext {
+        ticket: 1042,
+        position: 1,
+        wait_minutes: u64::from(config.queue.minutes_per_customer),
+        ..ReplyContext::default()
+    };
+    let template = match intents.classify(text) {
+        Some(c) => {
+            println!(
+                "intent:     {} (priority {}, {})",
+                c.intent.name, c.intent.priority, c.intent.file
+            );
+            for pattern in &c.fired {
+                println!("  fired:    {pattern}");
+            }
+            match (&c.intent.action, &c.intent.template) {
+                (Action::Answer, Some(t)) => t.clone(),
+                _ => "handoff".to_string(),
+            }
+        }
+        None => {
+            println!("intent:     none (hand-off to a person)");
+            "handoff".to_string()
+        }
+    };
+    println!("reply ({template}):");
+    println!(
+        "{}",
+        templates.render(&template, &locale, ChannelKind::Web, &context)?
+    );
+    Ok(())
+}
+
+fn open_store(config: Option<&Path>, data: Option<PathBuf>) -> Result<SledStore> {
+    let config = Config::load(config)?;
+    let dir = data.unwrap_or(config.server.data_dir);
+    if !dir.exists() {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    Ok(SledStore::open(&dir)?)
+}
+
+fn export(store: &SledStore, out: &Path) -> Result<()> {
+    let file =
+        std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut writer = std::io::BufWriter::new(file);
+    let mut count = 0u64;
+    store.export(&mut |record| {
+        let line = serde_json::to_string(&record)
+            .map_err(|e| frontdesk::store::StoreError::Io(e.to_string()))?;
+        writeln!(writer, "{line}").map_err(|e| frontdesk::store::StoreError::Io(e.to_string()))?;
+        count += 1;
+        Ok(())
+    })?;
+    writer.flush().context("cannot write the export")?;
+    writer
+        .get_ref()
+        .sync_all()
+        .context("cannot sync the export")?;
+    println!("exported {count} records to {}", out.display());
+    Ok(())
+}
+
+fn import(store: &SledStore, file: &Path) -> Result<()> {
+    if store.conversation_count()? > 0 {
+        bail!("the data folder already holds conversations; import into an empty one");
+    }
+    let reader = std::io::BufReader::new(
+        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
+    );
+    let mut count = 0u64;
+    for (index, line) in reader.lines().enumerate() {
+        let line =
+            line.with_context(|| format!("{}: cannot read line {}", file.display(), index + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: ExportRecord = serde_json::from_str(&line)
+            .with_context(|| format!("{}:{}: not an export record", file.display(), index + 1))?;
+        store.import(record)?;
+        count += 1;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    runtime.block_on(store.sync())?;
+    println!("imported {count} records from {}", file.display());
+    Ok(())
+}

@@ -1,0 +1,281 @@
+//! The domain's nouns: channels, customer addresses, ids, conversations,
+//! messages and outbox entries. Plain serde types with no behaviour beyond
+//! small invariants, shared by every other module and by every store backend.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+/// The ways a customer can reach us. Closed set: a new channel is a new variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    Web,
+    Telegram,
+    Email,
+}
+
+impl ChannelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Web => "web",
+            ChannelKind::Telegram => "telegram",
+            ChannelKind::Email => "email",
+        }
+    }
+}
+
+impl fmt::Display for ChannelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where replies to a customer go. The conversation's address decides the
+/// outbound channel, so an agent never picks one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "channel", rename_all = "lowercase")]
+pub enum CustomerAddress {
+    /// A web chat session, by its public id (never the secret session token).
+    Web { session_id: Uuid },
+    /// A Telegram private chat.
+    Telegram { chat_id: i64 },
+    /// An email address, stored lowercased.
+    Email { address: String },
+}
+
+impl CustomerAddress {
+    pub fn channel(&self) -> ChannelKind {
+        match self {
+            CustomerAddress::Web { .. } => ChannelKind::Web,
+            CustomerAddress::Telegram { .. } => ChannelKind::Telegram,
+            CustomerAddress::Email { .. } => ChannelKind::Email,
+        }
+    }
+
+    /// A stable string key for indexing conversations by customer.
+    pub fn key(&self) -> String {
+        match self {
+            CustomerAddress::Web { session_id } => format!("web:{session_id}"),
+            CustomerAddress::Telegram { chat_id } => format!("telegram:{chat_id}"),
+            CustomerAddress::Email { address } => format!("email:{}", address.to_lowercase()),
+        }
+    }
+}
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// A new time-ordered (UUIDv7) id, so store keys sort by creation.
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// Identifies a conversation.
+    ConversationId
+);
+uuid_id!(
+    /// Identifies a message in a transcript.
+    MessageId
+);
+uuid_id!(
+    /// Identifies an outbox entry (one outbound message on its way).
+    OutboxId
+);
+
+/// Where a conversation stands. Only `Assigned` and `Pending` mean a human
+/// owns it, and then the bot stays silent (promise 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationStatus {
+    /// The bot is handling it.
+    Bot,
+    /// Queued for a human.
+    Waiting,
+    /// An agent owns it.
+    Assigned,
+    /// An agent owns it and waits on the customer.
+    Pending,
+    /// Done; a new customer message reopens it.
+    Resolved,
+}
+
+impl ConversationStatus {
+    pub fn human_owned(self) -> bool {
+        matches!(
+            self,
+            ConversationStatus::Assigned | ConversationStatus::Pending
+        )
+    }
+}
+
+/// One customer's thread with us on one channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    /// The short number humans quote ("ticket #1042").
+    pub ticket: u64,
+    pub customer: CustomerAddress,
+    /// What the customer calls themselves, if they said.
+    pub display_name: Option<String>,
+    pub status: ConversationStatus,
+    /// Higher is served first.
+    pub priority: u8,
+    /// The locale replies are rendered in; follows the customer's last
+    /// confidently detected language.
+    pub locale: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Set while `Waiting`: the queue orders by priority, then by this.
+    pub waiting_since: Option<DateTime<Utc>>,
+    pub assigned_agent: Option<String>,
+    /// Sequence number of the last transcript entry.
+    pub last_seq: u64,
+}
+
+impl Conversation {
+    pub fn channel(&self) -> ChannelKind {
+        self.customer.channel()
+    }
+}
+
+/// Who wrote a transcript entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Author {
+    Customer,
+    Bot,
+    Agent,
+}
+
+/// Why an outbound message exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboundReason {
+    /// A plain "we got your message" receipt.
+    Receipt,
+    /// The answer of a matched intent.
+    Answer,
+    /// The acknowledgment that a person will reply (ticket, place in line).
+    Handoff,
+    /// Written by an agent.
+    Agent,
+    /// A satisfaction survey.
+    Survey,
+}
+
+impl OutboundReason {
+    /// Automatic messages are the bot's; they are dropped once a human owns
+    /// the conversation (promise 4).
+    pub fn is_automatic(self) -> bool {
+        !matches!(self, OutboundReason::Agent)
+    }
+
+    pub fn author(self) -> Author {
+        if self.is_automatic() {
+            Author::Bot
+        } else {
+            Author::Agent
+        }
+    }
+}
+
+/// Delivery state of an outbound transcript entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum Delivery {
+    Delivered,
+    Failed { error: String },
+}
+
+/// One entry in a conversation's transcript. Outbound entries are appended
+/// when they reach the customer, so the transcript is in the order the
+/// customer saw it and a client's `after=SEQ` cursor never skips anything.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    /// Position in the transcript, from 1.
+    pub seq: u64,
+    pub author: Author,
+    pub text: String,
+    pub at: DateTime<Utc>,
+    /// The channel's own id for inbound messages (dedupe key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<OutboundReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+    /// Name of the intent that produced a bot answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+}
+
+/// A customer message as a channel adapter hands it to the inbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundMessage {
+    pub customer: CustomerAddress,
+    /// The channel's own id for this message; seeing it again is a no-op.
+    pub external_id: String,
+    pub text: String,
+    pub display_name: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// An outbound message waiting for delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub id: OutboxId,
+    pub conversation_id: ConversationId,
+    pub reason: OutboundReason,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// When the next delivery attempt is due.
+    pub due_at: DateTime<Utc>,
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// A web chat visitor's session. The token is the secret the browser holds;
+/// the id is what appears in the customer address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebSession {
+    pub id: Uuid,
+    pub token: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub created_at: DateTime<Utc>,
+}

@@ -1,0 +1,251 @@
+//! The outbox worker: delivers every outbound message through its
+//! customer's channel, durably and in order (promise 5).
+//!
+//! Entries live in the store ordered by due time. The worker takes what is
+//! due, at most one entry per conversation at a time (so replies arrive in
+//! order) and a bounded number overall. Success appends the message to the
+//! transcript; a transient failure reschedules with exponential backoff (or
+//! the channel's own retry-after); a permanent one is recorded as failed for
+//! the agents. Automatic replies are dropped if a human took the
+//! conversation before they went out (promise 4). Entries survive restarts.
+
+use crate::channels::{Channels, SendError};
+use crate::live::LiveUpdates;
+use crate::model::ConversationId;
+use crate::model::{Delivery, OutboxEntry};
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore, watch};
+
+/// Deliveries running at once, across all conversations.
+const MAX_IN_FLIGHT: usize = 64;
+/// A send that takes longer than this counts as a transient failure.
+const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// After this many transient failures the delivery is given up (≈ 3 hours).
+pub const MAX_ATTEMPTS: u32 = 20;
+/// Longest pause between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(600);
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Retry {
+    At(DateTime<Utc>),
+    GiveUp(String),
+}
+
+/// The retry decision for an entry that failed its `attempts`-th time.
+pub fn after_failure(error: &SendError, attempts: u32, now: DateTime<Utc>) -> Retry {
+    match error {
+        SendError::Permanent(message) => Retry::GiveUp(message.clone()),
+        SendError::Transient { message, .. } if attempts >= MAX_ATTEMPTS => {
+            Retry::GiveUp(format!("gave up after {attempts} attempts: {message}"))
+        }
+        SendError::Transient { retry_after, .. } => {
+            let exponential = Duration::from_secs(1u64 << attempts.saturating_sub(1).min(20));
+            let wait = exponential
+                .min(MAX_BACKOFF)
+                .max(retry_after.unwrap_or_default());
+            Retry::At(now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX))
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Outbox {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    store: Arc<dyn Store>,
+    channels: Channels,
+    live: Arc<LiveUpdates>,
+    wake: Notify,
+    /// Conversations with a delivery under way, to keep their order.
+    in_flight: Mutex<HashSet<ConversationId>>,
+    slots: Arc<Semaphore>,
+}
+
+impl Outbox {
+    pub fn new(store: Arc<dyn Store>, channels: Channels, live: Arc<LiveUpdates>) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                store,
+                channels,
+                live,
+                wake: Notify::new(),
+                in_flight: Mutex::new(HashSet::new()),
+                slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            }),
+        }
+    }
+
+    /// Tells the worker new entries may be due.
+    pub fn wake(&self) {
+        self.shared.wake.notify_one();
+    }
+
+    /// Runs the worker until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let started = self.start_due();
+            let pause = match (started, self.shared.store.next_outbox_due()) {
+                (Err(error), _) | (_, Err(error)) => {
+                    tracing::error!(%error, "Cannot read the outbox; retrying in a second.");
+                    Duration::from_secs(1)
+                }
+                (Ok(_), Ok(None)) => Duration::from_secs(5),
+                (Ok(_), Ok(Some(due))) => (due - Utc::now())
+                    .to_std()
+                    // Due now but its conversation is busy: wait for a wake.
+                    .unwrap_or(Duration::from_secs(1))
+                    .min(Duration::from_secs(5)),
+            };
+            tokio::select! {
+                _ = self.shared.wake.notified() => {}
+                _ = tokio::time::sleep(pause) => {}
+                _ = crate::app::stopped(&mut shutdown) => return,
+            }
+        }
+    }
+
+    /// Starts a delivery for every due entry whose conversation is idle.
+    fn start_due(&self) -> Result<usize, StoreError> {
+        let due = self.shared.store.due_outbox(Utc::now(), 256)?;
+        let mut started = 0;
+        for entry in due {
+            let Ok(permit) = self.shared.slots.clone().try_acquire_owned() else {
+                break;
+            };
+            {
+                let mut busy = self
+                    .shared
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                if !busy.insert(entry.conversation_id) {
+                    continue;
+                }
+            }
+            started += 1;
+            let shared = self.shared.clone();
+            tokio::spawn(async move {
+                let id = entry.conversation_id;
+                let span = tracing::info_span!("deliver", conversation_id = %id, outbox_id = %entry.id, reason = ?entry.reason);
+                let _ = tracing::Instrument::instrument(shared.deliver(entry), span).await;
+                shared
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+                drop(permit);
+                shared.wake.notify_one();
+            });
+        }
+        Ok(started)
+    }
+}
+
+impl Shared {
+    async fn deliver(&self, entry: OutboxEntry) -> Result<(), StoreError> {
+        let Some(conversation) = self.store.conversation(entry.conversation_id)? else {
+            tracing::warn!("Dropped an outbound message whose conversation is gone.");
+            return self.store.cancel_delivery(&entry);
+        };
+        if entry.reason.is_automatic() && conversation.status.human_owned() {
+            tracing::info!("Dropped an automatic reply: an agent owns the conversation.");
+            return self.store.cancel_delivery(&entry);
+        }
+        let channel = conversation.channel();
+        let result = match self.channels.get(&channel) {
+            None => Err(SendError::Permanent(format!(
+                "the {channel} channel is not configured"
+            ))),
+            Some(ch) => {
+                match tokio::time::timeout(SEND_TIMEOUT, ch.send(&conversation, &entry)).await {
+                    Ok(result) => result,
+                    Err(_) => Err(SendError::Transient {
+                        message: format!(
+                            "no answer from the {channel} channel within {SEND_TIMEOUT:?}"
+                        ),
+                        retry_after: None,
+                    }),
+                }
+            }
+        };
+        let now = Utc::now();
+        let delivery = match result {
+            Ok(()) => Delivery::Delivered,
+            Err(error) => {
+                let attempts = entry.attempts + 1;
+                match after_failure(&error, attempts, now) {
+                    Retry::At(due_at) => {
+                        tracing::warn!(%error, attempts, %due_at, "Delivery failed; will retry.");
+                        let updated = OutboxEntry {
+                            attempts,
+                            due_at,
+                            last_error: Some(error.to_string()),
+                            ..entry.clone()
+                        };
+                        return self.store.reschedule_delivery(&entry, &updated);
+                    }
+                    Retry::GiveUp(error) => {
+                        tracing::error!(%error, attempts, "Delivery failed for good; the customer did not get the message.");
+                        Delivery::Failed { error }
+                    }
+                }
+            }
+        };
+        if let Some(message) = self.store.finish_delivery(&entry, delivery, now)? {
+            self.live.publish(&conversation.customer.key(), message.seq);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transient(retry_after: Option<u64>) -> SendError {
+        SendError::Transient {
+            message: "busy".into(),
+            retry_after: retry_after.map(Duration::from_secs),
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_then_caps() {
+        let now = Utc::now();
+        let wait = |n| match after_failure(&transient(None), n, now) {
+            Retry::At(t) => (t - now).num_seconds(),
+            Retry::GiveUp(e) => panic!("gave up: {e}"),
+        };
+        assert_eq!([wait(1), wait(2), wait(3), wait(4)], [1, 2, 4, 8]);
+        assert_eq!(wait(15), 600);
+    }
+
+    #[test]
+    fn retry_after_is_honoured() {
+        let now = Utc::now();
+        assert_eq!(
+            after_failure(&transient(Some(30)), 1, now),
+            Retry::At(now + chrono::Duration::seconds(30))
+        );
+    }
+
+    #[test]
+    fn permanent_errors_and_too_many_attempts_give_up() {
+        let now = Utc::now();
+        assert!(matches!(
+            after_failure(&SendError::Permanent("blocked".into()), 1, now),
+            Retry::GiveUp(e) if e == "blocked"
+        ));
+        assert!(matches!(
+            after_failure(&transient(None), MAX_ATTEMPTS, now),
+            Retry::GiveUp(_)
+        ));
+    }
+}

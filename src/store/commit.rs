@@ -1,0 +1,98 @@
+//! Group commit: one thread makes writes durable for many waiters at once.
+//!
+//! sled's `flush_async` deadlocks when many tasks await it together, and a
+//! blocking `flush` per write costs a disk sync each. Instead waiters send a
+//! oneshot to this thread; it blocks for the first, drains every other
+//! waiter already queued, flushes once, and answers them all. Writes made
+//! before a waiter enqueued are covered by the flush that answers it.
+
+use super::StoreError;
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+type Waiter = oneshot::Sender<Result<(), String>>;
+
+/// A cheap handle to the committer thread. The thread ends when the last
+/// handle is dropped.
+#[derive(Clone)]
+pub struct GroupCommit {
+    waiters: mpsc::Sender<Waiter>,
+}
+
+impl GroupCommit {
+    /// Starts the committer thread around a blocking flush function.
+    pub fn start<F>(flush: F) -> Result<Self, StoreError>
+    where
+        F: Fn() -> Result<(), String> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel::<Waiter>();
+        std::thread::Builder::new()
+            .name("frontdesk-commit".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    batch.extend(rx.try_iter());
+                    let result = flush();
+                    if let Err(error) = &result {
+                        tracing::error!(%error, waiters = batch.len(), "Flushing the store failed; writes are not durable.");
+                    }
+                    for waiter in batch {
+                        // A waiter that gave up is fine to ignore.
+                        let _ = waiter.send(result.clone());
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Io(format!("cannot start the commit thread: {e}")))?;
+        Ok(Self { waiters: tx })
+    }
+
+    /// Resolves once everything written before this call is durable.
+    pub fn sync(
+        &self,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send + 'static {
+        let (tx, rx) = oneshot::channel();
+        let sent = self.waiters.send(tx).is_ok();
+        async move {
+            if !sent {
+                return Err(StoreError::Io("the commit thread has stopped".into()));
+            }
+            match rx.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(StoreError::Io(e)),
+                Err(_) => Err(StoreError::Io("the commit thread has stopped".into())),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_waiters_share_few_flushes() {
+        let flushes = Arc::new(AtomicUsize::new(0));
+        let counter = flushes.clone();
+        let commit = GroupCommit::start(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            Ok(())
+        })
+        .expect("start");
+        let waits: Vec<_> = (0..200).map(|_| tokio::spawn(commit.sync())).collect();
+        for w in waits {
+            w.await.expect("join").expect("sync");
+        }
+        let n = flushes.load(Ordering::SeqCst);
+        assert!(n >= 1 && n < 200, "200 waiters took {n} flushes");
+    }
+
+    #[tokio::test]
+    async fn a_failed_flush_reaches_every_waiter() {
+        let commit = GroupCommit::start(|| Err("disk full".to_string())).expect("start");
+        let err = commit.sync().await.expect_err("must fail");
+        assert!(err.to_string().contains("disk full"));
+    }
+}

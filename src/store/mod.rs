@@ -1,0 +1,196 @@
+//! The `Store` trait: every durable fact the gateway keeps, in domain terms.
+//!
+//! Channel adapters, the dispatcher, the outbox and the HTTP layer talk to
+//! `Arc<dyn Store>`; the sled backend lives in [`sled`] and no sled type leaves
+//! this folder. Writes become durable with [`Store::sync`], which joins a
+//! group commit (one flush for every writer waiting at that moment), so
+//! callers write, then `sync().await`, then confirm upstream (promise 1).
+
+mod commit;
+mod keys;
+pub mod sled;
+
+use crate::model::{
+    ChannelKind, Conversation, ConversationId, CustomerAddress, Delivery, InboundMessage, Message,
+    OutboxEntry, WebSession,
+};
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+/// The schema version written by this build. Opening a store written with a
+/// newer version is refused; older versions are migrated at open.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The disk or the database failed; writes are not durable.
+    #[error("storage failure: {0}")]
+    Io(String),
+    /// Stored bytes did not decode: a bug or corruption.
+    #[error("stored data is corrupt at {what}: {detail}")]
+    Corrupt { what: String, detail: String },
+    #[error(
+        "the data was written by schema version {found}, newer than this build's {supported}; upgrade frontdesk"
+    )]
+    NewerSchema { found: u32, supported: u32 },
+    #[error("conversation {0} not found")]
+    ConversationNotFound(ConversationId),
+}
+
+/// How a new conversation starts out when a customer first writes.
+#[derive(Debug, Clone)]
+pub struct NewConversation {
+    pub priority: u8,
+    pub locale: String,
+}
+
+/// What [`Store::accept`] did with an inbound message.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub conversation: Conversation,
+    pub message: Message,
+    /// The channel id was seen before: nothing was written, and `message`
+    /// is the earlier copy.
+    pub duplicate: bool,
+}
+
+/// A customer message whose automatic reply has not been decided yet.
+/// Written with the message and removed with the reply, so a crash in
+/// between is redone at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingTurn {
+    pub conversation_id: ConversationId,
+    pub seq: u64,
+}
+
+/// The dispatcher's decision for one customer turn, applied atomically.
+#[derive(Debug, Clone)]
+pub struct TurnOutcome {
+    pub turn: PendingTurn,
+    /// The locale the reply was rendered in, remembered for the next turn.
+    pub locale: String,
+    /// Put the conversation in the waiting queue (if not already there).
+    pub handoff: bool,
+    /// Automatic replies to deliver. Dropped if a human took the
+    /// conversation in the meantime.
+    pub replies: Vec<OutboxEntry>,
+}
+
+/// What [`Store::record_turn`] ended up doing.
+#[derive(Debug, Clone)]
+pub struct TurnRecorded {
+    pub conversation: Conversation,
+    /// False when a human owns the conversation and the replies were dropped.
+    pub replies_queued: bool,
+}
+
+/// One line of an export: the whole store is a sequence of these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ExportRecord {
+    Schema {
+        version: u32,
+        next_ticket: u64,
+    },
+    Conversation(Conversation),
+    Message(Message),
+    /// An inbound channel id already taken in (keeps intake idempotent
+    /// across an export/import).
+    SeenExternalId {
+        channel: ChannelKind,
+        external_id: String,
+        conversation_id: ConversationId,
+        seq: u64,
+    },
+    PendingTurn(PendingTurn),
+    Outbox(OutboxEntry),
+    WebSession(WebSession),
+}
+
+/// Durable state of the gateway. Methods are synchronous and fast (in-memory
+/// for sled) except [`Store::sync`], which waits for durability.
+pub trait Store: Send + Sync + 'static {
+    /// Resolves once every write made before the call is on disk.
+    fn sync(&self) -> BoxFuture<'static, Result<(), StoreError>>;
+
+    /// Takes in a customer message in one atomic step: drop it if its
+    /// `(channel, external_id)` was seen, find or open the customer's
+    /// conversation (reopening a resolved one), append the message and mark
+    /// the turn pending. Not durable until [`Store::sync`].
+    fn accept(
+        &self,
+        inbound: &InboundMessage,
+        new: &NewConversation,
+    ) -> Result<Accepted, StoreError>;
+
+    fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, StoreError>;
+
+    fn conversation_count(&self) -> Result<u64, StoreError>;
+
+    fn conversation_of(
+        &self,
+        customer: &CustomerAddress,
+    ) -> Result<Option<Conversation>, StoreError>;
+
+    /// Transcript entries with `seq > after`, oldest first, at most `limit`.
+    fn messages_after(
+        &self,
+        id: ConversationId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError>;
+
+    fn message(&self, id: ConversationId, seq: u64) -> Result<Option<Message>, StoreError>;
+
+    /// Turns accepted but not yet answered, oldest first.
+    fn pending_turns(&self) -> Result<Vec<PendingTurn>, StoreError>;
+
+    /// Applies a turn's outcome and clears the pending mark, atomically.
+    fn record_turn(&self, outcome: &TurnOutcome) -> Result<TurnRecorded, StoreError>;
+
+    /// Waiting conversations, most urgent first (priority, then wait).
+    fn waiting_queue(&self, limit: usize) -> Result<Vec<ConversationId>, StoreError>;
+
+    /// 1-based place in the waiting queue a conversation has, or would have
+    /// if it were queued now with its priority.
+    fn queue_position(&self, conversation: &Conversation) -> Result<u64, StoreError>;
+
+    /// Outbox entries due at or before `now`, earliest first.
+    fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// When the earliest outbox entry is due, if any.
+    fn next_outbox_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Removes a delivered (or permanently failed) entry and appends it to
+    /// the transcript. `None` if the entry was already gone.
+    fn finish_delivery(
+        &self,
+        entry: &OutboxEntry,
+        delivery: Delivery,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Message>, StoreError>;
+
+    /// Moves an entry to a later due time (after a transient failure).
+    fn reschedule_delivery(
+        &self,
+        entry: &OutboxEntry,
+        updated: &OutboxEntry,
+    ) -> Result<(), StoreError>;
+
+    /// Drops an entry without delivering it.
+    fn cancel_delivery(&self, entry: &OutboxEntry) -> Result<(), StoreError>;
+
+    fn create_web_session(&self, session: &WebSession) -> Result<(), StoreError>;
+
+    fn web_session(&self, token: &str) -> Result<Option<WebSession>, StoreError>;
+
+    /// Every record, in an order that [`Store::import`] accepts.
+    fn export(
+        &self,
+        sink: &mut dyn FnMut(ExportRecord) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+
+    /// Writes one exported record (into an empty store).
+    fn import(&self, record: ExportRecord) -> Result<(), StoreError>;
+}

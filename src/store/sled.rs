@@ -1,0 +1,708 @@
+//! The sled implementation of [`Store`]: one embedded database folder, one
+//! tree per index (`<key>_<value>` names), serde-JSON values, multi-tree
+//! transactions for every step that touches more than one tree, and the
+//! group-commit thread for durability.
+
+use super::commit::GroupCommit;
+use super::{
+    Accepted, ExportRecord, NewConversation, PendingTurn, SCHEMA_VERSION, Store, StoreError,
+    TurnOutcome, TurnRecorded, keys,
+};
+use crate::model::{
+    Author, ChannelKind, Conversation, ConversationId, ConversationStatus, CustomerAddress,
+    Delivery, InboundMessage, Message, MessageId, OutboxEntry, WebSession,
+};
+use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use std::path::Path;
+
+const META_SCHEMA: &[u8] = b"schema_version";
+const META_NEXT_TICKET: &[u8] = b"next_ticket";
+const FIRST_TICKET: u64 = 1001;
+
+/// What the dedupe index remembers of an inbound channel id.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Seen {
+    conversation_id: ConversationId,
+    seq: u64,
+}
+
+pub struct SledStore {
+    db: sled::Db,
+    meta: sled::Tree,
+    /// conversation id → Conversation
+    conversations: sled::Tree,
+    /// customer address key → conversation id (the customer's current one)
+    customer_conversation: sled::Tree,
+    /// ticket number → conversation id
+    ticket_conversation: sled::Tree,
+    /// conversation id ++ seq → Message
+    messages: sled::Tree,
+    /// channel ++ external id → Seen (promise 2)
+    externalid_message: sled::Tree,
+    /// conversation id ++ seq → () for customer turns not yet answered
+    pending_turns: sled::Tree,
+    /// priority ++ waiting since ++ conversation id → ()
+    queue: sled::Tree,
+    /// due time ++ outbox id → OutboxEntry
+    outbox: sled::Tree,
+    /// session token → WebSession
+    token_websession: sled::Tree,
+    commit: GroupCommit,
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+fn io(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Io(e.to_string())
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(io)
+}
+
+fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        what: what.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e)
+}
+
+fn tx_error(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => io(e),
+    }
+}
+
+fn u64_of(what: &str, bytes: &[u8]) -> Result<u64, StoreError> {
+    let array: [u8; 8] = bytes.try_into().map_err(|_| StoreError::Corrupt {
+        what: what.to_string(),
+        detail: format!("expected 8 bytes, found {}", bytes.len()),
+    })?;
+    Ok(u64::from_be_bytes(array))
+}
+
+fn conversation_id_of(what: &str, bytes: &[u8]) -> Result<ConversationId, StoreError> {
+    uuid::Uuid::from_slice(bytes)
+        .map(ConversationId)
+        .map_err(|e| StoreError::Corrupt {
+            what: what.to_string(),
+            detail: e.to_string(),
+        })
+}
+
+/// Reads a conversation inside a transaction.
+fn tx_conversation(
+    conversations: &TransactionalTree,
+    id: ConversationId,
+) -> TxResult<Option<Conversation>> {
+    match conversations.get(keys::conversation(id))? {
+        Some(bytes) => Ok(Some(decode("conversation", &bytes).map_err(abort)?)),
+        None => Ok(None),
+    }
+}
+
+/// Writes a conversation and keeps the queue index in step with its status.
+fn tx_put_conversation(
+    conversations: &TransactionalTree,
+    queue: &TransactionalTree,
+    old: Option<&Conversation>,
+    new: &Conversation,
+) -> TxResult<()> {
+    let old_key = old.and_then(keys::queue_of);
+    let new_key = keys::queue_of(new);
+    if old_key != new_key {
+        if let Some(k) = old_key {
+            queue.remove(&k[..])?;
+        }
+        if let Some(k) = new_key {
+            queue.insert(&k[..], &[][..])?;
+        }
+    }
+    conversations.insert(&keys::conversation(new.id)[..], encode(new).map_err(abort)?)?;
+    Ok(())
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`, checking the schema version.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::LowSpace)
+            .cache_capacity(32 << 20)
+            .open()
+            .map_err(|e| {
+                StoreError::Io(format!(
+                    "cannot open the store at {}: {e}. If another frontdesk runs on this folder, stop it; \
+                     if the data is damaged, move the folder aside and restore the last export with `frontdesk import`",
+                    dir.display()
+                ))
+            })?;
+        let tree = |name: &str| db.open_tree(name).map_err(io);
+        let flusher = db.clone();
+        let store = SledStore {
+            meta: tree("meta")?,
+            conversations: tree("conversationid_conversation")?,
+            customer_conversation: tree("customer_conversationid")?,
+            ticket_conversation: tree("ticket_conversationid")?,
+            messages: tree("conversationseq_message")?,
+            externalid_message: tree("externalid_seen")?,
+            pending_turns: tree("conversationseq_pendingturn")?,
+            queue: tree("queue")?,
+            outbox: tree("due_outboxentry")?,
+            token_websession: tree("token_websession")?,
+            commit: GroupCommit::start(move || {
+                flusher.flush().map(|_| ()).map_err(|e| e.to_string())
+            })?,
+            db,
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        match self.meta.get(META_SCHEMA).map_err(io)? {
+            Some(bytes) => {
+                let found = u64_of("schema version", &bytes)? as u32;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema {
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+            }
+            None => {
+                self.meta
+                    .insert(META_SCHEMA, &u64::from(SCHEMA_VERSION).to_be_bytes())
+                    .map_err(io)?;
+                self.db.flush().map_err(io)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn next_ticket(&self) -> Result<u64, StoreError> {
+        match self.meta.get(META_NEXT_TICKET).map_err(io)? {
+            Some(b) => u64_of("ticket counter", &b),
+            None => Ok(FIRST_TICKET),
+        }
+    }
+
+    fn conversation_by_key(&self, key: &[u8]) -> Result<Option<Conversation>, StoreError> {
+        match self.conversations.get(key).map_err(io)? {
+            Some(bytes) => Ok(Some(decode("conversation", &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_conversation_plain(&self, c: &Conversation) -> Result<(), StoreError> {
+        let id_key = keys::conversation(c.id);
+        self.conversations.insert(id_key, encode(c)?).map_err(io)?;
+        self.customer_conversation
+            .insert(c.customer.key().as_bytes(), &id_key[..])
+            .map_err(io)?;
+        self.ticket_conversation
+            .insert(c.ticket.to_be_bytes(), &id_key[..])
+            .map_err(io)?;
+        if let Some(k) = keys::queue_of(c) {
+            self.queue.insert(k, &[][..]).map_err(io)?;
+        }
+        Ok(())
+    }
+}
+
+/// The result of the accept transaction before the duplicate case is
+/// resolved into full records.
+enum AcceptStep {
+    Duplicate(Seen),
+    New(Box<(Conversation, Message)>),
+}
+
+impl Store for SledStore {
+    fn sync(&self) -> BoxFuture<'static, Result<(), StoreError>> {
+        self.commit.sync().boxed()
+    }
+
+    fn accept(
+        &self,
+        inbound: &InboundMessage,
+        new: &NewConversation,
+    ) -> Result<Accepted, StoreError> {
+        let channel = inbound.customer.channel();
+        let external_key = keys::external_id(channel, &inbound.external_id);
+        let customer_key = inbound.customer.key();
+        // Ids and times are chosen outside: the closure may run more than once.
+        let fresh_id = ConversationId::new();
+        let message_id = MessageId::new();
+        let now = inbound.received_at;
+        let step = (
+            &self.meta,
+            &self.conversations,
+            &self.customer_conversation,
+            &self.ticket_conversation,
+            &self.messages,
+            &self.externalid_message,
+            &self.pending_turns,
+            &self.queue,
+        )
+            .transaction(
+                |(meta, conversations, customers, tickets, messages, seen_ids, pending, queue)| {
+                    if let Some(bytes) = seen_ids.get(&external_key)? {
+                        let seen: Seen = decode("seen external id", &bytes).map_err(abort)?;
+                        return Ok(AcceptStep::Duplicate(seen));
+                    }
+                    let existing = match customers.get(customer_key.as_bytes())? {
+                        Some(id) => {
+                            let id = conversation_id_of("customer index", &id).map_err(abort)?;
+                            tx_conversation(conversations, id)?
+                        }
+                        None => None,
+                    };
+                    let mut conversation = match &existing {
+                        Some(c) => c.clone(),
+                        None => {
+                            let ticket = match meta.get(META_NEXT_TICKET)? {
+                                Some(b) => u64_of("ticket counter", &b).map_err(abort)?,
+                                None => FIRST_TICKET,
+                            };
+                            meta.insert(META_NEXT_TICKET, &(ticket + 1).to_be_bytes())?;
+                            tickets.insert(&ticket.to_be_bytes(), &keys::conversation(fresh_id))?;
+                            customers
+                                .insert(customer_key.as_bytes(), &keys::conversation(fresh_id))?;
+                            Conversation {
+                                id: fresh_id,
+                                ticket,
+                                customer: inbound.customer.clone(),
+                                display_name: inbound.display_name.clone(),
+                                status: ConversationStatus::Bot,
+                                priority: new.priority,
+                                locale: new.locale.clone(),
+                                created_at: now,
+                                updated_at: now,
+                                waiting_since: None,
+                                assigned_agent: None,
+                                last_seq: 0,
+                            }
+                        }
+                    };
+                    conversation.status = match conversation.status {
+                        ConversationStatus::Resolved => ConversationStatus::Bot,
+                        ConversationStatus::Pending => ConversationStatus::Assigned,
+                        other => other,
+                    };
+                    if conversation.display_name.is_none() {
+                        conversation.display_name = inbound.display_name.clone();
+                    }
+                    conversation.last_seq += 1;
+                    conversation.updated_at = now;
+                    let seq = conversation.last_seq;
+                    let message = Message {
+                        id: message_id,
+                        conversation_id: conversation.id,
+                        seq,
+                        author: Author::Customer,
+                        text: inbound.text.clone(),
+                        at: now,
+                        external_id: Some(inbound.external_id.clone()),
+                        reason: None,
+                        delivery: None,
+                        intent: None,
+                    };
+                    let message_key = keys::message(conversation.id, seq);
+                    messages.insert(&message_key[..], encode(&message).map_err(abort)?)?;
+                    let seen = Seen {
+                        conversation_id: conversation.id,
+                        seq,
+                    };
+                    seen_ids.insert(external_key.as_slice(), encode(&seen).map_err(abort)?)?;
+                    pending.insert(&message_key[..], &[][..])?;
+                    tx_put_conversation(conversations, queue, existing.as_ref(), &conversation)?;
+                    Ok(AcceptStep::New(Box::new((conversation, message))))
+                },
+            )
+            .map_err(tx_error)?;
+        match step {
+            AcceptStep::New(pair) => {
+                let (conversation, message) = *pair;
+                Ok(Accepted {
+                    conversation,
+                    message,
+                    duplicate: false,
+                })
+            }
+            AcceptStep::Duplicate(seen) => {
+                let conversation = self
+                    .conversation(seen.conversation_id)?
+                    .ok_or(StoreError::ConversationNotFound(seen.conversation_id))?;
+                let message = self
+                    .message(seen.conversation_id, seen.seq)?
+                    .ok_or_else(|| StoreError::Corrupt {
+                        what: "transcript".into(),
+                        detail: format!(
+                            "message {} of conversation {} is missing",
+                            seen.seq, seen.conversation_id
+                        ),
+                    })?;
+                Ok(Accepted {
+                    conversation,
+                    message,
+                    duplicate: true,
+                })
+            }
+        }
+    }
+
+    fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, StoreError> {
+        self.conversation_by_key(&keys::conversation(id))
+    }
+
+    fn conversation_count(&self) -> Result<u64, StoreError> {
+        Ok(self.conversations.len() as u64)
+    }
+
+    fn conversation_of(
+        &self,
+        customer: &CustomerAddress,
+    ) -> Result<Option<Conversation>, StoreError> {
+        match self
+            .customer_conversation
+            .get(customer.key().as_bytes())
+            .map_err(io)?
+        {
+            Some(id) => self.conversation_by_key(&id),
+            None => Ok(None),
+        }
+    }
+
+    fn messages_after(
+        &self,
+        id: ConversationId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let start = keys::message(id, after.saturating_add(1));
+        let end = keys::message(id, u64::MAX);
+        self.messages
+            .range(start..=end)
+            .take(limit)
+            .map(|item| {
+                let (_, v) = item.map_err(io)?;
+                decode("message", &v)
+            })
+            .collect()
+    }
+
+    fn message(&self, id: ConversationId, seq: u64) -> Result<Option<Message>, StoreError> {
+        match self.messages.get(keys::message(id, seq)).map_err(io)? {
+            Some(v) => Ok(Some(decode("message", &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn pending_turns(&self) -> Result<Vec<PendingTurn>, StoreError> {
+        let mut turns = Vec::new();
+        for item in self.pending_turns.iter() {
+            let (k, _) = item.map_err(io)?;
+            let conversation_id = conversation_id_of("pending turn", k.get(..16).unwrap_or(&[]))?;
+            let seq = keys::seq_of_message(&k).ok_or_else(|| StoreError::Corrupt {
+                what: "pending turn".into(),
+                detail: "short key".into(),
+            })?;
+            turns.push(PendingTurn {
+                conversation_id,
+                seq,
+            });
+        }
+        // Keys are grouped by conversation; replay in arrival order overall.
+        turns.sort_by_key(|t| (t.conversation_id, t.seq));
+        Ok(turns)
+    }
+
+    fn record_turn(&self, outcome: &TurnOutcome) -> Result<TurnRecorded, StoreError> {
+        let id = outcome.turn.conversation_id;
+        let turn_key = keys::message(id, outcome.turn.seq);
+        let now = Utc::now();
+        (
+            &self.conversations,
+            &self.queue,
+            &self.outbox,
+            &self.pending_turns,
+        )
+            .transaction(|(conversations, queue, outbox, pending)| {
+                let old = tx_conversation(conversations, id)?
+                    .ok_or_else(|| abort(StoreError::ConversationNotFound(id)))?;
+                pending.remove(&turn_key[..])?;
+                if old.status.human_owned() {
+                    return Ok(TurnRecorded {
+                        conversation: old,
+                        replies_queued: false,
+                    });
+                }
+                let mut new = old.clone();
+                new.locale = outcome.locale.clone();
+                if outcome.handoff && new.status != ConversationStatus::Waiting {
+                    new.status = ConversationStatus::Waiting;
+                    new.waiting_since = Some(now);
+                }
+                new.updated_at = now;
+                for entry in &outcome.replies {
+                    outbox.insert(&keys::outbox(entry)[..], encode(entry).map_err(abort)?)?;
+                }
+                tx_put_conversation(conversations, queue, Some(&old), &new)?;
+                Ok(TurnRecorded {
+                    conversation: new,
+                    replies_queued: true,
+                })
+            })
+            .map_err(tx_error)
+    }
+
+    fn waiting_queue(&self, limit: usize) -> Result<Vec<ConversationId>, StoreError> {
+        self.queue
+            .iter()
+            .keys()
+            .take(limit)
+            .map(|k| {
+                let k = k.map_err(io)?;
+                conversation_id_of("queue", k.get(9..).unwrap_or(&[]))
+            })
+            .collect()
+    }
+
+    fn queue_position(&self, conversation: &Conversation) -> Result<u64, StoreError> {
+        let key = keys::queue_of(conversation).unwrap_or_else(|| {
+            keys::queue(
+                conversation.priority,
+                Utc::now().timestamp_millis(),
+                conversation.id,
+            )
+        });
+        Ok(self.queue.range(..key).count() as u64 + 1)
+    }
+
+    fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        let end = keys::outbox_upper_bound(now.timestamp_millis());
+        self.outbox
+            .range(..end)
+            .values()
+            .take(limit)
+            .map(|v| decode("outbox entry", &v.map_err(io)?))
+            .collect()
+    }
+
+    fn next_outbox_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        match self.outbox.first().map_err(io)? {
+            Some((k, _)) => {
+                let ms = u64_of("outbox key", k.get(..8).unwrap_or(&[]))?;
+                Ok(DateTime::from_timestamp_millis(ms as i64))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn finish_delivery(
+        &self,
+        entry: &OutboxEntry,
+        delivery: Delivery,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Message>, StoreError> {
+        let entry_key = keys::outbox(entry);
+        let id = entry.conversation_id;
+        let message_id = MessageId::new();
+        (
+            &self.conversations,
+            &self.queue,
+            &self.outbox,
+            &self.messages,
+        )
+            .transaction(|(conversations, queue, outbox, messages)| {
+                if outbox.remove(&entry_key[..])?.is_none() {
+                    return Ok(None);
+                }
+                let old = tx_conversation(conversations, id)?
+                    .ok_or_else(|| abort(StoreError::ConversationNotFound(id)))?;
+                let mut new = old.clone();
+                new.last_seq += 1;
+                new.updated_at = at;
+                let message = Message {
+                    id: message_id,
+                    conversation_id: id,
+                    seq: new.last_seq,
+                    author: entry.reason.author(),
+                    text: entry.text.clone(),
+                    at,
+                    external_id: None,
+                    reason: Some(entry.reason),
+                    delivery: Some(delivery.clone()),
+                    intent: entry.intent.clone(),
+                };
+                messages.insert(
+                    &keys::message(id, message.seq)[..],
+                    encode(&message).map_err(abort)?,
+                )?;
+                tx_put_conversation(conversations, queue, Some(&old), &new)?;
+                Ok(Some(message))
+            })
+            .map_err(tx_error)
+    }
+
+    fn reschedule_delivery(
+        &self,
+        entry: &OutboxEntry,
+        updated: &OutboxEntry,
+    ) -> Result<(), StoreError> {
+        let old_key = keys::outbox(entry);
+        let new_key = keys::outbox(updated);
+        let bytes = encode(updated)?;
+        self.outbox
+            .transaction(|outbox| {
+                if outbox.remove(&old_key[..])?.is_some() {
+                    outbox.insert(&new_key[..], bytes.as_slice())?;
+                }
+                Ok(())
+            })
+            .map_err(tx_error)
+    }
+
+    fn cancel_delivery(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
+        self.outbox.remove(keys::outbox(entry)).map_err(io)?;
+        Ok(())
+    }
+
+    fn create_web_session(&self, session: &WebSession) -> Result<(), StoreError> {
+        self.token_websession
+            .insert(session.token.as_bytes(), encode(session)?)
+            .map_err(io)?;
+        Ok(())
+    }
+
+    fn web_session(&self, token: &str) -> Result<Option<WebSession>, StoreError> {
+        match self.token_websession.get(token.as_bytes()).map_err(io)? {
+            Some(v) => Ok(Some(decode("web session", &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn export(
+        &self,
+        sink: &mut dyn FnMut(ExportRecord) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        sink(ExportRecord::Schema {
+            version: SCHEMA_VERSION,
+            next_ticket: self.next_ticket()?,
+        })?;
+        for v in self.token_websession.iter().values() {
+            sink(ExportRecord::WebSession(decode(
+                "web session",
+                &v.map_err(io)?,
+            )?))?;
+        }
+        for v in self.conversations.iter().values() {
+            sink(ExportRecord::Conversation(decode(
+                "conversation",
+                &v.map_err(io)?,
+            )?))?;
+        }
+        for v in self.messages.iter().values() {
+            sink(ExportRecord::Message(decode("message", &v.map_err(io)?)?))?;
+        }
+        for item in self.externalid_message.iter() {
+            let (k, v) = item.map_err(io)?;
+            let seen: Seen = decode("seen external id", &v)?;
+            let (channel, external_id) = split_external_key(&k)?;
+            sink(ExportRecord::SeenExternalId {
+                channel,
+                external_id,
+                conversation_id: seen.conversation_id,
+                seq: seen.seq,
+            })?;
+        }
+        for turn in self.pending_turns()? {
+            sink(ExportRecord::PendingTurn(turn))?;
+        }
+        for v in self.outbox.iter().values() {
+            sink(ExportRecord::Outbox(decode(
+                "outbox entry",
+                &v.map_err(io)?,
+            )?))?;
+        }
+        Ok(())
+    }
+
+    fn import(&self, record: ExportRecord) -> Result<(), StoreError> {
+        match record {
+            ExportRecord::Schema {
+                version,
+                next_ticket,
+            } => {
+                if version > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema {
+                        found: version,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+                let current = self.next_ticket()?;
+                self.meta
+                    .insert(META_NEXT_TICKET, &next_ticket.max(current).to_be_bytes())
+                    .map_err(io)?;
+            }
+            ExportRecord::Conversation(c) => self.put_conversation_plain(&c)?,
+            ExportRecord::Message(m) => {
+                self.messages
+                    .insert(keys::message(m.conversation_id, m.seq), encode(&m)?)
+                    .map_err(io)?;
+            }
+            ExportRecord::SeenExternalId {
+                channel,
+                external_id,
+                conversation_id,
+                seq,
+            } => {
+                let seen = Seen {
+                    conversation_id,
+                    seq,
+                };
+                self.externalid_message
+                    .insert(keys::external_id(channel, &external_id), encode(&seen)?)
+                    .map_err(io)?;
+            }
+            ExportRecord::PendingTurn(t) => {
+                self.pending_turns
+                    .insert(keys::message(t.conversation_id, t.seq), &[][..])
+                    .map_err(io)?;
+            }
+            ExportRecord::Outbox(e) => {
+                self.outbox
+                    .insert(keys::outbox(&e), encode(&e)?)
+                    .map_err(io)?;
+            }
+            ExportRecord::WebSession(s) => self.create_web_session(&s)?,
+        }
+        Ok(())
+    }
+}
+
+fn split_external_key(key: &[u8]) -> Result<(ChannelKind, String), StoreError> {
+    let corrupt = || StoreError::Corrupt {
+        what: "seen external id".into(),
+        detail: "malformed key".into(),
+    };
+    let zero = key.iter().position(|b| *b == 0).ok_or_else(corrupt)?;
+    let channel = match &key[..zero] {
+        b"web" => ChannelKind::Web,
+        b"telegram" => ChannelKind::Telegram,
+        b"email" => ChannelKind::Email,
+        _ => return Err(corrupt()),
+    };
+    let id = String::from_utf8(key[zero + 1..].to_vec()).map_err(|_| corrupt())?;
+    Ok((channel, id))
+}
