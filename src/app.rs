@@ -93,15 +93,15 @@ pub fn load_rules(config: &Config) -> Result<(IntentSet, Templates), RulesError>
         }
     }
     for intent in intents.intents() {
-        if let (Action::Answer, Some(template)) = (&intent.action, &intent.template) {
-            if !templates.exists(template) {
-                return Err(RulesError::MissingIntentTemplate {
-                    file: intent.file.clone(),
-                    intent: intent.name.clone(),
-                    template: template.clone(),
-                    locale,
-                });
-            }
+        if let (Action::Answer, Some(template)) = (&intent.action, &intent.template)
+            && !templates.exists(template)
+        {
+            return Err(RulesError::MissingIntentTemplate {
+                file: intent.file.clone(),
+                intent: intent.name.clone(),
+                template: template.clone(),
+                locale,
+            });
         }
     }
     Ok((intents, templates))
@@ -219,6 +219,11 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
 }
 
 impl Gateway {
+    /// The gateway's store, for embedding programs and tests.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
     /// Stops accepting, lets open requests finish (up to 10 s), and flushes.
     pub async fn stop(self) {
         let _ = self.stop.send(true);

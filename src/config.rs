@@ -251,14 +251,48 @@ impl Config {
 
 /// Replaces `${VAR}` with the variable's value (`$$` is a literal `$`).
 /// Values with newlines are refused: they could smuggle in TOML keys.
+/// Comments are copied as they are, so a commented-out `${VAR}` line needs
+/// no variable. (A `#` inside a multi-line string counts as a comment.)
 fn interpolate_env(
     text: &str,
     name: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, ConfigError> {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    let line_of = |rest: &str| text[..text.len() - rest.len()].matches('\n').count() + 1;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        let (code, comment) = line.split_at(comment_start(line));
+        interpolate_line(code, name, index + 1, lookup, &mut out)?;
+        out.push_str(comment);
+    }
+    Ok(out)
+}
+
+/// Byte offset of the `#` starting a TOML comment on this line, or its length.
+fn comment_start(line: &str) -> usize {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match quote {
+            Some('"') if escaped => escaped = false,
+            Some('"') if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == '#' => return i,
+            None => {}
+        }
+    }
+    line.len()
+}
+
+fn interpolate_line(
+    code: &str,
+    name: &str,
+    line: usize,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    out: &mut String,
+) -> Result<(), ConfigError> {
+    let mut rest = code;
     while let Some(pos) = rest.find('$') {
         out.push_str(&rest[..pos]);
         let after = &rest[pos + 1..];
@@ -266,7 +300,6 @@ fn interpolate_env(
             out.push('$');
             rest = tail;
         } else if let Some(tail) = after.strip_prefix('{') {
-            let line = line_of(&rest[pos..]);
             let end = tail.find('}').ok_or(ConfigError::Unterminated {
                 path: name.to_string(),
                 line,
@@ -292,7 +325,7 @@ fn interpolate_env(
         }
     }
     out.push_str(rest);
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -316,8 +349,8 @@ mod tests {
 
     #[test]
     fn env_vars_are_interpolated() {
-        let out = interpolate_env("a = \"${TOKEN}\" # $$5 and $x", "t", &env).expect("ok");
-        assert_eq!(out, "a = \"s3cret\" # $5 and $x");
+        let out = interpolate_env("a = \"${TOKEN} costs $$5 and $x\"", "t", &env).expect("ok");
+        assert_eq!(out, "a = \"s3cret costs $5 and $x\"");
     }
 
     #[test]
@@ -327,6 +360,13 @@ mod tests {
             err.to_string(),
             "f.toml:2: environment variable `NOPE` is not set"
         );
+    }
+
+    #[test]
+    fn comments_are_not_interpolated() {
+        let text = "# token = \"${NOPE}\"\na = \"#${TOKEN}\" # ${NOPE}\n";
+        let out = interpolate_env(text, "t", &env).expect("ok");
+        assert_eq!(out, "# token = \"${NOPE}\"\na = \"#s3cret\" # ${NOPE}\n");
     }
 
     #[test]

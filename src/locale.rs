@@ -12,10 +12,10 @@ use std::collections::BTreeSet;
 /// The locale for a reply to `text`, among `supported`; `current` otherwise.
 pub fn detect(text: &str, supported: &BTreeSet<String>, current: &str) -> String {
     let pick = |code: &str| supported.contains(code).then(|| code.to_string());
-    if text.chars().any(is_han) {
-        if let Some(zh) = pick("zh") {
-            return zh;
-        }
+    if text.chars().any(is_han)
+        && let Some(zh) = pick("zh")
+    {
+        return zh;
     }
     let info = whatlang::detect(text);
     if let Some(code) = info
@@ -31,10 +31,11 @@ pub fn detect(text: &str, supported: &BTreeSet<String>, current: &str) -> String
         .split_whitespace()
         .filter(|w| w.chars().any(char::is_alphabetic))
         .count();
-    if latin && words >= 3 {
-        if let Some(en) = pick("en") {
-            return en;
-        }
+    if latin
+        && words >= 3
+        && let Some(en) = pick("en")
+    {
+        return en;
     }
     current.to_string()
 }

@@ -1,1 +1,10 @@
+//! Integration tests: one test binary (see ripgrep's layout). Each module
+//! drives the real gateway over loopback: in-process on port 0, or as the
+//! built `frontdesk` binary where a test must kill the process.
 
+mod support;
+
+mod cli;
+mod crash;
+mod store_contract;
+mod web_chat;

@@ -12,11 +12,20 @@ use tokio::sync::oneshot;
 
 type Waiter = oneshot::Sender<Result<(), String>>;
 
-/// A cheap handle to the committer thread. The thread ends when the last
-/// handle is dropped.
-#[derive(Clone)]
+/// The committer thread's handle. Dropping it stops the thread and waits
+/// for it, so the database it flushes is released when the store is.
 pub struct GroupCommit {
-    waiters: mpsc::Sender<Waiter>,
+    waiters: Option<mpsc::Sender<Waiter>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        self.waiters.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl GroupCommit {
@@ -26,7 +35,7 @@ impl GroupCommit {
         F: Fn() -> Result<(), String> + Send + 'static,
     {
         let (tx, rx) = mpsc::channel::<Waiter>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("frontdesk-commit".into())
             .spawn(move || {
                 while let Ok(first) = rx.recv() {
@@ -43,7 +52,10 @@ impl GroupCommit {
                 }
             })
             .map_err(|e| StoreError::Io(format!("cannot start the commit thread: {e}")))?;
-        Ok(Self { waiters: tx })
+        Ok(Self {
+            waiters: Some(tx),
+            thread: Some(thread),
+        })
     }
 
     /// Resolves once everything written before this call is durable.
@@ -51,7 +63,10 @@ impl GroupCommit {
         &self,
     ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send + 'static {
         let (tx, rx) = oneshot::channel();
-        let sent = self.waiters.send(tx).is_ok();
+        let sent = self
+            .waiters
+            .as_ref()
+            .is_some_and(|waiters| waiters.send(tx).is_ok());
         async move {
             if !sent {
                 return Err(StoreError::Io("the commit thread has stopped".into()));
@@ -86,7 +101,7 @@ mod tests {
             w.await.expect("join").expect("sync");
         }
         let n = flushes.load(Ordering::SeqCst);
-        assert!(n >= 1 && n < 200, "200 waiters took {n} flushes");
+        assert!((1..200).contains(&n), "200 waiters took {n} flushes");
     }
 
     #[tokio::test]

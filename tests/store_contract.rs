@@ -1,0 +1,364 @@
+//! The `Store` contract: behaviour every backend must show, written once
+//! against `Arc<dyn Store>` and run for each backend (sled today).
+
+use chrono::{Duration, Utc};
+use frontdesk::model::{
+    ConversationStatus, CustomerAddress, Delivery, InboundMessage, OutboundReason, OutboxEntry,
+    OutboxId,
+};
+use frontdesk::store::sled::SledStore;
+use frontdesk::store::{ExportRecord, NewConversation, PendingTurn, Store, TurnOutcome};
+use std::sync::Arc;
+use tempfile::TempDir;
+
+type Backend = fn() -> (Arc<dyn Store>, TempDir);
+
+fn sled_backend() -> (Arc<dyn Store>, TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SledStore::open(dir.path()).expect("open sled");
+    (Arc::new(store), dir)
+}
+
+const BACKENDS: &[(&str, Backend)] = &[("sled", sled_backend)];
+
+fn inbound(chat: i64, id: &str, text: &str) -> InboundMessage {
+    InboundMessage {
+        customer: CustomerAddress::Telegram { chat_id: chat },
+        external_id: id.to_string(),
+        text: text.to_string(),
+        display_name: None,
+        received_at: Utc::now(),
+    }
+}
+
+fn new(priority: u8) -> NewConversation {
+    NewConversation {
+        priority,
+        locale: "en".into(),
+    }
+}
+
+fn reply(store: &dyn Store, turn: PendingTurn, handoff: bool, due_in_ms: i64) -> OutboxEntry {
+    let now = Utc::now();
+    let entry = OutboxEntry {
+        id: OutboxId::new(),
+        conversation_id: turn.conversation_id,
+        reason: if handoff {
+            OutboundReason::Handoff
+        } else {
+            OutboundReason::Answer
+        },
+        text: format!("reply to {}", turn.seq),
+        intent: None,
+        created_at: now,
+        due_at: now + Duration::milliseconds(due_in_ms),
+        attempts: 0,
+        last_error: None,
+    };
+    store
+        .record_turn(&TurnOutcome {
+            turn,
+            locale: "en".into(),
+            handoff,
+            replies: vec![entry.clone()],
+        })
+        .expect("record turn");
+    entry
+}
+
+fn turn_of(a: &frontdesk::store::Accepted) -> PendingTurn {
+    PendingTurn {
+        conversation_id: a.conversation.id,
+        seq: a.message.seq,
+    }
+}
+
+#[test]
+fn accept_is_idempotent_by_channel_id() {
+    for (name, backend) in BACKENDS {
+        let (store, _dir) = backend();
+        let a = store
+            .accept(&inbound(1, "u1", "hello"), &new(0))
+            .expect("accept");
+        let b = store
+            .accept(&inbound(1, "u1", "hello again"), &new(0))
+            .expect("accept");
+        assert!(!a.duplicate && b.duplicate, "{name}");
+        assert_eq!(a.message, b.message, "{name}: the first copy is returned");
+        assert_eq!(
+            store
+                .messages_after(a.conversation.id, 0, 10)
+                .expect("read")
+                .len(),
+            1,
+            "{name}"
+        );
+        assert_eq!(store.pending_turns().expect("pending").len(), 1, "{name}");
+        let c = store
+            .accept(&inbound(1, "u2", "second"), &new(0))
+            .expect("accept");
+        assert_eq!(
+            (c.conversation.id, c.message.seq),
+            (a.conversation.id, 2),
+            "{name}: same customer, same conversation"
+        );
+        // Channel ids are unique per channel: adapters scope them (web
+        // chat prefixes the session), so another chat with the same id is
+        // still a copy, while another channel's same id is not.
+        let d = store
+            .accept(&inbound(2, "u1", "other chat"), &new(0))
+            .expect("accept");
+        assert!(d.duplicate, "{name}");
+        let mut email = inbound(0, "u1", "by mail");
+        email.customer = CustomerAddress::Email {
+            address: "a@b.test".into(),
+        };
+        let e = store.accept(&email, &new(0)).expect("accept");
+        assert!(!e.duplicate, "{name}");
+        assert_ne!(e.conversation.ticket, a.conversation.ticket, "{name}");
+    }
+}
+
+#[test]
+fn queue_orders_by_priority_then_wait() {
+    for (name, backend) in BACKENDS {
+        let (store, _dir) = backend();
+        let normal_early = store
+            .accept(&inbound(1, "a", "x"), &new(0))
+            .expect("accept");
+        reply(store.as_ref(), turn_of(&normal_early), true, 0);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let normal_late = store
+            .accept(&inbound(2, "b", "x"), &new(0))
+            .expect("accept");
+        reply(store.as_ref(), turn_of(&normal_late), true, 0);
+        let premium_late = store
+            .accept(&inbound(3, "c", "x"), &new(9))
+            .expect("accept");
+        reply(store.as_ref(), turn_of(&premium_late), true, 0);
+        let answered = store
+            .accept(&inbound(4, "d", "x"), &new(9))
+            .expect("accept");
+        reply(store.as_ref(), turn_of(&answered), false, 0);
+
+        let queue = store.waiting_queue(10).expect("queue");
+        assert_eq!(
+            queue,
+            vec![
+                premium_late.conversation.id,
+                normal_early.conversation.id,
+                normal_late.conversation.id
+            ],
+            "{name}"
+        );
+        let late = store
+            .conversation(normal_late.conversation.id)
+            .expect("read")
+            .expect("exists");
+        assert_eq!(late.status, ConversationStatus::Waiting, "{name}");
+        assert_eq!(store.queue_position(&late).expect("position"), 3, "{name}");
+        // A second hand-off turn keeps the original place in line.
+        let again = store
+            .accept(&inbound(2, "b2", "still there?"), &new(0))
+            .expect("accept");
+        reply(store.as_ref(), turn_of(&again), true, 0);
+        assert_eq!(store.waiting_queue(10).expect("queue").len(), 3, "{name}");
+        assert!(store.pending_turns().expect("pending").is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn outbox_is_due_ordered_and_delivery_appends_to_the_transcript() {
+    for (name, backend) in BACKENDS {
+        let (store, _dir) = backend();
+        let a = store
+            .accept(&inbound(1, "a", "x"), &new(0))
+            .expect("accept");
+        let later = reply(store.as_ref(), turn_of(&a), false, 60_000);
+        let b = store
+            .accept(&inbound(2, "b", "y"), &new(0))
+            .expect("accept");
+        let now_entry = reply(store.as_ref(), turn_of(&b), false, 0);
+
+        let due = store.due_outbox(Utc::now(), 10).expect("due");
+        assert_eq!(due, vec![now_entry.clone()], "{name}: only what is due");
+        assert_eq!(
+            store.next_outbox_due().expect("next"),
+            Some(trunc_ms(now_entry.due_at)),
+            "{name}"
+        );
+
+        let delivered = store
+            .finish_delivery(&now_entry, Delivery::Delivered, Utc::now())
+            .expect("finish")
+            .expect("entry existed");
+        assert_eq!(delivered.seq, 2, "{name}");
+        assert_eq!(delivered.text, now_entry.text, "{name}");
+        assert!(
+            store
+                .finish_delivery(&now_entry, Delivery::Delivered, Utc::now())
+                .expect("finish")
+                .is_none(),
+            "{name}: twice is a no-op"
+        );
+
+        let retried = OutboxEntry {
+            attempts: 1,
+            due_at: Utc::now() - Duration::seconds(1),
+            ..later.clone()
+        };
+        store
+            .reschedule_delivery(&later, &retried)
+            .expect("reschedule");
+        assert_eq!(
+            store.due_outbox(Utc::now(), 10).expect("due"),
+            vec![retried.clone()],
+            "{name}"
+        );
+        store.cancel_delivery(&retried).expect("cancel");
+        assert!(
+            store
+                .due_outbox(Utc::now() + Duration::days(1), 10)
+                .expect("due")
+                .is_empty(),
+            "{name}"
+        );
+        assert_eq!(
+            store
+                .messages_after(a.conversation.id, 0, 10)
+                .expect("read")
+                .len(),
+            1,
+            "{name}: cancelled is not in the transcript"
+        );
+    }
+}
+
+fn trunc_ms(t: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+    chrono::DateTime::from_timestamp_millis(t.timestamp_millis()).expect("ms")
+}
+
+#[test]
+fn replies_are_dropped_when_a_human_owns_the_conversation() {
+    for (name, backend) in BACKENDS {
+        let (store, _dir) = backend();
+        let a = store
+            .accept(&inbound(1, "a", "x"), &new(0))
+            .expect("accept");
+        let mut owned = a.conversation.clone();
+        owned.status = ConversationStatus::Assigned;
+        owned.assigned_agent = Some("ann".into());
+        store
+            .import(ExportRecord::Conversation(owned))
+            .expect("put");
+        let entry = reply(store.as_ref(), turn_of(&a), false, 0);
+        assert!(
+            store
+                .due_outbox(Utc::now(), 10)
+                .expect("due")
+                .iter()
+                .all(|e| e.id != entry.id),
+            "{name}"
+        );
+        assert!(
+            store.pending_turns().expect("pending").is_empty(),
+            "{name}: the turn is done"
+        );
+    }
+}
+
+#[test]
+fn a_customer_message_reopens_a_resolved_conversation_and_pending_returns_to_assigned() {
+    for (name, backend) in BACKENDS {
+        let (store, _dir) = backend();
+        let a = store
+            .accept(&inbound(1, "a", "x"), &new(0))
+            .expect("accept");
+        for (before, after) in [
+            (ConversationStatus::Resolved, ConversationStatus::Bot),
+            (ConversationStatus::Pending, ConversationStatus::Assigned),
+        ] {
+            let mut c = store
+                .conversation(a.conversation.id)
+                .expect("read")
+                .expect("exists");
+            c.status = before;
+            store.import(ExportRecord::Conversation(c)).expect("put");
+            let next = store
+                .accept(&inbound(1, &format!("{before:?}"), "back"), &new(0))
+                .expect("accept");
+            assert_eq!(next.conversation.id, a.conversation.id, "{name}");
+            assert_eq!(next.conversation.status, after, "{name}");
+        }
+    }
+}
+
+#[test]
+fn export_then_import_is_identical() {
+    for (name, backend) in BACKENDS {
+        let (store, _dir) = backend();
+        let a = store
+            .accept(&inbound(1, "a", "hello"), &new(3))
+            .expect("accept");
+        reply(store.as_ref(), turn_of(&a), true, 10_000);
+        store
+            .accept(&inbound(2, "b", "pending"), &new(0))
+            .expect("accept");
+        let mut records = Vec::new();
+        store
+            .export(&mut |r| {
+                records.push(r);
+                Ok(())
+            })
+            .expect("export");
+
+        let (copy, _dir2) = backend();
+        for r in records.clone() {
+            copy.import(r).expect("import");
+        }
+        let mut again = Vec::new();
+        copy.export(&mut |r| {
+            again.push(r);
+            Ok(())
+        })
+        .expect("export");
+        assert_eq!(records, again, "{name}");
+        assert_eq!(
+            copy.waiting_queue(10).expect("queue"),
+            vec![a.conversation.id],
+            "{name}: indexes rebuilt"
+        );
+        let dup = copy
+            .accept(&inbound(1, "a", "hello"), &new(0))
+            .expect("accept");
+        assert!(dup.duplicate, "{name}: dedupe survives");
+        let fresh = copy
+            .accept(&inbound(9, "z", "new"), &new(0))
+            .expect("accept");
+        assert!(
+            fresh.conversation.ticket > a.conversation.ticket + 1,
+            "{name}: tickets continue"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sync_makes_writes_survive_reopening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = SledStore::open(dir.path()).expect("open");
+        store
+            .accept(&inbound(1, "a", "durable"), &new(0))
+            .expect("accept");
+        store.sync().await.expect("sync");
+    }
+    let store = SledStore::open(dir.path()).expect("reopen");
+    let c = store
+        .conversation_of(&CustomerAddress::Telegram { chat_id: 1 })
+        .expect("read")
+        .expect("exists");
+    assert_eq!(
+        store.messages_after(c.id, 0, 10).expect("read")[0].text,
+        "durable"
+    );
+}

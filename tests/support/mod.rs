@@ -1,0 +1,130 @@
+//! Shared test helpers: a gateway on port 0 with its own data folder, and a
+//! small web chat client speaking the real HTTP API.
+
+#![allow(dead_code)]
+
+use frontdesk::app::{self, Gateway};
+use frontdesk::config::Config;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tempfile::TempDir;
+
+pub struct TestGateway {
+    pub gateway: Option<Gateway>,
+    pub base: String,
+    pub data: TempDir,
+    pub http: reqwest::Client,
+}
+
+/// The embedded default config, listening on a free port, data in a temp dir.
+pub fn test_config(data: &TempDir) -> Config {
+    let mut config = Config::load(None).expect("embedded config");
+    config.server.listen = "127.0.0.1:0".parse().expect("addr");
+    config.server.data_dir = data.path().to_path_buf();
+    config
+}
+
+impl TestGateway {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(change: impl FnOnce(&mut Config)) -> Self {
+        let data = tempfile::tempdir().expect("tempdir");
+        let mut config = test_config(&data);
+        change(&mut config);
+        let gateway = app::start(config).await.expect("gateway starts");
+        let base = format!("http://{}", gateway.addr);
+        Self {
+            gateway: Some(gateway),
+            base,
+            data,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn store(&self) -> std::sync::Arc<dyn frontdesk::store::Store> {
+        self.gateway.as_ref().expect("running").store()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("{}{path}", self.base.replacen("http", "ws", 1))
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(g) = self.gateway.take() {
+            g.stop().await;
+        }
+    }
+
+    /// Opens a chat session; returns its token.
+    pub async fn session(&self) -> String {
+        let r = self
+            .http
+            .post(self.url("/api/v1/chat/sessions"))
+            .send()
+            .await
+            .expect("post session");
+        assert_eq!(r.status(), 201);
+        let body: Value = r.json().await.expect("json");
+        body["session"].as_str().expect("session token").to_string()
+    }
+
+    /// Posts a message; returns (status, body).
+    pub async fn post(&self, session: &str, client_id: &str, text: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url("/api/v1/chat/messages"))
+            .json(&json!({ "session": session, "client_id": client_id, "text": text }))
+            .send()
+            .await
+            .expect("post message");
+        let status = r.status().as_u16();
+        (status, r.json().await.expect("json body"))
+    }
+
+    /// The visitor's transcript after `after`, long-polling up to `wait` s.
+    pub async fn read(&self, session: &str, after: u64, wait: u64) -> Vec<Value> {
+        let r = self
+            .http
+            .get(self.url(&format!(
+                "/api/v1/chat/messages?session={session}&after={after}&wait={wait}"
+            )))
+            .send()
+            .await
+            .expect("get messages");
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.expect("json");
+        body["messages"].as_array().expect("messages").clone()
+    }
+
+    /// Reads until the transcript holds `count` entries (or 10 s pass).
+    pub async fn wait_for_messages(&self, session: &str, count: usize) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let all = self.read(session, 0, 0).await;
+            if all.len() >= count || tokio::time::Instant::now() > deadline {
+                return all;
+            }
+            let last = all.last().and_then(|m| m["seq"].as_u64()).unwrap_or(0);
+            self.read(session, last, 2).await;
+        }
+    }
+}
+
+/// The `from` and `text` of transcript entries.
+pub fn lines(messages: &[Value]) -> Vec<(String, String)> {
+    messages
+        .iter()
+        .map(|m| {
+            (
+                m["from"].as_str().unwrap_or("").to_string(),
+                m["text"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}

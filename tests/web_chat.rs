@@ -1,0 +1,527 @@
+//! Web chat over real HTTP and WebSocket: answers, hand-offs, languages,
+//! duplicates, reconnects and the errors clients get.
+
+use crate::support::{TestGateway, lines};
+use frontdesk::config::AckPolicy;
+use frontdesk::model::ConversationStatus;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message as Frame;
+
+#[tokio::test]
+async fn order_status_question_gets_the_intent_answer() {
+    let gw = TestGateway::start().await;
+    let s = gw.session().await;
+    let (status, receipt) = gw.post(&s, "m1", "Where is my order?").await;
+    assert_eq!(status, 202, "{receipt}");
+    assert_eq!(receipt["seq"], 1);
+    assert!(receipt["ticket"].as_u64().is_some_and(|t| t >= 1000));
+
+    let all = gw.wait_for_messages(&s, 2).await;
+    let got = lines(&all);
+    assert_eq!(got[0], ("customer".into(), "Where is my order?".into()));
+    assert_eq!(got[1].0, "bot");
+    assert!(
+        got[1].1.contains("https://shop.example/orders"),
+        "{}",
+        got[1].1
+    );
+    let conversation = gw
+        .store()
+        .conversation(
+            receipt["conversation_id"]
+                .as_str()
+                .expect("id")
+                .parse()
+                .expect("uuid"),
+        )
+        .expect("read")
+        .expect("exists");
+    assert_eq!(
+        conversation.status,
+        ConversationStatus::Bot,
+        "an answered question is not queued"
+    );
+    assert!(gw.store().waiting_queue(10).expect("queue").is_empty());
+}
+
+#[tokio::test]
+async fn unknown_question_gets_handoff_ack_with_ticket_and_queue_position() {
+    let gw = TestGateway::start().await;
+    let first = gw.session().await;
+    let second = gw.session().await;
+    let (_, r1) = gw
+        .post(&first, "a", "My blender makes a strange grinding noise")
+        .await;
+    let (_, r2) = gw
+        .post(&second, "b", "The colour of the sofa is not what I ordered")
+        .await;
+
+    let a = lines(&gw.wait_for_messages(&first, 2).await);
+    let b = lines(&gw.wait_for_messages(&second, 2).await);
+    let t1 = r1["ticket"].as_u64().expect("ticket");
+    let t2 = r2["ticket"].as_u64().expect("ticket");
+    assert_ne!(t1, t2);
+    assert_eq!(a[1].0, "bot");
+    assert!(a[1].1.contains(&format!("#{t1}")), "{}", a[1].1);
+    assert!(a[1].1.contains("number 1 in line"), "{}", a[1].1);
+    assert!(b[1].1.contains(&format!("#{t2}")), "{}", b[1].1);
+    assert!(b[1].1.contains("number 2 in line"), "{}", b[1].1);
+
+    let queue = gw.store().waiting_queue(10).expect("queue");
+    let ids: Vec<String> = queue.iter().map(|id| id.to_string()).collect();
+    assert_eq!(
+        ids,
+        vec![
+            r1["conversation_id"].as_str().expect("id"),
+            r2["conversation_id"].as_str().expect("id")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn asking_for_a_human_hands_off_even_with_a_known_question() {
+    let gw = TestGateway::start().await;
+    let s = gw.session().await;
+    gw.post(&s, "1", "where is my order? I want to talk to a human")
+        .await;
+    let got = lines(&gw.wait_for_messages(&s, 2).await);
+    assert!(got[1].1.contains("in line"), "{}", got[1].1);
+    assert_eq!(gw.store().waiting_queue(10).expect("queue").len(), 1);
+}
+
+#[tokio::test]
+async fn chinese_questions_get_chinese_answers() {
+    let gw = TestGateway::start().await;
+    let s = gw.session().await;
+    gw.post(&s, "1", "我的订单到哪了").await;
+    gw.wait_for_messages(&s, 2).await;
+    gw.post(&s, "2", "我想找人工客服").await;
+    let got = lines(&gw.wait_for_messages(&s, 4).await);
+    assert!(got[1].1.contains("查看订单进度"), "{}", got[1].1);
+    assert!(got[3].1.contains("排在第 1 位"), "{}", got[3].1);
+    // The language follows the customer.
+    gw.post(&s, "3", "Actually, where is my order now?").await;
+    let got = lines(&gw.wait_for_messages(&s, 6).await);
+    assert!(
+        got[5].1.starts_with("You can see where your order is"),
+        "{}",
+        got[5].1
+    );
+}
+
+#[tokio::test]
+async fn duplicate_client_id_yields_no_second_message_or_reply() {
+    let gw = TestGateway::start().await;
+    let s = gw.session().await;
+    let (s1, first) = gw.post(&s, "same-id", "Where is my order?").await;
+    let (s2, again) = gw.post(&s, "same-id", "Where is my order?").await;
+    assert_eq!((s1, s2), (202, 202));
+    assert_eq!(first, again, "a retried post gets the first answer");
+    // Posted concurrently too: still one message.
+    let racing = futures_util::future::join_all((0..8).map(|_| gw.post(&s, "race", "hello"))).await;
+    let seqs: std::collections::HashSet<u64> = racing
+        .iter()
+        .map(|(_, b)| b["seq"].as_u64().expect("seq"))
+        .collect();
+    assert_eq!(seqs.len(), 1, "{racing:?}");
+
+    let all = gw.wait_for_messages(&s, 4).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let all_later = gw.read(&s, 0, 0).await;
+    assert_eq!(all, all_later, "nothing arrives late");
+    let got = lines(&all);
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert_eq!(got.iter().filter(|(from, _)| from == "customer").count(), 2);
+    assert_eq!(got.iter().filter(|(from, _)| from == "bot").count(), 2);
+}
+
+#[tokio::test]
+async fn the_same_client_id_in_two_sessions_is_two_messages() {
+    let gw = TestGateway::start().await;
+    let a = gw.session().await;
+    let b = gw.session().await;
+    let (_, ra) = gw.post(&a, "1", "hello").await;
+    let (_, rb) = gw.post(&b, "1", "hello").await;
+    assert_ne!(ra["conversation_id"], rb["conversation_id"]);
+}
+
+#[tokio::test]
+async fn long_poll_returns_as_soon_as_the_reply_exists() {
+    let gw = TestGateway::start().await;
+    let s = gw.session().await;
+    let (_, receipt) = gw.post(&s, "1", "what are your opening hours").await;
+    let after = receipt["seq"].as_u64().expect("seq");
+    let started = std::time::Instant::now();
+    let got = gw.read(&s, after, 20).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["from"], "bot");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the poll waited for its timeout"
+    );
+    // With nothing new, a short poll times out empty.
+    let after = got[0]["seq"].as_u64().expect("seq");
+    assert!(gw.read(&s, after, 1).await.is_empty());
+}
+
+async fn next_frame(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Value {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a frame within 10 s")
+            .expect("stream open")
+            .expect("frame");
+        if let Frame::Text(text) = frame {
+            return serde_json::from_str(text.as_str()).expect("json frame");
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_receives_the_answer_and_a_reconnect_replays_exactly_what_was_missed() {
+    let gw = TestGateway::start().await;
+    let s = gw.session().await;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(gw.ws_url(&format!("/api/v1/chat/ws?session={s}")))
+            .await
+            .expect("ws connect");
+    ws.send(Frame::text(
+        json!({"type": "message", "client_id": "w1", "text": "how do I get a refund"}).to_string(),
+    ))
+    .await
+    .expect("send");
+    let mut received = None;
+    let mut messages = Vec::new();
+    while received.is_none() || messages.len() < 2 {
+        let f = next_frame(&mut ws).await;
+        match f["type"].as_str() {
+            Some("received") => received = Some(f),
+            Some("message") => messages.push(f),
+            other => panic!("unexpected frame {other:?}: {f}"),
+        }
+    }
+    let received = received.expect("received");
+    assert_eq!(received["client_id"], "w1");
+    assert_eq!(received["seq"], 1);
+    assert_eq!(messages[1]["from"], "bot");
+    assert!(
+        messages[1]["text"]
+            .as_str()
+            .expect("text")
+            .contains("30 days")
+    );
+    ws.close(None).await.expect("close");
+
+    // While disconnected: two more turns over HTTP.
+    gw.post(&s, "h1", "Where is my order?").await;
+    gw.post(&s, "h2", "what are your opening hours").await;
+    gw.wait_for_messages(&s, 6).await;
+
+    let (mut ws, _) = tokio_tungstenite::connect_async(
+        gw.ws_url(&format!("/api/v1/chat/ws?session={s}&after=2")),
+    )
+    .await
+    .expect("ws reconnect");
+    let mut replayed = Vec::new();
+    for _ in 0..4 {
+        replayed.push(next_frame(&mut ws).await["seq"].as_u64().expect("seq"));
+    }
+    assert_eq!(replayed, vec![3, 4, 5, 6]);
+    // And nothing more: the next frame is the reply to a new message.
+    ws.send(Frame::text(
+        json!({"type": "message", "client_id": "w2", "text": "hi"}).to_string(),
+    ))
+    .await
+    .expect("send");
+    let f = next_frame(&mut ws).await;
+    assert!(
+        f["seq"].as_u64().expect("seq") >= 7,
+        "replay repeated something: {f}"
+    );
+}
+
+#[tokio::test]
+async fn websocket_reports_bad_frames_and_stays_open() {
+    let gw = TestGateway::start().await;
+    let s = gw.session().await;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(gw.ws_url(&format!("/api/v1/chat/ws?session={s}")))
+            .await
+            .expect("ws connect");
+    ws.send(Frame::text("{not json")).await.expect("send");
+    let f = next_frame(&mut ws).await;
+    assert_eq!(
+        (f["type"].as_str(), f["error"].as_str()),
+        (Some("error"), Some("invalid_json"))
+    );
+    ws.send(Frame::text(
+        json!({"type": "message", "client_id": "x", "text": " "}).to_string(),
+    ))
+    .await
+    .expect("send");
+    let f = next_frame(&mut ws).await;
+    assert_eq!(
+        (f["error"].as_str(), f["client_id"].as_str()),
+        (Some("empty_message"), Some("x"))
+    );
+    ws.send(Frame::text(
+        json!({"type": "message", "client_id": "y", "text": "hello"}).to_string(),
+    ))
+    .await
+    .expect("send");
+    loop {
+        let f = next_frame(&mut ws).await;
+        if f["type"] == "received" {
+            assert_eq!(f["seq"], 1, "the rejected frames stored nothing");
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_with_an_unknown_session_is_refused_before_upgrade() {
+    let gw = TestGateway::start().await;
+    let err = tokio_tungstenite::connect_async(gw.ws_url("/api/v1/chat/ws?session=nope"))
+        .await
+        .expect_err("refused");
+    let text = err.to_string();
+    assert!(text.contains("404"), "{text}");
+}
+
+async fn expect_error(response: reqwest::Response, status: u16, code: &str) {
+    assert_eq!(response.status().as_u16(), status);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    let body: Value = response.json().await.expect("json error body");
+    assert_eq!(body["error"], code, "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_get_json_errors_and_change_nothing() {
+    let gw = TestGateway::start().await;
+    let s = gw.session().await;
+    let post = |body: String| {
+        gw.http
+            .post(gw.url("/api/v1/chat/messages"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let msg = |session: &str, text: &str| {
+        json!({"session": session, "client_id": "c", "text": text}).to_string()
+    };
+
+    expect_error(
+        post(msg("no-such-session", "hi")).await.expect("send"),
+        404,
+        "unknown_session",
+    )
+    .await;
+    expect_error(post(msg(&s, "")).await.expect("send"), 400, "empty_message").await;
+    expect_error(
+        post(msg(&s, " \n\t ")).await.expect("send"),
+        400,
+        "empty_message",
+    )
+    .await;
+    expect_error(
+        post(msg(&s, &"x".repeat(4097))).await.expect("send"),
+        413,
+        "message_too_large",
+    )
+    .await;
+    expect_error(
+        post("{\"session\": ".into()).await.expect("send"),
+        400,
+        "invalid_json",
+    )
+    .await;
+    expect_error(
+        post(json!({"session": s, "text": "no client id"}).to_string())
+            .await
+            .expect("send"),
+        400,
+        "invalid_json",
+    )
+    .await;
+    expect_error(
+        post(json!({"session": s, "client_id": "x".repeat(200), "text": "hi"}).to_string())
+            .await
+            .expect("send"),
+        400,
+        "invalid_client_id",
+    )
+    .await;
+    expect_error(
+        post(format!(
+            "{{\"session\":\"{s}\",\"client_id\":\"c\",\"text\":\"{}\"}}",
+            "y".repeat(100_000)
+        ))
+        .await
+        .expect("send"),
+        413,
+        "payload_too_large",
+    )
+    .await;
+    let no_type = gw
+        .http
+        .post(gw.url("/api/v1/chat/messages"))
+        .body(msg(&s, "hi"))
+        .send()
+        .await
+        .expect("send");
+    expect_error(no_type, 415, "unsupported_media_type").await;
+    let bad_session_body = gw
+        .http
+        .post(gw.url("/api/v1/chat/sessions"))
+        .body("{\"name\": 5}")
+        .send()
+        .await
+        .expect("send");
+    expect_error(bad_session_body, 400, "invalid_json").await;
+    let bad_query = gw
+        .http
+        .get(gw.url(&format!("/api/v1/chat/messages?session={s}&after=minus")))
+        .send()
+        .await
+        .expect("send");
+    expect_error(bad_query, 400, "invalid_query").await;
+    expect_error(
+        gw.http
+            .get(gw.url("/api/v1/nothing"))
+            .send()
+            .await
+            .expect("send"),
+        404,
+        "not_found",
+    )
+    .await;
+
+    // A message at exactly the limit is fine, and it is the first one stored.
+    let (status, receipt) = gw.post(&s, "ok", &"é".repeat(2048)).await;
+    assert_eq!(status, 202, "{receipt}");
+    assert_eq!(receipt["seq"], 1, "rejected requests stored nothing");
+}
+
+#[tokio::test]
+async fn receipt_then_reply_policy_sends_a_receipt_first() {
+    let gw = TestGateway::start_with(|c| c.channels.web.ack = AckPolicy::ReceiptThenReply).await;
+    let s = gw.session().await;
+    let (_, r) = gw.post(&s, "1", "Where is my order?").await;
+    let got = lines(&gw.wait_for_messages(&s, 3).await);
+    let ticket = r["ticket"].as_u64().expect("ticket");
+    assert_eq!(
+        got[1],
+        (
+            "bot".into(),
+            format!("We have received your message (ticket #{ticket}).")
+        )
+    );
+    assert!(got[2].1.contains("shop.example/orders"), "{got:?}");
+}
+
+#[tokio::test]
+async fn widget_demo_page_and_probes_are_served() {
+    let gw = TestGateway::start().await;
+    let page = gw.http.get(gw.url("/")).send().await.expect("page");
+    assert_eq!(page.status(), 200);
+    let csp = page
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(page.text().await.expect("html").contains("/widget.js"));
+    let widget = gw
+        .http
+        .get(gw.url("/widget.js"))
+        .send()
+        .await
+        .expect("widget");
+    assert_eq!(widget.status(), 200);
+    let js = widget.bytes().await.expect("js");
+    assert!(
+        js.len() < 20 * 1024,
+        "widget.js is {} bytes, over the 20 KB budget",
+        js.len()
+    );
+    assert_eq!(
+        gw.http
+            .get(gw.url("/widget.css"))
+            .send()
+            .await
+            .expect("css")
+            .status(),
+        200
+    );
+    assert_eq!(
+        gw.http
+            .get(gw.url("/healthz"))
+            .send()
+            .await
+            .expect("healthz")
+            .status(),
+        200
+    );
+    assert_eq!(
+        gw.http
+            .get(gw.url("/readyz"))
+            .send()
+            .await
+            .expect("readyz")
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_resolved_conversation_keeps_its_ticket_and_history_across_restart() {
+    let mut gw = TestGateway::start().await;
+    let s = gw.session().await;
+    let (_, r) = gw.post(&s, "1", "hi").await;
+    gw.wait_for_messages(&s, 2).await;
+    let data = gw.data.path().to_path_buf();
+    gw.stop().await;
+    let mut config = crate::support::test_config(&gw.data);
+    config.server.data_dir = data;
+    let gateway = frontdesk::app::start(config).await.expect("restart");
+    let base = format!("http://{}", gateway.addr);
+    let body: Value = reqwest::get(format!("{base}/api/v1/chat/messages?session={s}&after=0"))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["messages"].as_array().expect("list").len(), 2);
+    let again: Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/chat/messages"))
+        .json(&json!({"session": s, "client_id": "2", "text": "thanks"}))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(again["ticket"], r["ticket"]);
+    assert_eq!(again["seq"], 3);
+    gateway.stop().await;
+}
