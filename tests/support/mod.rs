@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 use frontdesk::app::{self, Gateway};
 use frontdesk::config::Config;
 use serde_json::{Value, json};
