@@ -213,6 +213,7 @@ fn entry(
         reason,
         text,
         intent,
+        agent: None,
         created_at: now,
         due_at: now,
         attempts: 0,

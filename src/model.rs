@@ -160,6 +160,9 @@ pub struct Conversation {
     pub assigned_agent: Option<String>,
     /// Sequence number of the last transcript entry.
     pub last_seq: u64,
+    /// A reply to this customer could not be delivered; agents must act.
+    #[serde(default)]
+    pub undelivered: bool,
 }
 
 impl Conversation {
@@ -175,6 +178,8 @@ pub enum Author {
     Customer,
     Bot,
     Agent,
+    /// An agent's internal note: never shown or sent to the customer.
+    Note,
 }
 
 /// Why an outbound message exists.
@@ -239,6 +244,17 @@ pub struct Message {
     /// Name of the intent that produced a bot answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<String>,
+    /// The agent who wrote an agent message or note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+}
+
+impl Message {
+    /// Whether the customer sees this entry (notes and failed deliveries
+    /// they never received are not shown).
+    pub fn visible_to_customer(&self) -> bool {
+        self.author != Author::Note && !matches!(self.delivery, Some(Delivery::Failed { .. }))
+    }
 }
 
 /// A customer message as a channel adapter hands it to the inbox.
@@ -261,6 +277,9 @@ pub struct OutboxEntry {
     pub text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<String>,
+    /// The agent who wrote it (agent replies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
     pub created_at: DateTime<Utc>,
     /// When the next delivery attempt is due.
     pub due_at: DateTime<Utc>,
@@ -278,4 +297,44 @@ pub struct WebSession {
     pub display_name: Option<String>,
     pub email: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// What an agent may do beyond handling conversations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Agent,
+    /// Also manages agents and canned responses, and reassigns anything.
+    Admin,
+}
+
+/// A person who answers customers in the console.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Agent {
+    pub username: String,
+    /// Argon2id PHC string; never leaves the server.
+    pub password_hash: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A signed-in agent. Stored under a hash of its token, so a copy of the
+/// database does not hold usable tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentSession {
+    pub username: String,
+    /// Must accompany cookie-authenticated writes (X-CSRF-Token).
+    pub csrf: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A reply text agents insert in one click; a template with the
+/// conversation's variables (`customer_name`, `ticket`, config `[vars]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CannedResponse {
+    pub name: String,
+    pub title: String,
+    pub text: String,
 }

@@ -50,6 +50,7 @@ fn reply(store: &dyn Store, turn: PendingTurn, handoff: bool, due_in_ms: i64) ->
         },
         text: format!("reply to {}", turn.seq),
         intent: None,
+        agent: None,
         created_at: now,
         due_at: now + Duration::milliseconds(due_in_ms),
         attempts: 0,

@@ -12,8 +12,8 @@ use crate::app::App;
 use crate::channels::{Channel, SendError};
 use crate::http::error::{ApiJson, ApiQuery, AppError};
 use crate::model::{
-    Author, ChannelKind, Conversation, CustomerAddress, Delivery, InboundMessage, Message,
-    OutboxEntry, WebSession,
+    Author, ChannelKind, Conversation, CustomerAddress, InboundMessage, Message, OutboxEntry,
+    WebSession,
 };
 use crate::store::Accepted;
 use axum::Json;
@@ -215,13 +215,11 @@ async fn post_message(
 
 /// What the visitor sees of a transcript entry, if anything.
 fn visible(message: &Message) -> Option<Value> {
-    if matches!(message.delivery, Some(Delivery::Failed { .. })) {
-        return None;
-    }
     let from = match message.author {
+        _ if !message.visible_to_customer() => return None,
         Author::Customer => "customer",
         Author::Bot => "bot",
-        Author::Agent => "agent",
+        Author::Agent | Author::Note => "agent",
     };
     Some(json!({
         "seq": message.seq,

@@ -8,7 +8,7 @@ mod pages;
 use crate::app::App;
 use crate::channels;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use error::AppError;
 use std::sync::Arc;
 use tower_http::trace::TraceLayer;
@@ -20,6 +20,9 @@ pub fn router(app: Arc<App>) -> Router {
         .nest("/api/v1/chat", channels::web::routes())
         .fallback(|| async { AppError::not_found("not_found", "no such endpoint") })
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TraceLayer::new_for_http())
+        // Spans name the path only: query strings carry session tokens.
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            tracing::debug_span!("http", method = %request.method(), path = %request.uri().path())
+        }))
         .with_state(app)
 }

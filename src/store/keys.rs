@@ -47,6 +47,21 @@ pub fn queue_of(c: &Conversation) -> Option<[u8; 25]> {
     }
 }
 
+/// Status index: conversations by status, then by (time-ordered) id.
+pub fn status(status: crate::model::ConversationStatus, id: ConversationId) -> [u8; 17] {
+    use crate::model::ConversationStatus::*;
+    let mut k = [0u8; 17];
+    k[0] = match status {
+        Bot => 0,
+        Waiting => 1,
+        Assigned => 2,
+        Pending => 3,
+        Resolved => 4,
+    };
+    k[1..].copy_from_slice(id.0.as_bytes());
+    k
+}
+
 pub fn outbox(entry: &OutboxEntry) -> [u8; 24] {
     let mut k = [0u8; 24];
     k[..8].copy_from_slice(&(entry.due_at.timestamp_millis().max(0) as u64).to_be_bytes());

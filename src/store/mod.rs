@@ -11,8 +11,9 @@ mod keys;
 pub mod sled;
 
 use crate::model::{
-    ChannelKind, Conversation, ConversationId, CustomerAddress, Delivery, InboundMessage, Message,
-    OutboxEntry, WebSession,
+    Agent, AgentSession, CannedResponse, ChannelKind, Conversation, ConversationId,
+    ConversationStatus, CustomerAddress, Delivery, InboundMessage, Message, OutboxEntry,
+    WebSession,
 };
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
@@ -20,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 /// The schema version written by this build. Opening a store written with a
 /// newer version is refused; older versions are migrated at open.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -85,6 +86,39 @@ pub struct TurnRecorded {
     pub replies_queued: bool,
 }
 
+/// Why a conversation change was refused (the caller's rule, not a fault).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(pub String);
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error("{}", .0.0)]
+    Refused(Refusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What else happens, atomically, with a conversation change.
+#[derive(Debug, Clone, Default)]
+pub struct Effects {
+    /// Outbound messages to queue (an agent's reply).
+    pub outbox: Vec<OutboxEntry>,
+    /// An internal note to append: (agent, text).
+    pub note: Option<(String, String)>,
+}
+
+/// The result of [`Store::update_conversation`].
+#[derive(Debug, Clone)]
+pub struct Updated {
+    pub before: Conversation,
+    pub after: Conversation,
+    /// The note appended, if any.
+    pub note: Option<Message>,
+}
+
+/// A conversation change: given the current state, the new one or a refusal.
+pub type Change<'a> = &'a (dyn Fn(&Conversation) -> Result<Conversation, Refusal> + Sync);
+
 /// One line of an export: the whole store is a sequence of these.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -106,6 +140,8 @@ pub enum ExportRecord {
     PendingTurn(PendingTurn),
     Outbox(OutboxEntry),
     WebSession(WebSession),
+    Agent(Agent),
+    Canned(CannedResponse),
 }
 
 /// Durable state of the gateway. Methods are synchronous and fast (in-memory
@@ -180,6 +216,48 @@ pub trait Store: Send + Sync + 'static {
 
     /// Drops an entry without delivering it.
     fn cancel_delivery(&self, entry: &OutboxEntry) -> Result<(), StoreError>;
+
+    /// Conversations with `status`, at most `limit`: the waiting ones in
+    /// queue order, others newest first.
+    fn conversations_with_status(
+        &self,
+        status: ConversationStatus,
+        limit: usize,
+    ) -> Result<Vec<Conversation>, StoreError>;
+
+    /// Changes a conversation atomically with its effects. Changes never
+    /// interleave with each other or with intake and turns, so of two
+    /// agents claiming at once, the second sees the first's claim.
+    fn update_conversation(
+        &self,
+        id: ConversationId,
+        change: Change<'_>,
+        effects: Effects,
+    ) -> Result<Updated, UpdateError>;
+
+    /// Outbox entries of one conversation not yet delivered.
+    fn outbox_of(&self, id: ConversationId) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    fn put_agent(&self, agent: &Agent) -> Result<(), StoreError>;
+
+    fn agent(&self, username: &str) -> Result<Option<Agent>, StoreError>;
+
+    fn agents(&self) -> Result<Vec<Agent>, StoreError>;
+
+    /// Stores a sign-in under the hash of its token.
+    fn put_agent_session(&self, token_hash: &str, session: &AgentSession)
+    -> Result<(), StoreError>;
+
+    fn agent_session(&self, token_hash: &str) -> Result<Option<AgentSession>, StoreError>;
+
+    fn delete_agent_session(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    fn put_canned(&self, canned: &CannedResponse) -> Result<(), StoreError>;
+
+    fn canned(&self) -> Result<Vec<CannedResponse>, StoreError>;
+
+    /// False if there was none by that name.
+    fn delete_canned(&self, name: &str) -> Result<bool, StoreError>;
 
     fn create_web_session(&self, session: &WebSession) -> Result<(), StoreError>;
 

@@ -5,12 +5,13 @@
 
 use super::commit::GroupCommit;
 use super::{
-    Accepted, ExportRecord, NewConversation, PendingTurn, SCHEMA_VERSION, Store, StoreError,
-    TurnOutcome, TurnRecorded, keys,
+    Accepted, Change, Effects, ExportRecord, NewConversation, PendingTurn, SCHEMA_VERSION, Store,
+    StoreError, TurnOutcome, TurnRecorded, UpdateError, Updated, keys,
 };
 use crate::model::{
-    Author, ChannelKind, Conversation, ConversationId, ConversationStatus, CustomerAddress,
-    Delivery, InboundMessage, Message, MessageId, OutboxEntry, WebSession,
+    Agent, AgentSession, Author, CannedResponse, ChannelKind, Conversation, ConversationId,
+    ConversationStatus, CustomerAddress, Delivery, InboundMessage, Message, MessageId,
+    OutboundReason, OutboxEntry, WebSession,
 };
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use std::path::Path;
+use std::sync::Mutex;
 
 const META_SCHEMA: &[u8] = b"schema_version";
 const META_NEXT_TICKET: &[u8] = b"next_ticket";
@@ -48,10 +50,22 @@ pub struct SledStore {
     pending_turns: sled::Tree,
     /// priority ++ waiting since ++ conversation id → ()
     queue: sled::Tree,
+    /// status ++ conversation id → ()
+    status_index: sled::Tree,
     /// due time ++ outbox id → OutboxEntry
     outbox: sled::Tree,
     /// session token → WebSession
     token_websession: sled::Tree,
+    /// username → Agent
+    username_agent: sled::Tree,
+    /// hash of session token → AgentSession
+    tokenhash_agentsession: sled::Tree,
+    /// name → CannedResponse
+    name_canned: sled::Tree,
+    /// Held around every transaction that changes a conversation, so such
+    /// changes apply one after another (an agent's claim and a bot turn
+    /// never interleave). Flushing happens outside it.
+    writer: Mutex<()>,
     commit: GroupCommit,
 }
 
@@ -111,13 +125,24 @@ fn tx_conversation(
     }
 }
 
-/// Writes a conversation and keeps the queue index in step with its status.
+/// The trees a conversation write touches: the record and its indexes.
+struct ConversationTrees<'a> {
+    conversations: &'a TransactionalTree,
+    queue: &'a TransactionalTree,
+    status: &'a TransactionalTree,
+}
+
+/// Writes a conversation and keeps the queue and status indexes in step.
 fn tx_put_conversation(
-    conversations: &TransactionalTree,
-    queue: &TransactionalTree,
+    trees: &ConversationTrees<'_>,
     old: Option<&Conversation>,
     new: &Conversation,
 ) -> TxResult<()> {
+    let ConversationTrees {
+        conversations,
+        queue,
+        status,
+    } = trees;
     let old_key = old.and_then(keys::queue_of);
     let new_key = keys::queue_of(new);
     if old_key != new_key {
@@ -127,6 +152,12 @@ fn tx_put_conversation(
         if let Some(k) = new_key {
             queue.insert(&k[..], &[][..])?;
         }
+    }
+    if old.map(|o| o.status) != Some(new.status) {
+        if let Some(o) = old {
+            status.remove(&keys::status(o.status, o.id)[..])?;
+        }
+        status.insert(&keys::status(new.status, new.id)[..], &[][..])?;
     }
     conversations.insert(&keys::conversation(new.id)[..], encode(new).map_err(abort)?)?;
     Ok(())
@@ -158,8 +189,13 @@ impl SledStore {
             externalid_message: tree("externalid_seen")?,
             pending_turns: tree("conversationseq_pendingturn")?,
             queue: tree("queue")?,
+            status_index: tree("status_conversationid")?,
             outbox: tree("due_outboxentry")?,
             token_websession: tree("token_websession")?,
+            username_agent: tree("username_agent")?,
+            tokenhash_agentsession: tree("tokenhash_agentsession")?,
+            name_canned: tree("name_canned")?,
+            writer: Mutex::new(()),
             commit: GroupCommit::start(move || {
                 flusher.flush().map(|_| ()).map_err(|e| e.to_string())
             })?,
@@ -169,25 +205,51 @@ impl SledStore {
         Ok(store)
     }
 
+    /// Refuses newer data and migrates older data to this version.
     fn check_schema(&self) -> Result<(), StoreError> {
-        match self.meta.get(META_SCHEMA).map_err(io)? {
-            Some(bytes) => {
-                let found = u64_of("schema version", &bytes)? as u32;
-                if found > SCHEMA_VERSION {
-                    return Err(StoreError::NewerSchema {
-                        found,
-                        supported: SCHEMA_VERSION,
-                    });
-                }
-            }
-            None => {
-                self.meta
-                    .insert(META_SCHEMA, &u64::from(SCHEMA_VERSION).to_be_bytes())
+        let found = match self.meta.get(META_SCHEMA).map_err(io)? {
+            Some(bytes) => u64_of("schema version", &bytes)? as u32,
+            None if self.conversations.is_empty() => SCHEMA_VERSION,
+            None => 1,
+        };
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if found < 2 {
+            // Version 2 added the status index.
+            tracing::info!(from = found, to = SCHEMA_VERSION, "Migrating the store.");
+            for v in self.conversations.iter().values() {
+                let c: Conversation = decode("conversation", &v.map_err(io)?)?;
+                self.status_index
+                    .insert(keys::status(c.status, c.id), &[][..])
                     .map_err(io)?;
-                self.db.flush().map_err(io)?;
             }
         }
+        if found != SCHEMA_VERSION || self.meta.get(META_SCHEMA).map_err(io)?.is_none() {
+            self.meta
+                .insert(META_SCHEMA, &u64::from(SCHEMA_VERSION).to_be_bytes())
+                .map_err(io)?;
+            self.db.flush().map_err(io)?;
+        }
         Ok(())
+    }
+
+    fn lock_writer(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn decode_all<T: DeserializeOwned>(
+        &self,
+        tree: &sled::Tree,
+        what: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        tree.iter()
+            .values()
+            .map(|v| decode(what, &v.map_err(io)?))
+            .collect()
     }
 
     fn next_ticket(&self) -> Result<u64, StoreError> {
@@ -206,6 +268,14 @@ impl SledStore {
 
     fn put_conversation_plain(&self, c: &Conversation) -> Result<(), StoreError> {
         let id_key = keys::conversation(c.id);
+        if let Some(old) = self.conversation_by_key(&id_key)? {
+            if let Some(k) = keys::queue_of(&old) {
+                self.queue.remove(k).map_err(io)?;
+            }
+            self.status_index
+                .remove(keys::status(old.status, old.id))
+                .map_err(io)?;
+        }
         self.conversations.insert(id_key, encode(c)?).map_err(io)?;
         self.customer_conversation
             .insert(c.customer.key().as_bytes(), &id_key[..])
@@ -216,6 +286,9 @@ impl SledStore {
         if let Some(k) = keys::queue_of(c) {
             self.queue.insert(k, &[][..]).map_err(io)?;
         }
+        self.status_index
+            .insert(keys::status(c.status, c.id), &[][..])
+            .map_err(io)?;
         Ok(())
     }
 }
@@ -244,6 +317,7 @@ impl Store for SledStore {
         let fresh_id = ConversationId::new();
         let message_id = MessageId::new();
         let now = inbound.received_at;
+        let _writer = self.lock_writer();
         let step = (
             &self.meta,
             &self.conversations,
@@ -253,9 +327,25 @@ impl Store for SledStore {
             &self.externalid_message,
             &self.pending_turns,
             &self.queue,
+            &self.status_index,
         )
             .transaction(
-                |(meta, conversations, customers, tickets, messages, seen_ids, pending, queue)| {
+                |(
+                    meta,
+                    conversations,
+                    customers,
+                    tickets,
+                    messages,
+                    seen_ids,
+                    pending,
+                    queue,
+                    status,
+                )| {
+                    let trees = ConversationTrees {
+                        conversations,
+                        queue,
+                        status,
+                    };
                     if let Some(bytes) = seen_ids.get(&external_key)? {
                         let seen: Seen = decode("seen external id", &bytes).map_err(abort)?;
                         return Ok(AcceptStep::Duplicate(seen));
@@ -291,6 +381,7 @@ impl Store for SledStore {
                                 waiting_since: None,
                                 assigned_agent: None,
                                 last_seq: 0,
+                                undelivered: false,
                             }
                         }
                     };
@@ -316,6 +407,7 @@ impl Store for SledStore {
                         reason: None,
                         delivery: None,
                         intent: None,
+                        agent: None,
                     };
                     let message_key = keys::message(conversation.id, seq);
                     messages.insert(&message_key[..], encode(&message).map_err(abort)?)?;
@@ -325,7 +417,7 @@ impl Store for SledStore {
                     };
                     seen_ids.insert(external_key.as_slice(), encode(&seen).map_err(abort)?)?;
                     pending.insert(&message_key[..], &[][..])?;
-                    tx_put_conversation(conversations, queue, existing.as_ref(), &conversation)?;
+                    tx_put_conversation(&trees, existing.as_ref(), &conversation)?;
                     Ok(AcceptStep::New(Box::new((conversation, message))))
                 },
             )
@@ -431,13 +523,20 @@ impl Store for SledStore {
         let id = outcome.turn.conversation_id;
         let turn_key = keys::message(id, outcome.turn.seq);
         let now = Utc::now();
+        let _writer = self.lock_writer();
         (
             &self.conversations,
             &self.queue,
+            &self.status_index,
             &self.outbox,
             &self.pending_turns,
         )
-            .transaction(|(conversations, queue, outbox, pending)| {
+            .transaction(|(conversations, queue, status, outbox, pending)| {
+                let trees = ConversationTrees {
+                    conversations,
+                    queue,
+                    status,
+                };
                 let old = tx_conversation(conversations, id)?
                     .ok_or_else(|| abort(StoreError::ConversationNotFound(id)))?;
                 pending.remove(&turn_key[..])?;
@@ -457,7 +556,7 @@ impl Store for SledStore {
                 for entry in &outcome.replies {
                     outbox.insert(&keys::outbox(entry)[..], encode(entry).map_err(abort)?)?;
                 }
-                tx_put_conversation(conversations, queue, Some(&old), &new)?;
+                tx_put_conversation(&trees, Some(&old), &new)?;
                 Ok(TurnRecorded {
                     conversation: new,
                     replies_queued: true,
@@ -518,13 +617,20 @@ impl Store for SledStore {
         let entry_key = keys::outbox(entry);
         let id = entry.conversation_id;
         let message_id = MessageId::new();
+        let _writer = self.lock_writer();
         (
             &self.conversations,
             &self.queue,
+            &self.status_index,
             &self.outbox,
             &self.messages,
         )
-            .transaction(|(conversations, queue, outbox, messages)| {
+            .transaction(|(conversations, queue, status, outbox, messages)| {
+                let trees = ConversationTrees {
+                    conversations,
+                    queue,
+                    status,
+                };
                 if outbox.remove(&entry_key[..])?.is_none() {
                     return Ok(None);
                 }
@@ -533,6 +639,13 @@ impl Store for SledStore {
                 let mut new = old.clone();
                 new.last_seq += 1;
                 new.updated_at = at;
+                match &delivery {
+                    Delivery::Failed { .. } => new.undelivered = true,
+                    Delivery::Delivered if entry.reason == OutboundReason::Agent => {
+                        new.undelivered = false
+                    }
+                    Delivery::Delivered => {}
+                }
                 let message = Message {
                     id: message_id,
                     conversation_id: id,
@@ -544,12 +657,13 @@ impl Store for SledStore {
                     reason: Some(entry.reason),
                     delivery: Some(delivery.clone()),
                     intent: entry.intent.clone(),
+                    agent: entry.agent.clone(),
                 };
                 messages.insert(
                     &keys::message(id, message.seq)[..],
                     encode(&message).map_err(abort)?,
                 )?;
-                tx_put_conversation(conversations, queue, Some(&old), &new)?;
+                tx_put_conversation(&trees, Some(&old), &new)?;
                 Ok(Some(message))
             })
             .map_err(tx_error)
@@ -576,6 +690,173 @@ impl Store for SledStore {
     fn cancel_delivery(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
         self.outbox.remove(keys::outbox(entry)).map_err(io)?;
         Ok(())
+    }
+
+    fn conversations_with_status(
+        &self,
+        status: ConversationStatus,
+        limit: usize,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        let ids: Vec<ConversationId> = if status == ConversationStatus::Waiting {
+            self.waiting_queue(limit)?
+        } else {
+            let prefix = &keys::status(status, ConversationId(uuid::Uuid::nil()))[..1];
+            self.status_index
+                .scan_prefix(prefix)
+                .keys()
+                .rev()
+                .take(limit)
+                .map(|k| conversation_id_of("status index", k.map_err(io)?.get(1..).unwrap_or(&[])))
+                .collect::<Result<_, _>>()?
+        };
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(c) = self.conversation(id)? {
+                found.push(c);
+            }
+        }
+        Ok(found)
+    }
+
+    fn update_conversation(
+        &self,
+        id: ConversationId,
+        change: Change<'_>,
+        effects: Effects,
+    ) -> Result<Updated, UpdateError> {
+        let now = Utc::now();
+        let note_id = MessageId::new();
+        let _writer = self.lock_writer();
+        let result = (
+            &self.conversations,
+            &self.queue,
+            &self.status_index,
+            &self.outbox,
+            &self.messages,
+        )
+            .transaction(|(conversations, queue, status, outbox, messages)| {
+                let trees = ConversationTrees {
+                    conversations,
+                    queue,
+                    status,
+                };
+                let before = tx_conversation(conversations, id)?
+                    .ok_or_else(|| abort(StoreError::ConversationNotFound(id)))?;
+                let mut after = match change(&before) {
+                    Ok(after) => after,
+                    Err(refusal) => return Ok(Err(refusal)),
+                };
+                for entry in &effects.outbox {
+                    outbox.insert(&keys::outbox(entry)[..], encode(entry).map_err(abort)?)?;
+                }
+                let note = match &effects.note {
+                    Some((agent, text)) => {
+                        after.last_seq += 1;
+                        let note = Message {
+                            id: note_id,
+                            conversation_id: id,
+                            seq: after.last_seq,
+                            author: Author::Note,
+                            text: text.clone(),
+                            at: now,
+                            external_id: None,
+                            reason: None,
+                            delivery: None,
+                            intent: None,
+                            agent: Some(agent.clone()),
+                        };
+                        messages.insert(
+                            &keys::message(id, note.seq)[..],
+                            encode(&note).map_err(abort)?,
+                        )?;
+                        Some(note)
+                    }
+                    None => None,
+                };
+                after.updated_at = now;
+                tx_put_conversation(&trees, Some(&before), &after)?;
+                Ok(Ok(Updated {
+                    before,
+                    after,
+                    note,
+                }))
+            })
+            .map_err(tx_error)?;
+        result.map_err(UpdateError::Refused)
+    }
+
+    fn outbox_of(&self, id: ConversationId) -> Result<Vec<OutboxEntry>, StoreError> {
+        let all: Vec<OutboxEntry> = self.decode_all(&self.outbox, "outbox entry")?;
+        Ok(all
+            .into_iter()
+            .filter(|e| e.conversation_id == id)
+            .collect())
+    }
+
+    fn put_agent(&self, agent: &Agent) -> Result<(), StoreError> {
+        self.username_agent
+            .insert(agent.username.as_bytes(), encode(agent)?)
+            .map_err(io)?;
+        Ok(())
+    }
+
+    fn agent(&self, username: &str) -> Result<Option<Agent>, StoreError> {
+        match self.username_agent.get(username.as_bytes()).map_err(io)? {
+            Some(v) => Ok(Some(decode("agent", &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn agents(&self) -> Result<Vec<Agent>, StoreError> {
+        self.decode_all(&self.username_agent, "agent")
+    }
+
+    fn put_agent_session(
+        &self,
+        token_hash: &str,
+        session: &AgentSession,
+    ) -> Result<(), StoreError> {
+        self.tokenhash_agentsession
+            .insert(token_hash.as_bytes(), encode(session)?)
+            .map_err(io)?;
+        Ok(())
+    }
+
+    fn agent_session(&self, token_hash: &str) -> Result<Option<AgentSession>, StoreError> {
+        match self
+            .tokenhash_agentsession
+            .get(token_hash.as_bytes())
+            .map_err(io)?
+        {
+            Some(v) => Ok(Some(decode("agent session", &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn delete_agent_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        self.tokenhash_agentsession
+            .remove(token_hash.as_bytes())
+            .map_err(io)?;
+        Ok(())
+    }
+
+    fn put_canned(&self, canned: &CannedResponse) -> Result<(), StoreError> {
+        self.name_canned
+            .insert(canned.name.as_bytes(), encode(canned)?)
+            .map_err(io)?;
+        Ok(())
+    }
+
+    fn canned(&self) -> Result<Vec<CannedResponse>, StoreError> {
+        self.decode_all(&self.name_canned, "canned response")
+    }
+
+    fn delete_canned(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .name_canned
+            .remove(name.as_bytes())
+            .map_err(io)?
+            .is_some())
     }
 
     fn create_web_session(&self, session: &WebSession) -> Result<(), StoreError> {
@@ -686,6 +967,8 @@ impl Store for SledStore {
                     .map_err(io)?;
             }
             ExportRecord::WebSession(s) => self.create_web_session(&s)?,
+            ExportRecord::Agent(a) => self.put_agent(&a)?,
+            ExportRecord::Canned(c) => self.put_canned(&c)?,
         }
         Ok(())
     }
