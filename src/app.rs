@@ -2,9 +2,11 @@
 //! dispatcher, the outbox worker and the HTTP server, replay turns a crash
 //! interrupted, and stop it all cleanly.
 
+use crate::agents::LoginThrottle;
 use crate::channels::{Channels, web::WebChannel};
 use crate::config::Config;
 use crate::dispatcher::{Dispatcher, Rules};
+use crate::events::Events;
 use crate::inbox::Inbox;
 use crate::intents::{Action, IntentError, IntentSet};
 use crate::live::LiveUpdates;
@@ -35,7 +37,11 @@ pub struct App {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub inbox: Inbox,
+    pub outbox: Outbox,
+    pub rules: Arc<Rules>,
     pub live: Arc<LiveUpdates>,
+    pub events: Arc<Events>,
+    pub login_throttle: LoginThrottle,
     /// Turns true when the gateway stops, so long polls and sockets end.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -146,19 +152,26 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
     let store: Arc<dyn Store> = Arc::new(SledStore::open(data_dir)?);
     let (stop, shutdown) = watch::channel(false);
     let live = Arc::new(LiveUpdates::default());
+    let events = Arc::new(Events::default());
 
     let mut channels = Channels::new();
     if config.channels.web.enabled {
         channels.insert(ChannelKind::Web, Arc::new(WebChannel));
     }
-    let outbox = Outbox::new(store.clone(), channels, live.clone());
+    let outbox = Outbox::new(store.clone(), channels, live.clone(), events.clone());
     let outbox_task = tokio::spawn(outbox.clone().run(shutdown.clone()));
     let rules = Arc::new(Rules {
         intents: Arc::new(intents),
         templates: Arc::new(templates),
         config: config.clone(),
+        events: events.clone(),
     });
-    let dispatcher = Dispatcher::start(store.clone(), rules, outbox, DISPATCH_WORKERS);
+    let dispatcher = Dispatcher::start(
+        store.clone(),
+        rules.clone(),
+        outbox.clone(),
+        DISPATCH_WORKERS,
+    );
 
     let pending = store.pending_turns()?;
     if !pending.is_empty() {
@@ -178,6 +191,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         store.clone(),
         dispatcher,
         live.clone(),
+        events.clone(),
         NewConversation {
             priority: config.queue.default_priority,
             locale: config.locale.default.clone(),
@@ -198,15 +212,22 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         config,
         store: store.clone(),
         inbox,
+        outbox,
+        rules,
         live,
+        events,
+        login_throttle: LoginThrottle::default(),
         shutdown: shutdown.clone(),
     });
     let router = crate::http::router(app);
     let mut until_stop = shutdown;
     let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move { stopped(&mut until_stop).await })
-            .await
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { stopped(&mut until_stop).await })
+        .await
     });
     tracing::info!(%addr, "Frontdesk is listening.");
     Ok(Gateway {

@@ -9,9 +9,12 @@
 //! one interrupted by a crash is redone at start-up.
 
 use crate::config::{AckPolicy, Config};
+use crate::events::{EventKind, Events};
 use crate::intents::{Action, IntentSet};
 use crate::locale;
-use crate::model::{Conversation, Message, OutboundReason, OutboxEntry, OutboxId};
+use crate::model::{
+    Conversation, ConversationStatus, Message, OutboundReason, OutboxEntry, OutboxId,
+};
 use crate::outbox::Outbox;
 use crate::store::{PendingTurn, Store, StoreError, TurnOutcome};
 use crate::templates::{ReplyContext, Templates};
@@ -26,6 +29,7 @@ pub struct Rules {
     pub intents: Arc<IntentSet>,
     pub templates: Arc<Templates>,
     pub config: Arc<Config>,
+    pub events: Arc<Events>,
 }
 
 /// A handle that submits turns to the worker owning their conversation.
@@ -112,6 +116,14 @@ async fn handle_turn(
     };
     let recorded = store.record_turn(&outcome)?;
     store.sync().await?;
+    if recorded.replies_queued
+        && outcome.handoff
+        && conversation.status != ConversationStatus::Waiting
+    {
+        rules
+            .events
+            .publish(EventKind::Queued, &recorded.conversation);
+    }
     if recorded.replies_queued {
         tracing::info!(
             handoff = outcome.handoff,

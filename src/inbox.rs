@@ -8,6 +8,7 @@
 //! earlier result.
 
 use crate::dispatcher::Dispatcher;
+use crate::events::{EventKind, Events};
 use crate::live::LiveUpdates;
 use crate::model::InboundMessage;
 use crate::store::{Accepted, NewConversation, PendingTurn, Store, StoreError};
@@ -25,6 +26,7 @@ pub struct Inbox {
     store: Arc<dyn Store>,
     dispatcher: Dispatcher,
     live: Arc<LiveUpdates>,
+    events: Arc<Events>,
     /// How conversations opened by new customers start out.
     defaults: NewConversation,
 }
@@ -34,12 +36,14 @@ impl Inbox {
         store: Arc<dyn Store>,
         dispatcher: Dispatcher,
         live: Arc<LiveUpdates>,
+        events: Arc<Events>,
         defaults: NewConversation,
     ) -> Self {
         Self {
             store,
             dispatcher,
             live,
+            events,
             defaults,
         }
     }
@@ -66,6 +70,8 @@ impl Inbox {
             tracing::debug!(seq = accepted.message.seq, "Stored a customer message.");
             self.live
                 .publish(&accepted.conversation.customer.key(), accepted.message.seq);
+            self.events
+                .publish(EventKind::CustomerMessage, &accepted.conversation);
             self.dispatcher
                 .submit(PendingTurn {
                     conversation_id: accepted.conversation.id,

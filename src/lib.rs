@@ -40,15 +40,20 @@
 //! - [`locale`]: which language to reply in.
 //! - [`live`]: wake-ups for long polls and WebSockets when a transcript grows.
 //! - [`channels`]: the `Channel` trait and the web chat channel.
-//! - [`http`]: the router, JSON errors, static pages and probes.
+//! - [`agents`]: agent accounts, password hashes, the failed-login throttle.
+//! - [`events`]: live events for agent consoles.
+//! - [`secrets`]: random tokens and their hashes.
+//! - [`http`]: the router, JSON errors, the agent API, static pages and probes.
 //! - [`assets`]: files built into the binary (intents, templates, web).
 //! - [`app`]: start-up and shutdown wiring.
 
+pub mod agents;
 pub mod app;
 pub mod assets;
 pub mod channels;
 pub mod config;
 pub mod dispatcher;
+pub mod events;
 pub mod http;
 pub mod inbox;
 pub mod intents;
@@ -56,5 +61,6 @@ pub mod live;
 pub mod locale;
 pub mod model;
 pub mod outbox;
+pub mod secrets;
 pub mod store;
 pub mod templates;

@@ -4,10 +4,11 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use frontdesk::agents;
 use frontdesk::app;
 use frontdesk::config::Config;
 use frontdesk::intents::Action;
-use frontdesk::model::ChannelKind;
+use frontdesk::model::{ChannelKind, Role};
 use frontdesk::store::sled::SledStore;
 use frontdesk::store::{ExportRecord, Store};
 use frontdesk::templates::ReplyContext;
@@ -50,6 +51,15 @@ enum Command {
         #[command(subcommand)]
         command: IntentsCommand,
     },
+    /// Manage agent accounts (with the gateway stopped; while it runs, admins use the API).
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+        #[arg(long, env = "FRONTDESK_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        #[arg(long, global = true)]
+        data: Option<PathBuf>,
+    },
     /// Write every conversation, message and pending delivery as JSON lines.
     Export {
         #[arg(long)]
@@ -67,6 +77,21 @@ enum Command {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum AgentCommand {
+    /// Add an agent; reads the password from the first line of standard input.
+    Add {
+        name: String,
+        /// May manage agents and canned responses, and reassign anything.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List agents.
+    List,
+    /// Disable an agent: their sessions stop working at once.
+    Disable { name: String },
 }
 
 #[derive(Subcommand)]
@@ -126,6 +151,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             intents_try(config.as_deref(), &text, lang.as_deref())?;
         }
+        Command::Agent {
+            command,
+            config,
+            data,
+        } => manage_agents(&open_store(config.as_deref(), data)?, command)?,
         Command::Export { out, config, data } => {
             export(&open_store(config.as_deref(), data)?, &out)?
         }
@@ -266,6 +296,53 @@ fn intents_try(path: Option<&Path>, text: &str, lang: Option<&str>) -> Result<()
     Ok(())
 }
 
+fn manage_agents(store: &SledStore, command: AgentCommand) -> Result<()> {
+    match command {
+        AgentCommand::Add { name, admin } => {
+            if store.agent(&name)?.is_some() {
+                bail!("an agent named {name} exists");
+            }
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let role = if admin { Role::Admin } else { Role::Agent };
+            let agent = agents::new_agent(&name, password, role)?;
+            store.put_agent(&agent)?;
+            sync(store)?;
+            println!("added {} {name}", if admin { "admin" } else { "agent" });
+        }
+        AgentCommand::List => {
+            for agent in store.agents()? {
+                let role = match agent.role {
+                    Role::Admin => "admin",
+                    Role::Agent => "agent",
+                };
+                let state = if agent.disabled { "disabled" } else { "active" };
+                println!("{}\t{role}\t{state}", agent.username);
+            }
+        }
+        AgentCommand::Disable { name } => {
+            let mut agent = store
+                .agent(&name)?
+                .with_context(|| format!("no agent named {name}"))?;
+            agent.disabled = true;
+            store.put_agent(&agent)?;
+            sync(store)?;
+            println!("disabled {name}");
+        }
+    }
+    Ok(())
+}
+
+/// Waits for the store's writes to be durable, outside any runtime.
+fn sync(store: &SledStore) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    runtime.block_on(store.sync())?;
+    Ok(())
+}
+
 fn open_store(config: Option<&Path>, data: Option<PathBuf>) -> Result<SledStore> {
     let config = Config::load(config)?;
     let dir = data.unwrap_or(config.server.data_dir);
@@ -316,8 +393,7 @@ fn import(store: &SledStore, file: &Path) -> Result<()> {
         store.import(record)?;
         count += 1;
     }
-    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    runtime.block_on(store.sync())?;
+    sync(store)?;
     println!("imported {count} records from {}", file.display());
     Ok(())
 }

@@ -10,6 +10,7 @@
 //! conversation before they went out (promise 4). Entries survive restarts.
 
 use crate::channels::{Channels, SendError};
+use crate::events::{EventKind, Events};
 use crate::live::LiveUpdates;
 use crate::model::ConversationId;
 use crate::model::{Delivery, OutboxEntry};
@@ -62,6 +63,7 @@ struct Shared {
     store: Arc<dyn Store>,
     channels: Channels,
     live: Arc<LiveUpdates>,
+    events: Arc<Events>,
     wake: Notify,
     /// Conversations with a delivery under way, to keep their order.
     in_flight: Mutex<HashSet<ConversationId>>,
@@ -69,12 +71,18 @@ struct Shared {
 }
 
 impl Outbox {
-    pub fn new(store: Arc<dyn Store>, channels: Channels, live: Arc<LiveUpdates>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        channels: Channels,
+        live: Arc<LiveUpdates>,
+        events: Arc<Events>,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 store,
                 channels,
                 live,
+                events,
                 wake: Notify::new(),
                 in_flight: Mutex::new(HashSet::new()),
                 slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
@@ -198,8 +206,15 @@ impl Shared {
                 }
             }
         };
+        let failed = matches!(delivery, Delivery::Failed { .. });
         if let Some(message) = self.store.finish_delivery(&entry, delivery, now)? {
             self.live.publish(&conversation.customer.key(), message.seq);
+            let kind = if failed {
+                EventKind::DeliveryFailed
+            } else {
+                EventKind::Delivered
+            };
+            self.events.publish(kind, &conversation);
         }
         Ok(())
     }

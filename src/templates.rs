@@ -166,15 +166,42 @@ impl Templates {
         self.render_exact(chosen, context)
     }
 
-    fn render_exact(
+    /// Renders a one-off template source (a canned response) with the same
+    /// variables and strictness as the reply templates.
+    pub fn render_snippet(
         &self,
-        template: &str,
+        name: &str,
+        source: &str,
         context: &ReplyContext,
     ) -> Result<String, TemplateError> {
-        let render_error = |e: minijinja::Error| TemplateError::Render {
-            template: template.to_string(),
-            message: format!("{e:#}"),
-        };
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        let tmpl =
+            env.template_from_named_str(name, source)
+                .map_err(|e| TemplateError::Syntax {
+                    file: name.to_string(),
+                    message: e.to_string(),
+                })?;
+        tmpl.render(self.values(context))
+            .map_err(|e| TemplateError::Render {
+                template: name.to_string(),
+                message: e.to_string(),
+            })
+    }
+
+    /// Sample values for checking that a template renders.
+    pub fn sample_context() -> ReplyContext {
+        ReplyContext {
+            ticket: 1042,
+            customer_name: Some("Alex".into()),
+            position: 3,
+            wait_minutes: 15,
+            intent: Some("sample".into()),
+        }
+    }
+
+    /// The variables a template sees: config `[vars]` and the reply context.
+    fn values(&self, context: &ReplyContext) -> Value {
         let mut values: BTreeMap<String, Value> = self
             .vars
             .iter()
@@ -188,19 +215,25 @@ impl Templates {
         values.insert("position".into(), Value::from(context.position));
         values.insert("wait_minutes".into(), Value::from(context.wait_minutes));
         values.insert("intent".into(), Value::from(context.intent.clone()));
+        Value::from(values)
+    }
+
+    fn render_exact(
+        &self,
+        template: &str,
+        context: &ReplyContext,
+    ) -> Result<String, TemplateError> {
+        let render_error = |e: minijinja::Error| TemplateError::Render {
+            template: template.to_string(),
+            message: format!("{e:#}"),
+        };
         let tmpl = self.env.get_template(template).map_err(render_error)?;
-        tmpl.render(Value::from(values)).map_err(render_error)
+        tmpl.render(self.values(context)).map_err(render_error)
     }
 
     /// Renders every loaded template with sample values; the first error.
     pub fn check_all(&self) -> Result<usize, TemplateError> {
-        let sample = ReplyContext {
-            ticket: 1042,
-            customer_name: Some("Alex".into()),
-            position: 3,
-            wait_minutes: 15,
-            intent: Some("sample".into()),
-        };
+        let sample = Self::sample_context();
         for name in &self.names {
             self.render_exact(name, &sample)?;
         }

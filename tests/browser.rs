@@ -99,3 +99,182 @@ async fn widget_answers_a_question_in_the_browser_and_renders_customer_text_as_t
         .expect("messages");
     assert_eq!(messages.len(), 4);
 }
+
+/// JavaScript that fills a field and submits its form.
+fn fill_and_submit(field: &str, text: &str, form: &str) -> String {
+    format!(
+        "(() => {{ document.querySelector({}).value = {}; document.querySelector({}).requestSubmit(); return true; }})()",
+        json!(field),
+        json!(text),
+        json!(form)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_agent_sees_the_queue_live_claims_replies_and_reads_customer_text_as_text() {
+    let gw = TestGateway::start().await;
+    gw.add_agent(
+        "ann",
+        "correct horse battery",
+        frontdesk::model::Role::Agent,
+    );
+    let mut browser = Browser::launch().await;
+
+    // The agent signs in.
+    let console = browser.open(&gw.url("/agent/")).await;
+    browser
+        .wait_for(&console, "!document.getElementById('login').hidden", WAIT)
+        .await;
+    browser
+        .eval(
+            &console,
+            "(() => { const f = document.getElementById('login-form'); f.username.value = 'ann'; \
+             f.password.value = 'correct horse battery'; f.requestSubmit(); return true; })()",
+        )
+        .await;
+    browser
+        .wait_for(&console, "!document.getElementById('app').hidden", WAIT)
+        .await;
+    browser
+        .wait_for(
+            &console,
+            "!document.getElementById('live').classList.contains('off')",
+            WAIT,
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval(&console, "document.querySelectorAll('.conv').length")
+            .await,
+        json!(0)
+    );
+
+    // A customer writes on the demo page; the console shows it without a reload.
+    let chat = browser.open(&gw.url("/")).await;
+    browser
+        .wait_for(
+            &chat,
+            "document.querySelector('.fd-status')?.textContent === 'Online'",
+            WAIT,
+        )
+        .await;
+    browser
+        .eval(
+            &chat,
+            &fill_and_submit(".fd-input", "My new table has a deep scratch", ".fd-form"),
+        )
+        .await;
+    browser
+        .wait_for(&console, "[...document.querySelectorAll('.conv .preview')].some(p => p.textContent.includes('deep scratch'))", WAIT)
+        .await;
+
+    // The agent opens it, claims it and replies.
+    browser
+        .eval(&console, "document.querySelector('.conv').click(); true")
+        .await;
+    browser
+        .wait_for(
+            &console,
+            "!document.getElementById('conversation').hidden",
+            WAIT,
+        )
+        .await;
+    browser
+        .wait_for(
+            &console,
+            "!document.querySelector('[data-action=claim]').disabled",
+            WAIT,
+        )
+        .await;
+    browser
+        .eval(
+            &console,
+            "document.querySelector('[data-action=claim]').click(); true",
+        )
+        .await;
+    browser
+        .wait_for(
+            &console,
+            "document.getElementById('conv-meta').textContent.includes('assigned · ann')",
+            WAIT,
+        )
+        .await;
+    browser
+        .eval(
+            &console,
+            &fill_and_submit(
+                "#text",
+                "So sorry! We will send a replacement top today.",
+                "#composer",
+            ),
+        )
+        .await;
+
+    // The customer's chat shows the agent's reply.
+    browser
+        .wait_for(
+            &chat,
+            &format!(
+                "{}.some(b => b.textContent.includes('replacement top'))",
+                bubbles("agent")
+            ),
+            WAIT,
+        )
+        .await;
+
+    // The customer answers with markup; the console shows it live, as text.
+    let payload = "Thanks! <img src=x onerror=\"window.__xss = 1\">";
+    browser
+        .eval(&chat, &fill_and_submit(".fd-input", payload, ".fd-form"))
+        .await;
+    browser
+        .wait_for(&console, &format!("[...document.querySelectorAll('.msg.customer .body')].some(b => b.textContent === {})", json!(payload)), WAIT)
+        .await;
+    let injected = browser
+        .eval(
+            &console,
+            "document.querySelectorAll('#transcript img').length + (window.__xss ? 100 : 0)",
+        )
+        .await;
+    assert_eq!(
+        injected,
+        json!(0),
+        "customer text became markup in the console"
+    );
+    browser
+        .eval(
+            &console,
+            "document.querySelector('input[value=note]').click(); true",
+        )
+        .await;
+    browser
+        .eval(
+            &console,
+            &fill_and_submit(
+                "#text",
+                "Replacement ordered from the warehouse, ref W-118.",
+                "#composer",
+            ),
+        )
+        .await;
+    browser
+        .wait_for(
+            &console,
+            "document.querySelectorAll('.msg.note').length === 1",
+            WAIT,
+        )
+        .await;
+    let shot = browser.screenshot(&console, "agent-console").await;
+    println!("screenshot: {}", shot.display());
+    let note_in_chat = browser
+        .eval(
+            &chat,
+            "document.querySelector('.fd-log').textContent.includes('W-118')",
+        )
+        .await;
+    assert_eq!(
+        note_in_chat,
+        json!(false),
+        "an internal note reached the customer"
+    );
+}

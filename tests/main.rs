@@ -4,6 +4,7 @@
 
 mod support;
 
+mod agent_api;
 mod browser;
 mod cli;
 mod crash;

@@ -75,12 +75,10 @@ struct NewSession {
 }
 
 fn new_token() -> Result<String, AppError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| {
+    crate::secrets::random_token().map_err(|e| {
         tracing::error!(error = %e, "No randomness for a session token.");
         AppError::unavailable("cannot create a session right now")
-    })?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    })
 }
 
 fn clean_optional(

@@ -1,7 +1,8 @@
 //! The HTTP surface: one function builds the whole `Router` (so tests can
-//! drive it), mounting the web chat API, the widget and demo page, and the
-//! health probes.
+//! drive it), mounting the web chat API, the agent API, the widget, the demo
+//! page, the agent console and the health probes.
 
+pub mod agent_api;
 pub mod error;
 mod pages;
 
@@ -18,6 +19,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(pages::routes())
         .nest("/api/v1/chat", channels::web::routes())
+        .nest("/api/v1/agent", agent_api::routes().0)
         .fallback(|| async { AppError::not_found("not_found", "no such endpoint") })
         .layer(DefaultBodyLimit::max(body_limit))
         // Spans name the path only: query strings carry session tokens.

@@ -1,5 +1,5 @@
 //! Static pages and probes: the demo page hosting the chat widget, the
-//! widget's script and style, `/healthz` (alive) and `/readyz` (store
+//! widget's script and style, the agent console, `/healthz` (alive) and `/readyz` (store
 //! readable, workers running).
 
 use crate::app::App;
@@ -34,6 +34,22 @@ pub fn routes() -> Router<Arc<App>> {
             get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
         )
         .route("/readyz", get(readyz))
+        .route(
+            "/agent",
+            get(|| async { axum::response::Redirect::permanent("/agent/") }),
+        )
+        .route(
+            "/agent/",
+            get(|| async { asset("agent/index.html", "text/html; charset=utf-8") }),
+        )
+        .route(
+            "/agent/agent.js",
+            get(|| async { asset("agent/agent.js", "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/agent/agent.css",
+            get(|| async { asset("agent/agent.css", "text/css; charset=utf-8") }),
+        )
 }
 
 fn asset(path: &str, content_type: &'static str) -> Response {

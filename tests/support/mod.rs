@@ -130,3 +130,62 @@ pub fn lines(messages: &[Value]) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// A signed-in agent: bearer token, CSRF token and session cookie.
+pub struct AgentLogin {
+    pub token: String,
+    pub csrf: String,
+    pub cookie: String,
+}
+
+impl TestGateway {
+    /// Creates an agent directly in the store.
+    pub fn add_agent(&self, name: &str, password: &str, role: frontdesk::model::Role) {
+        let agent = frontdesk::agents::new_agent(name, password, role).expect("agent");
+        self.store().put_agent(&agent).expect("put agent");
+    }
+
+    pub async fn login(&self, name: &str, password: &str) -> AgentLogin {
+        let r = self
+            .http
+            .post(self.url("/api/v1/agent/login"))
+            .json(&json!({ "username": name, "password": password }))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), 200, "login as {name}");
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("session cookie")
+            .to_string();
+        let body: Value = r.json().await.expect("json");
+        AgentLogin {
+            token: body["token"].as_str().expect("token").to_string(),
+            csrf: body["csrf"].as_str().expect("csrf").to_string(),
+            cookie,
+        }
+    }
+
+    /// An agent API call with a bearer token; returns (status, body).
+    pub async fn agent_call(
+        &self,
+        login: &AgentLogin,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, self.url(&format!("/api/v1/agent{path}")))
+            .bearer_auth(&login.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let r = request.send().await.expect("agent call");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}

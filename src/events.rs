@@ -1,0 +1,74 @@
+//! Events for agents: what changed, so consoles update live.
+//!
+//! Anything that changes what an agent would see publishes a small event
+//! naming the conversation; consoles re-read what they show. A broadcast
+//! channel: a console that falls behind gets a `resync` instead of
+//! blocking anyone.
+
+use crate::model::{Conversation, ConversationId, ConversationStatus};
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A conversation entered the waiting queue.
+    Queued,
+    /// The customer wrote.
+    CustomerMessage,
+    /// A bot or agent message reached the customer.
+    Delivered,
+    /// A message could not be delivered; an agent must act.
+    DeliveryFailed,
+    /// An agent reply or note was added.
+    AgentActivity,
+    /// The owner changed.
+    Assigned,
+    /// The status changed.
+    StatusChanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentEvent {
+    #[serde(rename = "type")]
+    pub kind: EventKind,
+    pub conversation_id: ConversationId,
+    pub ticket: u64,
+    pub status: ConversationStatus,
+    pub assigned_agent: Option<String>,
+}
+
+impl AgentEvent {
+    pub fn new(kind: EventKind, conversation: &Conversation) -> Self {
+        Self {
+            kind,
+            conversation_id: conversation.id,
+            ticket: conversation.ticket,
+            status: conversation.status,
+            assigned_agent: conversation.assigned_agent.clone(),
+        }
+    }
+}
+
+pub struct Events {
+    sender: broadcast::Sender<AgentEvent>,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self {
+            sender: broadcast::channel(1024).0,
+        }
+    }
+}
+
+impl Events {
+    pub fn publish(&self, kind: EventKind, conversation: &Conversation) {
+        // No subscriber is fine: nobody is watching.
+        let _ = self.sender.send(AgentEvent::new(kind, conversation));
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<AgentEvent> {
+        self.sender.subscribe()
+    }
+}

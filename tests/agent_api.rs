@@ -1,0 +1,779 @@
+//! The agent API over real HTTP: sign-in, every route closed without
+//! credentials, CSRF, the claim race, replies reaching the customer, notes
+//! never reaching them, the bot's silence while a human owns the
+//! conversation, reopening, canned responses and live events.
+
+use crate::support::{AgentLogin, TestGateway, lines};
+use chrono::Utc;
+use frontdesk::model::{
+    CustomerAddress, InboundMessage, OutboundReason, OutboxEntry, OutboxId, Role,
+};
+use frontdesk::store::{NewConversation, PendingTurn, TurnOutcome};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn gateway_with_agents() -> (TestGateway, AgentLogin, AgentLogin, AgentLogin) {
+    let gw = TestGateway::start().await;
+    gw.add_agent("ann", PASSWORD, Role::Agent);
+    gw.add_agent("bob", PASSWORD, Role::Agent);
+    gw.add_agent("boss", PASSWORD, Role::Admin);
+    let ann = gw.login("ann", PASSWORD).await;
+    let bob = gw.login("bob", PASSWORD).await;
+    let boss = gw.login("boss", PASSWORD).await;
+    (gw, ann, bob, boss)
+}
+
+/// A web chat customer with an unanswerable question: a waiting conversation.
+async fn waiting_customer(gw: &TestGateway, text: &str) -> (String, String) {
+    let session = gw.session().await;
+    let (_, receipt) = gw.post(&session, "q1", text).await;
+    gw.wait_for_messages(&session, 2).await;
+    (
+        session,
+        receipt["conversation_id"].as_str().expect("id").to_string(),
+    )
+}
+
+#[tokio::test]
+async fn every_agent_route_but_login_answers_401_without_credentials() {
+    let gw = TestGateway::start().await;
+    let (_, routes) = frontdesk::http::agent_api::routes();
+    assert!(
+        routes.len() >= 20,
+        "the route table lists {} routes",
+        routes.len()
+    );
+    for (method, path) in routes {
+        let path = path
+            .replace("{id}", "01900000-0000-7000-8000-000000000000")
+            .replace("{name}", "x")
+            .replace("{username}", "x");
+        let url = gw.url(&format!("/api/v1/agent{path}"));
+        for auth in [
+            None,
+            Some("Bearer not-a-real-token"),
+            Some("Basic YWRtaW46YWRtaW4="),
+        ] {
+            let mut request = gw.http.request(method.clone(), &url).json(&json!({}));
+            if let Some(value) = auth {
+                request = request.header("authorization", value);
+            }
+            let status = request.send().await.expect("send").status().as_u16();
+            if path == "/login" {
+                assert_ne!(status, 401, "login must be open");
+                assert_ne!(status, 200, "login with no credentials must fail");
+            } else {
+                assert_eq!(status, 401, "{method} {path} with {auth:?}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn login_and_logout() {
+    let gw = TestGateway::start().await;
+    gw.add_agent("ann", PASSWORD, Role::Agent);
+    let wrong = gw
+        .http
+        .post(gw.url("/api/v1/agent/login"))
+        .json(&json!({"username": "ann", "password": "not it at all"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(wrong.status(), 401);
+    let body: Value = wrong.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_credentials");
+
+    let r = gw
+        .http
+        .post(gw.url("/api/v1/agent/login"))
+        .json(&json!({"username": "ann", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let body: Value = r.json().await.expect("json");
+    let login = AgentLogin {
+        token: body["token"].as_str().expect("token").into(),
+        csrf: body["csrf"].as_str().expect("csrf").into(),
+        cookie: cookie.split(';').next().expect("pair").into(),
+    };
+    let (status, me) = gw.agent_call(&login, Method::GET, "/me", None).await;
+    assert_eq!((status, me["username"].as_str()), (200, Some("ann")));
+
+    assert_eq!(
+        gw.agent_call(&login, Method::POST, "/logout", None).await.0,
+        204
+    );
+    assert_eq!(
+        gw.agent_call(&login, Method::GET, "/me", None).await.0,
+        401,
+        "the token died with the session"
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_agent_is_signed_out_at_once() {
+    let (gw, ann, _bob, boss) = gateway_with_agents().await;
+    let (status, _) = gw
+        .agent_call(&boss, Method::POST, "/agents/ann/disable", None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(gw.agent_call(&ann, Method::GET, "/me", None).await.0, 401);
+    // And only admins may disable.
+    let (gw2, ann2, bob2, _) = gateway_with_agents().await;
+    assert_eq!(
+        gw2.agent_call(&ann2, Method::POST, "/agents/bob/disable", None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(gw2.agent_call(&bob2, Method::GET, "/me", None).await.0, 200);
+}
+
+#[tokio::test]
+async fn cookie_writes_need_the_csrf_token() {
+    let (gw, ann, _bob, _boss) = gateway_with_agents().await;
+    let (_, id) = waiting_customer(&gw, "my blender grinds oddly").await;
+    let by_cookie = |method: Method, path: &str| {
+        gw.http
+            .request(method, gw.url(&format!("/api/v1/agent{path}")))
+            .header("cookie", &ann.cookie)
+    };
+    let me = by_cookie(Method::GET, "/me").send().await.expect("send");
+    assert_eq!(me.status(), 200, "cookie reads need no CSRF token");
+    let forged = by_cookie(Method::POST, &format!("/conversations/{id}/claim"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(forged.status(), 403);
+    let body: Value = forged.json().await.expect("json");
+    assert_eq!(body["error"], "csrf_token_required");
+    let wrong = by_cookie(Method::POST, &format!("/conversations/{id}/claim"))
+        .header("x-csrf-token", "0".repeat(64))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(wrong.status(), 403);
+    let detail = gw
+        .store()
+        .conversation(id.parse().expect("id"))
+        .expect("read")
+        .expect("exists");
+    assert_eq!(
+        detail.assigned_agent, None,
+        "the rejected writes changed nothing"
+    );
+    let ok = by_cookie(Method::POST, &format!("/conversations/{id}/claim"))
+        .header("x-csrf-token", &ann.csrf)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(ok.status(), 200);
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_are_slowed_down() {
+    let gw = TestGateway::start().await;
+    gw.add_agent("ann", PASSWORD, Role::Agent);
+    let attempt = |password: &'static str| {
+        gw.http
+            .post(gw.url("/api/v1/agent/login"))
+            .json(&json!({"username": "ann", "password": password}))
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt("wrong password").await.expect("send").status(), 401);
+    }
+    let throttled = attempt(PASSWORD).await.expect("send");
+    assert_eq!(throttled.status(), 429, "even the right password waits");
+    assert!(throttled.headers().contains_key("retry-after"));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        attempt(PASSWORD).await.expect("send").status(),
+        200,
+        "after the wait, it works"
+    );
+}
+
+#[tokio::test]
+async fn two_agents_claiming_at_once_one_wins() {
+    let (gw, ann, bob, _boss) = gateway_with_agents().await;
+    for round in 0..8 {
+        let (_, id) =
+            waiting_customer(&gw, &format!("problem number {round} with my kettle")).await;
+        let path = format!("/conversations/{id}/claim");
+        let (a, b) = tokio::join!(
+            gw.agent_call(&ann, Method::POST, &path, None),
+            gw.agent_call(&bob, Method::POST, &path, None)
+        );
+        let mut statuses = [a.0, b.0];
+        statuses.sort();
+        assert_eq!(statuses, [200, 409], "round {round}: {a:?} {b:?}");
+        let winner = if a.0 == 200 { "ann" } else { "bob" };
+        let stored = gw
+            .store()
+            .conversation(id.parse().expect("id"))
+            .expect("read")
+            .expect("exists");
+        assert_eq!(stored.assigned_agent.as_deref(), Some(winner));
+    }
+    assert!(
+        gw.store().waiting_queue(10).expect("queue").is_empty(),
+        "claimed conversations leave the queue"
+    );
+}
+
+#[tokio::test]
+async fn an_agent_reply_reaches_the_web_chat_customer_and_the_bot_stays_silent() {
+    let (gw, ann, _bob, _boss) = gateway_with_agents().await;
+    let (session, id) = waiting_customer(&gw, "the sofa arrived torn").await;
+    let (status, _) = gw
+        .agent_call(
+            &ann,
+            Method::POST,
+            &format!("/conversations/{id}/claim"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = gw
+        .agent_call(
+            &ann,
+            Method::POST,
+            &format!("/conversations/{id}/messages"),
+            Some(json!({"text": "So sorry! A new one ships today."})),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let got = lines(&gw.wait_for_messages(&session, 3).await);
+    assert_eq!(
+        got[2],
+        ("agent".into(), "So sorry! A new one ships today.".into())
+    );
+
+    // While Ann owns it, even a question the bot could answer gets no bot reply.
+    gw.post(&session, "q2", "Where is my order?").await;
+    gw.post(&session, "q3", "hello?").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let got = lines(&gw.read(&session, 0, 0).await);
+    assert_eq!(got.len(), 5, "{got:?}");
+    assert!(
+        got[3..].iter().all(|(from, _)| from == "customer"),
+        "{got:?}"
+    );
+
+    // Ann sees them in the transcript.
+    let (_, detail) = gw
+        .agent_call(&ann, Method::GET, &format!("/conversations/{id}"), None)
+        .await;
+    let texts: Vec<&str> = detail["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert!(
+        texts.contains(&"Where is my order?") && texts.contains(&"hello?"),
+        "{texts:?}"
+    );
+
+    // Returned to the bot, it answers again.
+    gw.agent_call(
+        &ann,
+        Method::POST,
+        &format!("/conversations/{id}/return-to-bot"),
+        None,
+    )
+    .await;
+    gw.post(&session, "q4", "Where is my order?").await;
+    let got = lines(&gw.wait_for_messages(&session, 7).await);
+    assert_eq!(got[6].0, "bot", "{got:?}");
+}
+
+#[tokio::test]
+async fn a_queued_bot_answer_is_not_sent_after_an_agent_claims() {
+    let (gw, ann, _bob, _boss) = gateway_with_agents().await;
+    let store = gw.store();
+    // A turn whose automatic answer is due in a moment, as if the outbox were slow.
+    let accepted = store
+        .accept(
+            &InboundMessage {
+                customer: CustomerAddress::Web {
+                    session_id: uuid::Uuid::new_v4(),
+                },
+                external_id: "slow-1".into(),
+                text: "Where is my order?".into(),
+                display_name: None,
+                received_at: Utc::now(),
+            },
+            &NewConversation {
+                priority: 0,
+                locale: "en".into(),
+            },
+        )
+        .expect("accept");
+    let now = Utc::now();
+    store
+        .record_turn(&TurnOutcome {
+            turn: PendingTurn {
+                conversation_id: accepted.conversation.id,
+                seq: 1,
+            },
+            locale: "en".into(),
+            handoff: false,
+            replies: vec![OutboxEntry {
+                id: OutboxId::new(),
+                conversation_id: accepted.conversation.id,
+                reason: OutboundReason::Answer,
+                text: "the bot's late answer".into(),
+                intent: Some("track_order".into()),
+                agent: None,
+                created_at: now,
+                due_at: now + chrono::Duration::milliseconds(800),
+                attempts: 0,
+                last_error: None,
+            }],
+        })
+        .expect("record");
+    let id = accepted.conversation.id;
+    let (status, _) = gw
+        .agent_call(
+            &ann,
+            Method::POST,
+            &format!("/conversations/{id}/claim"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    // The outbox idles up to 5 s when nothing woke it; wait for it to act.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !store.outbox_of(id).expect("outbox").is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the outbox never handled the entry"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let transcript = store.messages_after(id, 0, 10).expect("read");
+    assert_eq!(
+        transcript.len(),
+        1,
+        "only the customer's message: {transcript:?}"
+    );
+}
+
+#[tokio::test]
+async fn notes_never_reach_the_customer() {
+    let (gw, ann, _bob, _boss) = gateway_with_agents().await;
+    let (session, id) =
+        waiting_customer(&gw, "the warranty paperwork for my fridge is in Dutch").await;
+    let (status, body) = gw
+        .agent_call(
+            &ann,
+            Method::POST,
+            &format!("/conversations/{id}/notes"),
+            Some(json!({"text": "Customer is a known fraudster, check with finance"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["note"]["internal"], true);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let seen = gw.read(&session, 0, 0).await;
+    assert!(
+        seen.iter()
+            .all(|m| !m["text"].as_str().unwrap_or("").contains("fraudster")),
+        "{seen:?}"
+    );
+    let (_, detail) = gw
+        .agent_call(&ann, Method::GET, &format!("/conversations/{id}"), None)
+        .await;
+    let note = detail["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|m| m["internal"] == true)
+        .expect("note shown to agents");
+    assert_eq!(note["agent"], "ann");
+    // A note is not a claim.
+    assert_eq!(detail["conversation"]["status"], "waiting");
+}
+
+#[tokio::test]
+async fn a_customer_message_reopens_resolved_and_wakes_pending() {
+    let (gw, ann, _bob, _boss) = gateway_with_agents().await;
+    let (session, id) = waiting_customer(&gw, "my drawer is stuck").await;
+    let call = |action: &'static str| {
+        let path = format!("/conversations/{id}/{action}");
+        let gw = &gw;
+        let ann = &ann;
+        async move { gw.agent_call(ann, Method::POST, &path, None).await }
+    };
+    assert_eq!(call("claim").await.0, 200);
+    assert_eq!(call("pending").await.1["conversation"]["status"], "pending");
+    gw.post(&session, "p1", "here is the photo you asked for")
+        .await;
+    let c = gw
+        .store()
+        .conversation(id.parse().expect("id"))
+        .expect("read")
+        .expect("exists");
+    assert_eq!(
+        format!("{:?}", c.status),
+        "Assigned",
+        "pending returns to assigned"
+    );
+
+    let (status, body) = call("resolve").await;
+    assert_eq!(
+        (status, body["conversation"]["status"].as_str()),
+        (200, Some("resolved"))
+    );
+    gw.post(&session, "r1", "Where is my order?").await;
+    let c = gw
+        .store()
+        .conversation(id.parse().expect("id"))
+        .expect("read")
+        .expect("exists");
+    assert_eq!(
+        format!("{:?}", c.status),
+        "Bot",
+        "resolved reopens to the bot"
+    );
+    let got = lines(&gw.wait_for_messages(&session, 5).await);
+    assert_eq!(got.last().expect("reply").0, "bot", "{got:?}");
+}
+
+#[tokio::test]
+async fn assign_and_release_follow_ownership() {
+    let (gw, ann, bob, boss) = gateway_with_agents().await;
+    let (_, id) = waiting_customer(&gw, "the lamp hums").await;
+    let path = |action: &str| format!("/conversations/{id}/{action}");
+    assert_eq!(
+        gw.agent_call(&ann, Method::POST, &path("claim"), None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        gw.agent_call(&bob, Method::POST, &path("release"), None)
+            .await
+            .0,
+        409,
+        "not Bob's"
+    );
+    assert_eq!(
+        gw.agent_call(
+            &bob,
+            Method::POST,
+            &path("messages"),
+            Some(json!({"text": "hi"}))
+        )
+        .await
+        .0,
+        409,
+        "Bob cannot answer Ann's customer"
+    );
+    assert_eq!(
+        gw.agent_call(
+            &bob,
+            Method::POST,
+            &path("assign"),
+            Some(json!({"agent": "bob"}))
+        )
+        .await
+        .0,
+        409
+    );
+    let (status, body) = gw
+        .agent_call(
+            &ann,
+            Method::POST,
+            &path("assign"),
+            Some(json!({"agent": "bob"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["conversation"]["assigned_agent"].as_str()),
+        (200, Some("bob"))
+    );
+    let (status, body) = gw
+        .agent_call(
+            &boss,
+            Method::POST,
+            &path("assign"),
+            Some(json!({"agent": "ann"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["conversation"]["assigned_agent"].as_str()),
+        (200, Some("ann")),
+        "admins reassign anything"
+    );
+    assert_eq!(
+        gw.agent_call(
+            &ann,
+            Method::POST,
+            &path("assign"),
+            Some(json!({"agent": "nobody"}))
+        )
+        .await
+        .0,
+        400
+    );
+    let (status, body) = gw
+        .agent_call(&ann, Method::POST, &path("release"), None)
+        .await;
+    assert_eq!(
+        (status, body["conversation"]["status"].as_str()),
+        (200, Some("waiting"))
+    );
+    let (_, list) = gw
+        .agent_call(&bob, Method::GET, "/conversations?status=waiting", None)
+        .await;
+    assert_eq!(
+        list["conversations"][0]["id"],
+        json!(id),
+        "released back into the queue"
+    );
+}
+
+#[tokio::test]
+async fn the_queue_lists_by_priority_then_wait_with_what_agents_need() {
+    let (gw, ann, _bob, _boss) = gateway_with_agents().await;
+    let (_, first) = waiting_customer(&gw, "the first odd problem").await;
+    let (_, second) = waiting_customer(&gw, "the second odd problem").await;
+    let (status, list) = gw
+        .agent_call(&ann, Method::GET, "/conversations?status=waiting", None)
+        .await;
+    assert_eq!(status, 200);
+    let items = list["conversations"].as_array().expect("list");
+    assert_eq!(
+        items
+            .iter()
+            .map(|c| c["id"].as_str().expect("id"))
+            .collect::<Vec<_>>(),
+        vec![first.as_str(), second.as_str()]
+    );
+    for key in [
+        "ticket",
+        "channel",
+        "customer_name",
+        "status",
+        "priority",
+        "assigned_agent",
+        "waiting_since",
+        "preview",
+        "undelivered",
+    ] {
+        assert!(items[0].get(key).is_some(), "missing {key}: {}", items[0]);
+    }
+    assert_eq!(items[0]["channel"], "web");
+    assert_eq!(
+        gw.agent_call(&ann, Method::GET, "/conversations?status=nonsense", None)
+            .await
+            .0,
+        400
+    );
+    gw.agent_call(
+        &ann,
+        Method::POST,
+        &format!("/conversations/{second}/claim"),
+        None,
+    )
+    .await;
+    let (_, mine) = gw
+        .agent_call(
+            &ann,
+            Method::GET,
+            "/conversations?status=assigned&agent=me",
+            None,
+        )
+        .await;
+    assert_eq!(mine["conversations"].as_array().expect("list").len(), 1);
+}
+
+#[tokio::test]
+async fn canned_responses_are_admin_managed_and_rendered_per_conversation() {
+    let (gw, ann, _bob, boss) = gateway_with_agents().await;
+    let canned = json!({"name": "sorry", "title": "Apology", "text": "Sorry for the trouble with ticket #{{ ticket }}, {{ company }} will fix it."});
+    assert_eq!(
+        gw.agent_call(&ann, Method::POST, "/canned", Some(canned.clone()))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        gw.agent_call(&boss, Method::POST, "/canned", Some(canned))
+            .await
+            .0,
+        201
+    );
+    let bad = json!({"name": "typo", "title": "Typo", "text": "Hi {{ custmer_name }}"});
+    let (status, body) = gw
+        .agent_call(&boss, Method::POST, "/canned", Some(bad))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_template"))
+    );
+
+    let (_, id) = waiting_customer(&gw, "the mirror cracked").await;
+    let ticket = gw
+        .store()
+        .conversation(id.parse().expect("id"))
+        .expect("read")
+        .expect("exists")
+        .ticket;
+    let (_, list) = gw
+        .agent_call(
+            &ann,
+            Method::GET,
+            &format!("/conversations/{id}/canned"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        list["canned"][0]["text"],
+        format!("Sorry for the trouble with ticket #{ticket}, Acme Shop will fix it.")
+    );
+    assert_eq!(
+        gw.agent_call(&boss, Method::DELETE, "/canned/sorry", None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        gw.agent_call(&boss, Method::DELETE, "/canned/sorry", None)
+            .await
+            .0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn a_reply_that_cannot_be_delivered_is_marked_for_agents() {
+    let (gw, ann, _bob, _boss) = gateway_with_agents().await;
+    // A Telegram customer, with no Telegram channel configured.
+    let store = gw.store();
+    let accepted = store
+        .accept(
+            &InboundMessage {
+                customer: CustomerAddress::Telegram { chat_id: 42 },
+                external_id: "update-1".into(),
+                text: "hello from telegram".into(),
+                display_name: Some("Tg User".into()),
+                received_at: Utc::now(),
+            },
+            &NewConversation {
+                priority: 0,
+                locale: "en".into(),
+            },
+        )
+        .expect("accept");
+    let id = accepted.conversation.id;
+    let mut events = gw
+        .http
+        .get(gw.url("/api/v1/agent/events"))
+        .bearer_auth(&ann.token)
+        .send()
+        .await
+        .expect("events");
+    let (status, _) = gw
+        .agent_call(
+            &ann,
+            Method::POST,
+            &format!("/conversations/{id}/messages"),
+            Some(json!({"text": "Can you hear me?"})),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !seen.contains("delivery_failed") {
+        let chunk = tokio::time::timeout_at(deadline, events.chunk())
+            .await
+            .expect("event in time")
+            .expect("read")
+            .expect("open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let (_, detail) = gw
+        .agent_call(&ann, Method::GET, &format!("/conversations/{id}"), None)
+        .await;
+    assert_eq!(detail["conversation"]["undelivered"], true);
+    let failed = detail["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|m| m["delivered"] == false)
+        .expect("failed message");
+    assert!(
+        failed["error"]
+            .as_str()
+            .expect("error")
+            .contains("telegram"),
+        "{failed}"
+    );
+}
+
+#[tokio::test]
+async fn events_announce_queue_entries_customer_messages_and_claims() {
+    let (gw, ann, _bob, _boss) = gateway_with_agents().await;
+    let response = gw
+        .http
+        .get(gw.url("/api/v1/agent/events"))
+        .bearer_auth(&ann.token)
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/event-stream")
+    );
+    let mut stream = response;
+    let (session, id) = waiting_customer(&gw, "my chair wobbles").await;
+    gw.agent_call(
+        &ann,
+        Method::POST,
+        &format!("/conversations/{id}/claim"),
+        None,
+    )
+    .await;
+    gw.post(&session, "again", "any news?").await;
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let wanted = [
+        "\"queued\"",
+        "\"customer_message\"",
+        "\"assigned\"",
+        "\"status_changed\"",
+    ];
+    while !wanted.iter().all(|w| text.contains(w)) {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("events so far: {text}"))
+            .expect("read")
+            .expect("open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.contains(&id), "{text}");
+    assert!(
+        !text.contains("my chair wobbles"),
+        "events carry no customer text"
+    );
+}

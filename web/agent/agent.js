@@ -1,0 +1,278 @@
+/* Frontdesk agent console: sign in, the queue with live updates, a
+ * conversation's transcript, replies, internal notes, canned responses and
+ * the claim / release / pending / resolve actions.
+ *
+ * No framework. Every piece of customer or agent text goes into the page
+ * with textContent, never as HTML. Writes carry the session's CSRF token. */
+(function () {
+  "use strict";
+  var API = "/api/v1/agent";
+  var csrf = null, me = null, tab = { status: "waiting", agent: null }, selected = null, events = null;
+  var $ = function (id) { return document.getElementById(id); };
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = text;
+    return e;
+  }
+
+  function api(method, path, body) {
+    var headers = {};
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
+    return fetch(API + path, {
+      method: method, headers: headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body)
+    }).then(function (r) {
+      if (r.status === 204) return {};
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        if (r.status === 401 && path !== "/login") { showLogin(); }
+        if (!r.ok) { var e = new Error(data.detail || r.statusText); e.status = r.status; throw e; }
+        return data;
+      });
+    });
+  }
+
+  function ago(iso) {
+    if (!iso) return "";
+    var s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+    if (s < 60) return "just now";
+    if (s < 3600) return Math.floor(s / 60) + " min";
+    if (s < 86400) return Math.floor(s / 3600) + " h";
+    return Math.floor(s / 86400) + " d";
+  }
+
+  /* ---------- sign-in ---------- */
+
+  function showLogin() {
+    if (events) { events.close(); events = null; }
+    $("app").hidden = true;
+    $("login").hidden = false;
+  }
+
+  function showApp(agent) {
+    me = agent;
+    csrf = agent.csrf;
+    $("login").hidden = true;
+    $("app").hidden = false;
+    $("me").textContent = agent.username + (agent.role === "admin" ? " (admin)" : "");
+    listen();
+    loadList();
+  }
+
+  $("login-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var f = ev.target;
+    $("login-error").textContent = "";
+    api("POST", "/login", { username: f.username.value, password: f.password.value }).then(function (d) {
+      f.password.value = "";
+      d.agent.csrf = d.csrf;
+      showApp(d.agent);
+    }, function (e) { $("login-error").textContent = e.message; });
+  });
+
+  $("logout").addEventListener("click", function () {
+    api("POST", "/logout").then(showLogin, showLogin);
+  });
+
+  /* ---------- live updates ---------- */
+
+  var listTimer = null;
+  function refreshSoon() {
+    clearTimeout(listTimer);
+    listTimer = setTimeout(loadList, 150);
+  }
+
+  function listen() {
+    if (events) events.close();
+    events = new EventSource(API + "/events");
+    events.onopen = function () { $("live").classList.remove("off"); };
+    events.onerror = function () { $("live").classList.add("off"); };
+    events.addEventListener("change", function (ev) {
+      var change = JSON.parse(ev.data);
+      refreshSoon();
+      if (selected && change.conversation_id === selected) loadConversation(selected);
+    });
+    events.addEventListener("resync", function () {
+      refreshSoon();
+      if (selected) loadConversation(selected);
+    });
+  }
+
+  /* ---------- the list ---------- */
+
+  document.querySelectorAll("#tabs button").forEach(function (b) {
+    b.addEventListener("click", function () {
+      document.querySelectorAll("#tabs button").forEach(function (x) { x.classList.remove("active"); });
+      b.classList.add("active");
+      tab = { status: b.dataset.status, agent: b.dataset.agent || null };
+      loadList();
+    });
+  });
+
+  function loadList() {
+    var q = "?status=" + tab.status + (tab.agent ? "&agent=" + tab.agent : "");
+    api("GET", "/conversations" + q).then(function (d) { renderList(d.conversations); });
+    api("GET", "/conversations?status=waiting").then(function (d) {
+      document.querySelector('[data-count="waiting"]').textContent = d.conversations.length || "";
+    });
+  }
+
+  function renderList(items) {
+    var list = $("conversations");
+    list.textContent = "";
+    $("empty").hidden = items.length > 0;
+    items.forEach(function (c) {
+      var li = el("li", "conv" + (c.id === selected ? " selected" : ""));
+      li.dataset.id = c.id;
+      li.tabIndex = 0;
+      li.appendChild(el("span", "who", c.customer_name));
+      li.appendChild(el("span", "when", ago(c.status === "waiting" ? c.waiting_since : c.updated_at)));
+      li.appendChild(el("span", "preview", c.preview || ""));
+      var tags = el("span", "tags");
+      tags.appendChild(el("span", "tag", "#" + c.ticket));
+      tags.appendChild(el("span", "tag", c.channel));
+      if (c.priority > 0) tags.appendChild(el("span", "tag priority", "priority " + c.priority));
+      if (c.assigned_agent) tags.appendChild(el("span", "tag", "→ " + c.assigned_agent));
+      if (c.undelivered) tags.appendChild(el("span", "tag bad", "undelivered"));
+      li.appendChild(tags);
+      li.addEventListener("click", function () { select(c.id); });
+      li.addEventListener("keydown", function (ev) { if (ev.key === "Enter") select(c.id); });
+      list.appendChild(li);
+    });
+  }
+
+  /* ---------- one conversation ---------- */
+
+  function select(id) {
+    selected = id;
+    document.querySelectorAll(".conv").forEach(function (li) { li.classList.toggle("selected", li.dataset.id === id); });
+    $("notice").hidden = true;
+    loadConversation(id);
+    loadCanned(id);
+  }
+
+  function loadConversation(id) {
+    api("GET", "/conversations/" + id).then(function (d) {
+      if (selected !== id) return;
+      renderConversation(d);
+    });
+  }
+
+  var authorNames = { customer: "Customer", bot: "Bot", agent: "Agent", note: "Internal note" };
+
+  function renderConversation(d) {
+    var c = d.conversation;
+    $("placeholder").hidden = true;
+    $("conversation").hidden = false;
+    $("conv-title").textContent = c.customer_name;
+    $("conv-meta").textContent = "Ticket #" + c.ticket + " · " + c.channel + " · " + c.status +
+      (c.assigned_agent ? " · " + c.assigned_agent : "") + (c.priority ? " · priority " + c.priority : "") +
+      " · " + c.locale;
+    $("undelivered").hidden = !c.undelivered;
+
+    var mine = c.assigned_agent === me.username;
+    var owned = c.status === "assigned" || c.status === "pending";
+    var admin = me.role === "admin";
+    var can = {
+      claim: !(owned && mine),
+      release: owned && (mine || admin),
+      pending: c.status === "assigned" && (mine || admin),
+      "return-to-bot": c.status !== "bot" && (!owned || mine || admin),
+      resolve: c.status !== "resolved" && (!owned || mine || admin)
+    };
+    document.querySelectorAll(".actions button").forEach(function (b) { b.disabled = !can[b.dataset.action]; });
+
+    var log = $("transcript");
+    var atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    log.textContent = "";
+    d.messages.forEach(function (m) {
+      var li = el("li", "msg " + m.author + (m.delivered === false ? " failed" : ""));
+      li.dataset.seq = m.seq;
+      var head = el("div", "head");
+      head.appendChild(el("span", null, authorNames[m.author] + (m.agent ? " · " + m.agent : "") + (m.intent ? " · " + m.intent : "")));
+      head.appendChild(el("time", null, new Date(m.at).toLocaleString()));
+      li.appendChild(head);
+      li.appendChild(el("div", "body", m.text));
+      if (m.error) li.title = m.error;
+      log.appendChild(li);
+    });
+    d.sending.forEach(function (s) {
+      var li = el("li", "msg sending " + (s.reason === "agent" ? "agent" : "bot"));
+      var head = el("div", "head");
+      head.appendChild(el("span", null, "Sending" + (s.attempts ? " · attempt " + (s.attempts + 1) + " · " + (s.last_error || "") : "")));
+      li.appendChild(head);
+      li.appendChild(el("div", "body", s.text));
+      log.appendChild(li);
+    });
+    if (atBottom || log.dataset.for !== c.id) log.scrollTop = log.scrollHeight;
+    log.dataset.for = c.id;
+  }
+
+  function notice(text) {
+    $("notice").textContent = text;
+    $("notice").hidden = !text;
+  }
+
+  document.querySelectorAll(".actions button").forEach(function (b) {
+    b.addEventListener("click", function () {
+      if (!selected) return;
+      notice("");
+      api("POST", "/conversations/" + selected + "/" + b.dataset.action).then(function () {
+        // A claimed conversation leaves the queue: follow it to "Mine".
+        if (b.dataset.action === "claim") document.querySelector('#tabs [data-agent="me"]').click();
+        loadConversation(selected); loadList();
+      }, function (e) { notice(e.message); });
+    });
+  });
+
+  function loadCanned(id) {
+    var select = $("canned");
+    while (select.options.length > 1) select.remove(1);
+    api("GET", "/conversations/" + id + "/canned").then(function (d) {
+      d.canned.forEach(function (c) {
+        var o = el("option", null, c.title);
+        o.value = c.text;
+        select.appendChild(o);
+      });
+    });
+  }
+
+  $("canned").addEventListener("change", function (ev) {
+    if (!ev.target.value) return;
+    var t = $("text");
+    t.value = t.value ? t.value + "\n" + ev.target.value : ev.target.value;
+    ev.target.selectedIndex = 0;
+    t.focus();
+  });
+
+  document.querySelectorAll('input[name="kind"]').forEach(function (r) {
+    r.addEventListener("change", function () {
+      var note = document.querySelector('input[name="kind"]:checked').value === "note";
+      $("composer").classList.toggle("note", note);
+      $("send").textContent = note ? "Add note" : "Send";
+    });
+  });
+
+  $("composer").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var text = $("text").value;
+    if (!selected || !text.trim()) return;
+    var kind = document.querySelector('input[name="kind"]:checked').value;
+    $("send").disabled = true;
+    notice("");
+    api("POST", "/conversations/" + selected + (kind === "note" ? "/notes" : "/messages"), { text: text }).then(function () {
+      $("text").value = "";
+      loadConversation(selected);
+    }, function (e) { notice(e.message); }).then(function () { $("send").disabled = false; });
+  });
+
+  $("text").addEventListener("keydown", function (ev) {
+    if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); $("composer").requestSubmit(); }
+  });
+
+  setInterval(function () { if (me) loadList(); }, 30000);
+
+  api("GET", "/me").then(showApp, showLogin);
+})();
