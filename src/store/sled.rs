@@ -86,6 +86,24 @@ fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError
     })
 }
 
+/// Reads and decodes one value.
+fn get_decoded<T: DeserializeOwned>(
+    tree: &sled::Tree,
+    key: &[u8],
+    what: &str,
+) -> Result<Option<T>, StoreError> {
+    match tree.get(key).map_err(io)? {
+        Some(bytes) => Ok(Some(decode(what, &bytes)?)),
+        None => Ok(None),
+    }
+}
+
+/// Encodes and writes one value.
+fn put_encoded<T: Serialize>(tree: &sled::Tree, key: &[u8], value: &T) -> Result<(), StoreError> {
+    tree.insert(key, encode(value)?).map_err(io)?;
+    Ok(())
+}
+
 fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(e)
 }
@@ -260,10 +278,7 @@ impl SledStore {
     }
 
     fn conversation_by_key(&self, key: &[u8]) -> Result<Option<Conversation>, StoreError> {
-        match self.conversations.get(key).map_err(io)? {
-            Some(bytes) => Ok(Some(decode("conversation", &bytes)?)),
-            None => Ok(None),
-        }
+        get_decoded(&self.conversations, key, "conversation")
     }
 
     fn put_conversation_plain(&self, c: &Conversation) -> Result<(), StoreError> {
@@ -494,10 +509,7 @@ impl Store for SledStore {
     }
 
     fn message(&self, id: ConversationId, seq: u64) -> Result<Option<Message>, StoreError> {
-        match self.messages.get(keys::message(id, seq)).map_err(io)? {
-            Some(v) => Ok(Some(decode("message", &v)?)),
-            None => Ok(None),
-        }
+        get_decoded(&self.messages, &keys::message(id, seq), "message")
     }
 
     fn pending_turns(&self) -> Result<Vec<PendingTurn>, StoreError> {
@@ -794,17 +806,11 @@ impl Store for SledStore {
     }
 
     fn put_agent(&self, agent: &Agent) -> Result<(), StoreError> {
-        self.username_agent
-            .insert(agent.username.as_bytes(), encode(agent)?)
-            .map_err(io)?;
-        Ok(())
+        put_encoded(&self.username_agent, agent.username.as_bytes(), agent)
     }
 
     fn agent(&self, username: &str) -> Result<Option<Agent>, StoreError> {
-        match self.username_agent.get(username.as_bytes()).map_err(io)? {
-            Some(v) => Ok(Some(decode("agent", &v)?)),
-            None => Ok(None),
-        }
+        get_decoded(&self.username_agent, username.as_bytes(), "agent")
     }
 
     fn agents(&self) -> Result<Vec<Agent>, StoreError> {
@@ -816,21 +822,15 @@ impl Store for SledStore {
         token_hash: &str,
         session: &AgentSession,
     ) -> Result<(), StoreError> {
-        self.tokenhash_agentsession
-            .insert(token_hash.as_bytes(), encode(session)?)
-            .map_err(io)?;
-        Ok(())
+        put_encoded(&self.tokenhash_agentsession, token_hash.as_bytes(), session)
     }
 
     fn agent_session(&self, token_hash: &str) -> Result<Option<AgentSession>, StoreError> {
-        match self
-            .tokenhash_agentsession
-            .get(token_hash.as_bytes())
-            .map_err(io)?
-        {
-            Some(v) => Ok(Some(decode("agent session", &v)?)),
-            None => Ok(None),
-        }
+        get_decoded(
+            &self.tokenhash_agentsession,
+            token_hash.as_bytes(),
+            "agent session",
+        )
     }
 
     fn delete_agent_session(&self, token_hash: &str) -> Result<(), StoreError> {
@@ -841,10 +841,7 @@ impl Store for SledStore {
     }
 
     fn put_canned(&self, canned: &CannedResponse) -> Result<(), StoreError> {
-        self.name_canned
-            .insert(canned.name.as_bytes(), encode(canned)?)
-            .map_err(io)?;
-        Ok(())
+        put_encoded(&self.name_canned, canned.name.as_bytes(), canned)
     }
 
     fn canned(&self) -> Result<Vec<CannedResponse>, StoreError> {
@@ -860,17 +857,11 @@ impl Store for SledStore {
     }
 
     fn create_web_session(&self, session: &WebSession) -> Result<(), StoreError> {
-        self.token_websession
-            .insert(session.token.as_bytes(), encode(session)?)
-            .map_err(io)?;
-        Ok(())
+        put_encoded(&self.token_websession, session.token.as_bytes(), session)
     }
 
     fn web_session(&self, token: &str) -> Result<Option<WebSession>, StoreError> {
-        match self.token_websession.get(token.as_bytes()).map_err(io)? {
-            Some(v) => Ok(Some(decode("web session", &v)?)),
-            None => Ok(None),
-        }
+        get_decoded(&self.token_websession, token.as_bytes(), "web session")
     }
 
     fn export(
