@@ -158,6 +158,10 @@ pub struct WebConfig {
     pub max_message_bytes: usize,
     #[serde(default)]
     pub ack: AckPolicy,
+    /// Sites that embed the widget from another origin, such as
+    /// "https://shop.example" (CORS). The gateway's own pages need none.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for WebConfig {
@@ -166,6 +170,7 @@ impl Default for WebConfig {
             enabled: true,
             max_message_bytes: default_max_message_bytes(),
             ack: AckPolicy::default(),
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -241,6 +246,22 @@ impl Config {
                 "channels.web.max_message_bytes",
                 "must not exceed server.max_body_bytes",
             ));
+        }
+        for origin in &self.channels.web.allowed_origins {
+            let scheme_ok = origin.starts_with("https://") || origin.starts_with("http://");
+            let host = origin.split_once("://").map_or("", |(_, h)| h);
+            if !scheme_ok
+                || host.is_empty()
+                || host.contains('/')
+                || origin.contains(char::is_whitespace)
+            {
+                return Err(invalid(
+                    "channels.web.allowed_origins",
+                    &format!(
+                        "{origin:?} is not an origin like \"https://shop.example\" (scheme and host, no path)"
+                    ),
+                ));
+            }
         }
         if self.locale.default.is_empty() {
             return Err(invalid("locale.default", "must not be empty"));
@@ -373,6 +394,17 @@ mod tests {
     fn multiline_env_var_is_refused() {
         let err = interpolate_env("a = \"${EVIL}\"", "f.toml", &env).expect_err("newline");
         assert!(err.to_string().contains("newline"), "{err}");
+    }
+
+    #[test]
+    fn allowed_origins_must_be_origins() {
+        let ok = "[server]\n[channels.web]\nallowed_origins = [\"https://shop.example\", \"http://localhost:3000\"]\n";
+        assert!(Config::parse(ok, "ok.toml").is_ok());
+        for bad in ["https://shop.example/", "shop.example", "https://"] {
+            let text = format!("[server]\n[channels.web]\nallowed_origins = [\"{bad}\"]\n");
+            let err = Config::parse(&text, "bad.toml").expect_err(bad).to_string();
+            assert!(err.contains("channels.web.allowed_origins"), "{err}");
+        }
     }
 
     #[test]

@@ -525,3 +525,44 @@ async fn a_resolved_conversation_keeps_its_ticket_and_history_across_restart() {
     assert_eq!(again["seq"], 3);
     gateway.stop().await;
 }
+
+#[tokio::test]
+async fn only_configured_sites_may_call_the_chat_api_from_the_browser() {
+    let gw = TestGateway::start_with(|c| {
+        c.channels.web.allowed_origins = vec!["https://shop.example".into()]
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        gw.http
+            .request(reqwest::Method::OPTIONS, gw.url("/api/v1/chat/messages"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let allowed = preflight("https://shop.example").await.expect("preflight");
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://shop.example")
+    );
+    let other = preflight("https://evil.example").await.expect("preflight");
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    let session = gw
+        .http
+        .post(gw.url("/api/v1/chat/sessions"))
+        .header("origin", "https://shop.example")
+        .send()
+        .await
+        .expect("session");
+    assert_eq!(session.status(), 201);
+    assert_eq!(
+        session
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://shop.example")
+    );
+}

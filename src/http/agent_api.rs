@@ -237,11 +237,12 @@ async fn login(
     headers: HeaderMap,
     ApiJson(credentials): ApiJson<Credentials>,
 ) -> Result<Response, AppError> {
-    let address = peer.map(|p| p.0.0.ip().to_string()).unwrap_or_default();
-    let keys = vec![
-        format!("user:{}", credentials.username.to_lowercase()),
-        format!("addr:{address}"),
-    ];
+    let mut keys = vec![format!("user:{}", credentials.username.to_lowercase())];
+    // Without a known peer address, throttle by account only rather than
+    // lumping every client under one key.
+    if let Some(peer) = peer {
+        keys.push(format!("addr:{}", peer.0.0.ip()));
+    }
     if let Some(wait) = app.login_throttle.wait_for(&keys) {
         let secs = wait.as_secs().max(1);
         let mut response = AppError::new(

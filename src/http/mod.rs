@@ -10,15 +10,33 @@ use crate::app::App;
 use crate::channels;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, Method, header};
 use error::AppError;
 use std::sync::Arc;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
+
+/// Lets the configured sites call the chat API from the widget they embed.
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(3600))
+}
 
 pub fn router(app: Arc<App>) -> Router {
     let body_limit = app.config.server.max_body_bytes;
     Router::new()
         .merge(pages::routes())
-        .nest("/api/v1/chat", channels::web::routes())
+        .nest(
+            "/api/v1/chat",
+            channels::web::routes().layer(cors(&app.config.channels.web.allowed_origins)),
+        )
         .nest("/api/v1/agent", agent_api::routes().0)
         .fallback(|| async { AppError::not_found("not_found", "no such endpoint") })
         .layer(DefaultBodyLimit::max(body_limit))
