@@ -3,8 +3,9 @@
 //! interrupted, and stop it all cleanly.
 
 use crate::agents::LoginThrottle;
-use crate::channels::{Channels, web::WebChannel};
+use crate::channels::{Channels, telegram, web::WebChannel};
 use crate::config::Config;
+use crate::config::TelegramMode;
 use crate::dispatcher::{Dispatcher, Rules};
 use crate::events::Events;
 use crate::inbox::Inbox;
@@ -42,6 +43,8 @@ pub struct App {
     pub live: Arc<LiveUpdates>,
     pub events: Arc<Events>,
     pub login_throttle: LoginThrottle,
+    /// The Telegram bot client, when the channel is configured.
+    pub telegram: Option<teloxide::Bot>,
     /// Turns true when the gateway stops, so long polls and sockets end.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -124,6 +127,8 @@ pub enum StartError {
         path: String,
         source: std::io::Error,
     },
+    #[error("Telegram: {0}")]
+    Telegram(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -137,6 +142,8 @@ pub struct Gateway {
     stop: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     outbox: JoinHandle<()>,
+    /// Inbound channel loops (Telegram polling), ended by the stop signal.
+    channel_tasks: Vec<JoinHandle<()>>,
     store: Arc<dyn Store>,
 }
 
@@ -158,6 +165,17 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
     if config.channels.web.enabled {
         channels.insert(ChannelKind::Web, Arc::new(WebChannel));
     }
+    let telegram = match &config.channels.telegram {
+        Some(tg) => {
+            let bot = telegram::bot(tg).map_err(|e| StartError::Telegram(e.to_string()))?;
+            channels.insert(
+                ChannelKind::Telegram,
+                Arc::new(telegram::TelegramChannel { bot: bot.clone() }),
+            );
+            Some(bot)
+        }
+        None => None,
+    };
     let outbox = Outbox::new(store.clone(), channels, live.clone(), events.clone());
     let outbox_task = tokio::spawn(outbox.clone().run(shutdown.clone()));
     let rules = Arc::new(Rules {
@@ -196,6 +214,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
             priority: config.queue.default_priority,
             locale: config.locale.default.clone(),
         },
+        rules.templates.locales().clone(),
     );
     let listen = config.server.listen;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -217,8 +236,35 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         live,
         events,
         login_throttle: LoginThrottle::default(),
+        telegram: telegram.clone(),
         shutdown: shutdown.clone(),
     });
+    let mut channel_tasks = Vec::new();
+    if let (Some(bot), Some(tg)) = (telegram, &app.config.channels.telegram) {
+        match tg.mode {
+            TelegramMode::Polling => {
+                channel_tasks.push(tokio::spawn(telegram::poll::run(
+                    bot,
+                    app.inbox.clone(),
+                    store.clone(),
+                    tg.poll_timeout_secs,
+                    shutdown.clone(),
+                )));
+            }
+            TelegramMode::Webhook => {
+                use teloxide::payloads::SetWebhookSetters;
+                use teloxide::prelude::Requester;
+                let url = tg.webhook_url.as_deref().unwrap_or_default();
+                let url = url::Url::parse(url).map_err(|e| StartError::Telegram(e.to_string()))?;
+                let secret = tg.webhook_secret.clone().unwrap_or_default();
+                // Registering can fail while Telegram is unreachable; the
+                // gateway still serves, and the log says what to fix.
+                if let Err(error) = bot.set_webhook(url).secret_token(secret).await {
+                    tracing::error!(%error, "Could not register the Telegram webhook; no Telegram messages arrive until it is.");
+                }
+            }
+        }
+    }
     let router = crate::http::router(app);
     let mut until_stop = shutdown;
     let server = tokio::spawn(async move {
@@ -235,6 +281,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         stop,
         server,
         outbox: outbox_task,
+        channel_tasks,
         store,
     })
 }
@@ -255,6 +302,9 @@ impl Gateway {
             tracing::warn!("Open connections did not finish within 10 s; stopping anyway.");
         }
         let _ = self.outbox.await;
+        for task in self.channel_tasks {
+            let _ = task.await;
+        }
         if let Err(error) = self.store.sync().await {
             tracing::error!(%error, "The final flush failed.");
         }

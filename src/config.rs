@@ -146,6 +146,48 @@ fn default_minutes_per_customer() -> u32 {
 pub struct ChannelsConfig {
     #[serde(default)]
     pub web: WebConfig,
+    /// Present when the gateway runs a Telegram bot.
+    pub telegram: Option<TelegramConfig>,
+}
+
+/// How Telegram tells us about new messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TelegramMode {
+    /// The gateway long-polls `getUpdates`.
+    #[default]
+    Polling,
+    /// Telegram posts updates to `webhook_url`.
+    Webhook,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramConfig {
+    /// The bot token from @BotFather; use `${TELEGRAM_BOT_TOKEN}`.
+    pub token: String,
+    #[serde(default)]
+    pub mode: TelegramMode,
+    /// The Bot API server (Telegram's by default; tests and self-hosted Bot
+    /// API servers set their own).
+    #[serde(default = "default_telegram_api")]
+    pub api_url: String,
+    /// Public HTTPS URL Telegram posts to (webhook mode); it must reach
+    /// this gateway's `/api/v1/telegram/webhook`.
+    pub webhook_url: Option<String>,
+    /// Shared secret Telegram sends in X-Telegram-Bot-Api-Secret-Token.
+    pub webhook_secret: Option<String>,
+    /// Long-poll timeout in seconds (polling mode; at most 15, below the
+    /// HTTP client's 17 s).
+    #[serde(default = "default_poll_timeout")]
+    pub poll_timeout_secs: u32,
+}
+
+fn default_telegram_api() -> String {
+    "https://api.telegram.org".into()
+}
+fn default_poll_timeout() -> u32 {
+    10
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -198,6 +240,7 @@ impl Config {
     pub fn ack_policy(&self, channel: ChannelKind) -> AckPolicy {
         match channel {
             ChannelKind::Web => self.channels.web.ack,
+            // Telegram throttles about one message a second per chat: one reply.
             ChannelKind::Telegram | ChannelKind::Email => AckPolicy::Reply,
         }
     }
@@ -261,6 +304,43 @@ impl Config {
                         "{origin:?} is not an origin like \"https://shop.example\" (scheme and host, no path)"
                     ),
                 ));
+            }
+        }
+        if let Some(tg) = &self.channels.telegram {
+            if tg.token.trim().is_empty() {
+                return Err(invalid("channels.telegram.token", "must not be empty"));
+            }
+            if url::Url::parse(&tg.api_url).is_err() {
+                return Err(invalid("channels.telegram.api_url", "is not a URL"));
+            }
+            if tg.poll_timeout_secs > 15 {
+                return Err(invalid(
+                    "channels.telegram.poll_timeout_secs",
+                    "must be at most 15 (the HTTP client gives up at 17 s)",
+                ));
+            }
+            if tg.mode == TelegramMode::Webhook {
+                if tg
+                    .webhook_url
+                    .as_deref()
+                    .is_none_or(|u| url::Url::parse(u).is_err())
+                {
+                    return Err(invalid(
+                        "channels.telegram.webhook_url",
+                        "webhook mode needs the public URL Telegram posts to",
+                    ));
+                }
+                let secret_ok = tg.webhook_secret.as_deref().is_some_and(|s| {
+                    (16..=256).contains(&s.len())
+                        && s.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                });
+                if !secret_ok {
+                    return Err(invalid(
+                        "channels.telegram.webhook_secret",
+                        "webhook mode needs a secret of 16 to 256 characters: letters, digits, '_' or '-'",
+                    ));
+                }
             }
         }
         if self.locale.default.is_empty() {

@@ -12,6 +12,7 @@ use crate::events::{EventKind, Events};
 use crate::live::LiveUpdates;
 use crate::model::InboundMessage;
 use crate::store::{Accepted, NewConversation, PendingTurn, Store, StoreError};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -29,6 +30,8 @@ pub struct Inbox {
     events: Arc<Events>,
     /// How conversations opened by new customers start out.
     defaults: NewConversation,
+    /// Locales that have templates.
+    locales: BTreeSet<String>,
 }
 
 impl Inbox {
@@ -38,6 +41,7 @@ impl Inbox {
         live: Arc<LiveUpdates>,
         events: Arc<Events>,
         defaults: NewConversation,
+        locales: BTreeSet<String>,
     ) -> Self {
         Self {
             store,
@@ -45,6 +49,21 @@ impl Inbox {
             live,
             events,
             defaults,
+            locales,
+        }
+    }
+
+    /// How a conversation opened by this message starts: in the channel's
+    /// reported language when we have templates for it.
+    fn new_conversation(&self, inbound: &InboundMessage) -> NewConversation {
+        let hinted = inbound
+            .locale_hint
+            .as_deref()
+            .map(|hint| hint.split(['-', '_']).next().unwrap_or(hint).to_lowercase())
+            .filter(|code| self.locales.contains(code));
+        NewConversation {
+            priority: self.defaults.priority,
+            locale: hinted.unwrap_or_else(|| self.defaults.locale.clone()),
         }
     }
 
@@ -56,7 +75,9 @@ impl Inbox {
             conversation_id = tracing::field::Empty
         );
         async move {
-            let accepted = self.store.accept(&inbound, &self.defaults)?;
+            let accepted = self
+                .store
+                .accept(&inbound, &self.new_conversation(&inbound))?;
             tracing::Span::current().record(
                 "conversation_id",
                 tracing::field::display(accepted.conversation.id),

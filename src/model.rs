@@ -266,6 +266,9 @@ pub struct InboundMessage {
     pub text: String,
     pub display_name: Option<String>,
     pub received_at: DateTime<Utc>,
+    /// The language the channel says the customer uses (Telegram's
+    /// `language_code`), for a new conversation's locale.
+    pub locale_hint: Option<String>,
 }
 
 /// An outbound message waiting for delivery.

@@ -317,6 +317,7 @@ async fn a_queued_bot_answer_is_not_sent_after_an_agent_claims() {
                 text: "Where is my order?".into(),
                 display_name: None,
                 received_at: Utc::now(),
+                locale_hint: None,
             },
             &NewConversation {
                 priority: 0,
@@ -675,6 +676,7 @@ async fn a_reply_that_cannot_be_delivered_is_marked_for_agents() {
                 text: "hello from telegram".into(),
                 display_name: Some("Tg User".into()),
                 received_at: Utc::now(),
+                locale_hint: None,
             },
             &NewConversation {
                 priority: 0,

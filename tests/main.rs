@@ -9,4 +9,5 @@ mod browser;
 mod cli;
 mod crash;
 mod store_contract;
+mod telegram;
 mod web_chat;

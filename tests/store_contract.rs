@@ -28,6 +28,7 @@ fn inbound(chat: i64, id: &str, text: &str) -> InboundMessage {
         text: text.to_string(),
         display_name: None,
         received_at: Utc::now(),
+        locale_hint: None,
     }
 }
 

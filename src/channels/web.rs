@@ -181,6 +181,7 @@ async fn submit(
         text: text.to_string(),
         display_name: session.display_name.clone(),
         received_at: Utc::now(),
+        locale_hint: None,
     };
     Ok(app.inbox.accept(inbound).await?)
 }

@@ -38,6 +38,7 @@ pub fn router(app: Arc<App>) -> Router {
             channels::web::routes().layer(cors(&app.config.channels.web.allowed_origins)),
         )
         .nest("/api/v1/agent", agent_api::routes().0)
+        .merge(channels::telegram::webhook::routes())
         .fallback(|| async { AppError::not_found("not_found", "no such endpoint") })
         .layer(DefaultBodyLimit::max(body_limit))
         // Spans name the path only: query strings carry session tokens.

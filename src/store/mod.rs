@@ -259,6 +259,12 @@ pub trait Store: Send + Sync + 'static {
     /// False if there was none by that name.
     fn delete_canned(&self, name: &str) -> Result<bool, StoreError>;
 
+    /// A channel's saved position (the Telegram update offset).
+    fn cursor(&self, name: &str) -> Result<Option<i64>, StoreError>;
+
+    /// Saves a channel's position. Not durable until [`Store::sync`].
+    fn set_cursor(&self, name: &str, value: i64) -> Result<(), StoreError>;
+
     fn create_web_session(&self, session: &WebSession) -> Result<(), StoreError>;
 
     fn web_session(&self, token: &str) -> Result<Option<WebSession>, StoreError>;

@@ -856,6 +856,20 @@ impl Store for SledStore {
             .is_some())
     }
 
+    fn cursor(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        match self.meta.get(format!("cursor:{name}")).map_err(io)? {
+            Some(b) => Ok(Some(u64_of("cursor", &b)? as i64)),
+            None => Ok(None),
+        }
+    }
+
+    fn set_cursor(&self, name: &str, value: i64) -> Result<(), StoreError> {
+        self.meta
+            .insert(format!("cursor:{name}"), &(value as u64).to_be_bytes())
+            .map_err(io)?;
+        Ok(())
+    }
+
     fn create_web_session(&self, session: &WebSession) -> Result<(), StoreError> {
         put_encoded(&self.token_websession, session.token.as_bytes(), session)
     }

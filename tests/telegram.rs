@@ -1,0 +1,226 @@
+//! The Telegram channel against the test Bot API server: answers, hand-off
+//! and agent replies, duplicates, 429, a blocked bot, and webhook secrets.
+
+use crate::support::TestGateway;
+use crate::support::telegram::{FakeTelegram, Scripted, TOKEN};
+use frontdesk::config::{TelegramConfig, TelegramMode};
+use frontdesk::model::{CustomerAddress, Role};
+use reqwest::Method;
+use serde_json::json;
+use std::time::Duration;
+
+async fn gateway_with_telegram(mode: TelegramMode) -> (TestGateway, FakeTelegram) {
+    let tg = FakeTelegram::default();
+    let api_url = tg.start().await;
+    let gw = TestGateway::start_with(|c| {
+        c.channels.telegram = Some(TelegramConfig {
+            token: TOKEN.into(),
+            mode,
+            api_url,
+            webhook_url: Some("https://support.example/api/v1/telegram/webhook".into()),
+            webhook_secret: Some("a-webhook-secret-of-some-length".into()),
+            poll_timeout_secs: 1,
+        })
+    })
+    .await;
+    (gw, tg)
+}
+
+#[tokio::test]
+async fn a_question_is_answered_in_the_chat_with_a_talk_to_a_person_button() {
+    let (gw, tg) = gateway_with_telegram(TelegramMode::Polling).await;
+    tg.push(tg.text(42, 1, "Where is my order?"));
+    let got = tg.wait_for(42, 1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].contains("shop.example/orders"), "{}", got[0]);
+    let markup = &tg.sent()[0].2;
+    assert_eq!(
+        markup["inline_keyboard"][0][0]["callback_data"], "human",
+        "{markup}"
+    );
+    let conversation = gw
+        .store()
+        .conversation_of(&CustomerAddress::Telegram { chat_id: 42 })
+        .expect("read")
+        .expect("stored");
+    assert_eq!(conversation.display_name.as_deref(), Some("Customer"));
+}
+
+#[tokio::test]
+async fn the_button_hands_off_and_the_agent_reply_arrives_in_the_chat() {
+    let (gw, tg) = gateway_with_telegram(TelegramMode::Polling).await;
+    tg.push(tg.text(7, 1, "Where is my order?"));
+    tg.wait_for(7, 1).await;
+    tg.push(json!({ "callback_query": {
+        "id": "press-1", "chat_instance": "ci", "data": "human",
+        "from": { "id": 7, "is_bot": false, "first_name": "Customer" }
+    }}));
+    let got = tg.wait_for(7, 2).await;
+    assert!(got[1].contains("in line"), "{got:?}");
+    assert_eq!(tg.answered_callbacks(), vec!["press-1".to_string()]);
+
+    gw.add_agent("ann", "correct horse battery", Role::Agent);
+    let ann = gw.login("ann", "correct horse battery").await;
+    let id = gw.store().waiting_queue(1).expect("queue")[0];
+    let (status, _) = gw
+        .agent_call(
+            &ann,
+            Method::POST,
+            &format!("/conversations/{id}/messages"),
+            Some(json!({"text": "Hello from Ann, I am on it."})),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let got = tg.wait_for(7, 3).await;
+    assert_eq!(got[2], "Hello from Ann, I am on it.");
+    assert!(
+        tg.sent()[2].2.is_null(),
+        "agent replies carry no bot button"
+    );
+    // While Ann owns it the bot is silent on Telegram too.
+    tg.push(tg.text(7, 2, "Where is my order?"));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(tg.sent_to(7).len(), 3);
+}
+
+#[tokio::test]
+async fn the_same_message_delivered_twice_gets_one_reply() {
+    let (gw, tg) = gateway_with_telegram(TelegramMode::Polling).await;
+    let message = tg.text(9, 5, "what are your opening hours");
+    tg.push(message.clone());
+    // Redelivered under a new update id, as after a webhook/polling switch.
+    tg.push(message);
+    tg.wait_for(9, 1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(tg.sent_to(9).len(), 1, "{:?}", tg.sent_to(9));
+    let c = gw
+        .store()
+        .conversation_of(&CustomerAddress::Telegram { chat_id: 9 })
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        gw.store().messages_after(c.id, 0, 10).expect("read").len(),
+        2,
+        "one message, one reply"
+    );
+}
+
+#[tokio::test]
+async fn too_many_requests_is_retried_after_the_given_time() {
+    let (_gw, tg) = gateway_with_telegram(TelegramMode::Polling).await;
+    tg.script(Scripted::RetryAfter(2));
+    let started = std::time::Instant::now();
+    tg.push(tg.text(11, 1, "hello"));
+    let got = tg.wait_for(11, 1).await;
+    assert_eq!(got.len(), 1);
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "retried after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(tg.send_attempts(), 2);
+}
+
+#[tokio::test]
+async fn a_blocked_bot_is_reported_to_agents_and_not_retried() {
+    let (gw, tg) = gateway_with_telegram(TelegramMode::Polling).await;
+    tg.script(Scripted::Blocked);
+    tg.push(tg.text(13, 1, "hello"));
+    let store = gw.store();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let conversation = loop {
+        if let Some(c) = store
+            .conversation_of(&CustomerAddress::Telegram { chat_id: 13 })
+            .expect("read")
+            && c.undelivered
+        {
+            break c;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the failure was never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let transcript = store.messages_after(conversation.id, 0, 10).expect("read");
+    let failed = transcript.last().expect("reply");
+    assert!(
+        format!("{:?}", failed.delivery).contains("blocked"),
+        "{failed:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(tg.send_attempts(), 1, "a permanent failure is not retried");
+}
+
+#[tokio::test]
+async fn webhook_mode_checks_the_secret_and_answers_only_stored_updates() {
+    let (gw, tg) = gateway_with_telegram(TelegramMode::Webhook).await;
+    assert_eq!(
+        tg.webhook(),
+        Some((
+            "https://support.example/api/v1/telegram/webhook".into(),
+            "a-webhook-secret-of-some-length".into()
+        ))
+    );
+    let update = {
+        let mut u = tg.text(21, 1, "Where is my order?");
+        u["update_id"] = json!(500);
+        u
+    };
+    let post = |secret: &'static str| {
+        gw.http
+            .post(gw.url("/api/v1/telegram/webhook"))
+            .header("x-telegram-bot-api-secret-token", secret)
+            .json(&update)
+            .send()
+    };
+    assert_eq!(
+        post("wrong-secret-wrong-secret")
+            .await
+            .expect("send")
+            .status(),
+        401
+    );
+    assert!(
+        gw.store()
+            .conversation_of(&CustomerAddress::Telegram { chat_id: 21 })
+            .expect("read")
+            .is_none(),
+        "a refused call stores nothing"
+    );
+    assert_eq!(
+        post("a-webhook-secret-of-some-length")
+            .await
+            .expect("send")
+            .status(),
+        200
+    );
+    assert_eq!(
+        post("a-webhook-secret-of-some-length")
+            .await
+            .expect("send")
+            .status(),
+        200,
+        "a retry is fine"
+    );
+    let got = tg.wait_for(21, 1).await;
+    assert!(got[0].contains("shop.example/orders"), "{got:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        tg.sent_to(21).len(),
+        1,
+        "Telegram's retry got no second reply"
+    );
+    let bad = gw
+        .http
+        .post(gw.url("/api/v1/telegram/webhook"))
+        .header(
+            "x-telegram-bot-api-secret-token",
+            "a-webhook-secret-of-some-length",
+        )
+        .body("{not json")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(bad.status(), 400);
+}
