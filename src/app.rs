@@ -16,6 +16,7 @@ use crate::outbox::Outbox;
 use crate::store::sled::SledStore;
 use crate::store::{NewConversation, Store, StoreError};
 use crate::templates::{TemplateError, Templates};
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -144,6 +145,8 @@ pub struct Gateway {
     outbox: JoinHandle<()>,
     /// Inbound channel loops (Telegram polling), ended by the stop signal.
     channel_tasks: Vec<JoinHandle<()>>,
+    /// The bot whose webhook we registered, to remove it at stop.
+    webhook_bot: Option<teloxide::Bot>,
     store: Arc<dyn Store>,
 }
 
@@ -240,6 +243,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         shutdown: shutdown.clone(),
     });
     let mut channel_tasks = Vec::new();
+    let mut webhook_bot = None;
     if let (Some(bot), Some(tg)) = (telegram, &app.config.channels.telegram) {
         match tg.mode {
             TelegramMode::Polling => {
@@ -262,6 +266,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
                 if let Err(error) = bot.set_webhook(url).secret_token(secret).await {
                     tracing::error!(%error, "Could not register the Telegram webhook; no Telegram messages arrive until it is.");
                 }
+                webhook_bot = Some(bot);
             }
         }
     }
@@ -282,6 +287,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         server,
         outbox: outbox_task,
         channel_tasks,
+        webhook_bot,
         store,
     })
 }
@@ -295,6 +301,16 @@ impl Gateway {
     /// Stops accepting, lets open requests finish (up to 10 s), and flushes.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
+        if let Some(bot) = &self.webhook_bot {
+            use teloxide::prelude::Requester;
+            // Telegram then keeps updates until the next start sets it again.
+            let removed =
+                tokio::time::timeout(Duration::from_secs(5), bot.delete_webhook().into_future())
+                    .await;
+            if !matches!(removed, Ok(Ok(_))) {
+                tracing::warn!("Could not remove the Telegram webhook at stop.");
+            }
+        }
         if tokio::time::timeout(Duration::from_secs(10), self.server)
             .await
             .is_err()

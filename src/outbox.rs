@@ -207,7 +207,12 @@ impl Shared {
             }
         };
         let failed = matches!(delivery, Delivery::Failed { .. });
-        if let Some(message) = self.store.finish_delivery(&entry, delivery, now)? {
+        let finished = self.store.finish_delivery(&entry, delivery, now)?;
+        // The send cannot be taken back: make its record durable at once,
+        // so a crash re-sends only what was in flight, not the last half
+        // second of deliveries.
+        self.store.sync().await?;
+        if let Some(message) = finished {
             self.live.publish(&conversation.customer.key(), message.seq);
             let kind = if failed {
                 EventKind::DeliveryFailed

@@ -9,6 +9,7 @@ fn frontdesk(args: &[&str]) -> Output {
         .args(args)
         .env("FRONTDESK_LISTEN", "127.0.0.1:9999")
         .env("COMPANY_NAME", "Test Company")
+        .env("TELEGRAM_BOT_TOKEN", "123456:test")
         .env_remove("FRONTDESK_CONFIG")
         .output()
         .expect("run frontdesk")

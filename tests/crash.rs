@@ -22,8 +22,17 @@ pub struct Process {
 
 impl Process {
     pub fn start(data: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_frontdesk"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        Self::start_with_config(data, None)
+    }
+
+    pub fn start_with_config(data: &Path, config: Option<&Path>) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_frontdesk"));
+        command.arg("serve");
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
+        let mut child = command
+            .args(["--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info")

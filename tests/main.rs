@@ -7,7 +7,7 @@ mod support;
 mod agent_api;
 mod browser;
 mod cli;
-mod crash;
+pub mod crash;
 mod store_contract;
 mod telegram;
 mod web_chat;

@@ -27,7 +27,7 @@ fi
 cargo build --locked --all-targets
 ./target/debug/frontdesk check-config
 for file in config/*.toml; do
-  FRONTDESK_LISTEN=127.0.0.1:8080 COMPANY_NAME=Example ./target/debug/frontdesk check-config --config "$file"
+  FRONTDESK_LISTEN=127.0.0.1:8080 COMPANY_NAME=Example TELEGRAM_BOT_TOKEN=123456:example ./target/debug/frontdesk check-config --config "$file"
 done
 ./target/debug/frontdesk intents test
 cargo test --locked

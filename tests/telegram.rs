@@ -154,7 +154,7 @@ async fn a_blocked_bot_is_reported_to_agents_and_not_retried() {
 
 #[tokio::test]
 async fn webhook_mode_checks_the_secret_and_answers_only_stored_updates() {
-    let (gw, tg) = gateway_with_telegram(TelegramMode::Webhook).await;
+    let (mut gw, tg) = gateway_with_telegram(TelegramMode::Webhook).await;
     assert_eq!(
         tg.webhook(),
         Some((
@@ -223,4 +223,85 @@ async fn webhook_mode_checks_the_secret_and_answers_only_stored_updates() {
         .await
         .expect("send");
     assert_eq!(bad.status(), 400);
+    gw.stop().await;
+    assert_eq!(tg.webhook(), None, "the webhook is removed at stop");
+}
+
+/// Promise 1 on Telegram: the binary is killed with SIGKILL while updates
+/// flow (some fetched but not yet stored), and restarted. Every message is
+/// stored exactly once and answered; a reply is sent twice at most once
+/// per kill (sent, then killed before it was marked delivered).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_while_polling_every_update_is_answered_exactly_once() {
+    const CHATS: i64 = 6;
+    const KILLS: usize = 3;
+    let tg = FakeTelegram::default();
+    let api_url = tg.start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("frontdesk.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\n[vars]\ncompany = \"Acme\"\nsupport_hours = \"9-5\"\nsupport_hours_zh = \"9-5\"\n\
+             order_tracking_url = \"https://shop.example/orders\"\nrefund_window_days = \"30\"\n\
+             [channels.telegram]\ntoken = \"{TOKEN}\"\napi_url = \"{api_url}\"\npoll_timeout_secs = 1\n"
+        ),
+    )
+    .expect("config");
+    let data = dir.path().join("data");
+    let mut pushed = 0i64;
+    let mut process = crate::crash::Process::start_with_config(&data, Some(&config));
+    for round in 0..KILLS {
+        for wave in 0..4 {
+            for chat in 1..=CHATS {
+                pushed += 1;
+                let text = if pushed % 2 == 0 {
+                    "Where is my order?"
+                } else {
+                    "my lamp flickers"
+                };
+                tg.push(tg.text(chat, pushed, text));
+            }
+            tokio::time::sleep(Duration::from_millis(40 + 30 * wave)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50 * round as u64)).await;
+        process.kill();
+        process = crate::crash::Process::start_with_config(&data, Some(&config));
+    }
+    let per_chat = (pushed / CHATS) as usize;
+    for chat in 1..=CHATS {
+        tg.wait_for(chat, per_chat).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let replies = tg.sent().len();
+    let answered_chats = (1..=CHATS)
+        .filter(|c| tg.sent_to(*c).len() >= per_chat)
+        .count();
+    println!("telegram crash test: {KILLS} kills, {pushed} updates, {replies} replies sent");
+    assert_eq!(
+        answered_chats as i64, CHATS,
+        "every chat got a reply to every message"
+    );
+    assert!(
+        replies <= pushed as usize + KILLS,
+        "{replies} replies to {pushed} messages: more than one duplicate per kill"
+    );
+    process.kill();
+
+    // Every message is stored exactly once.
+    let store = frontdesk::store::sled::SledStore::open(&data).expect("open the data");
+    use frontdesk::store::Store;
+    for chat in 1..=CHATS {
+        let c = store
+            .conversation_of(&CustomerAddress::Telegram { chat_id: chat })
+            .expect("read")
+            .expect("stored");
+        let customer = store
+            .messages_after(c.id, 0, 1000)
+            .expect("read")
+            .into_iter()
+            .filter(|m| m.author == frontdesk::model::Author::Customer)
+            .count();
+        assert_eq!(customer, per_chat, "chat {chat}");
+    }
 }

@@ -249,7 +249,11 @@ async fn handle(
             ));
             ok(json!(true)).into_response()
         }
-        "deletewebhook" | "sendchataction" => ok(json!(true)).into_response(),
+        "deletewebhook" => {
+            tg.lock().webhook = None;
+            ok(json!(true)).into_response()
+        }
+        "sendchataction" => ok(json!(true)).into_response(),
         _ => error(404, "Not Found: method not found", None).into_response(),
     }
 }
