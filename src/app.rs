@@ -324,6 +324,15 @@ impl Gateway {
         if let Err(error) = self.store.sync().await {
             tracing::error!(%error, "The final flush failed.");
         }
+        // Workers let go of the store as they wind down; wait for them so
+        // the database is closed (and its folder unlocked) when stop returns.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while Arc::strong_count(&self.store) > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if Arc::strong_count(&self.store) > 1 {
+            tracing::warn!("Some tasks still hold the store after 5 s; it closes when they end.");
+        }
         tracing::info!("Frontdesk stopped.");
     }
 }

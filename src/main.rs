@@ -17,6 +17,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// Prints a line to stdout, returning write errors (a closed pipe, as in
+/// `frontdesk agent list | head -1`) instead of panicking like `println!`.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout(), $($arg)*)?
+    };
+}
+
 #[derive(Parser)]
 #[command(
     name = "frontdesk",
@@ -117,6 +125,12 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
+            let closed_pipe = error
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe);
+            if closed_pipe {
+                return ExitCode::SUCCESS;
+            }
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
@@ -214,7 +228,7 @@ fn check_config(path: Option<&Path>) -> Result<()> {
     // Loading renders every template with sample values.
     let (intents, templates) = app::load_rules(&config)?;
     let rendered = templates.len();
-    println!(
+    out!(
         "{}: OK ({} intents, {} patterns, {} templates in {})",
         config.source,
         intents.intents().len(),
@@ -240,9 +254,9 @@ fn intents_test(path: Option<&Path>) -> Result<ExitCode> {
         .map(|i| i.examples.len() + i.counter_examples.len())
         .sum();
     for failure in &failures {
-        println!("FAIL {failure}");
+        out!("FAIL {failure}");
     }
-    println!(
+    out!(
         "{} passed, {} failed",
         total - failures.len(),
         failures.len()
@@ -261,8 +275,8 @@ fn intents_try(path: Option<&Path>, text: &str, lang: Option<&str>) -> Result<()
         Some(l) => l.to_string(),
         None => frontdesk::locale::detect(text, templates.locales(), templates.default_locale()),
     };
-    println!("normalized: {}", frontdesk::intents::normalize(text));
-    println!("locale:     {locale}");
+    out!("normalized: {}", frontdesk::intents::normalize(text));
+    out!("locale:     {locale}");
     let context = ReplyContext {
         ticket: 1042,
         position: 1,
@@ -271,12 +285,14 @@ fn intents_try(path: Option<&Path>, text: &str, lang: Option<&str>) -> Result<()
     };
     let template = match intents.classify(text) {
         Some(c) => {
-            println!(
+            out!(
                 "intent:     {} (priority {}, {})",
-                c.intent.name, c.intent.priority, c.intent.file
+                c.intent.name,
+                c.intent.priority,
+                c.intent.file
             );
             for pattern in &c.fired {
-                println!("  fired:    {pattern}");
+                out!("  fired:    {pattern}");
             }
             match (&c.intent.action, &c.intent.template) {
                 (Action::Answer, Some(t)) => t.clone(),
@@ -284,12 +300,12 @@ fn intents_try(path: Option<&Path>, text: &str, lang: Option<&str>) -> Result<()
             }
         }
         None => {
-            println!("intent:     none (hand-off to a person)");
+            out!("intent:     none (hand-off to a person)");
             "handoff".to_string()
         }
     };
-    println!("reply ({template}):");
-    println!(
+    out!("reply ({template}):");
+    out!(
         "{}",
         templates.render(&template, &locale, ChannelKind::Web, &context)?
     );
@@ -311,7 +327,7 @@ fn manage_agents(store: &SledStore, command: AgentCommand) -> Result<()> {
             let agent = agents::new_agent(&name, password, role)?;
             store.put_agent(&agent)?;
             sync(store)?;
-            println!("added {} {name}", if admin { "admin" } else { "agent" });
+            out!("added {} {name}", if admin { "admin" } else { "agent" });
         }
         AgentCommand::List => {
             for agent in store.agents()? {
@@ -320,7 +336,7 @@ fn manage_agents(store: &SledStore, command: AgentCommand) -> Result<()> {
                     Role::Agent => "agent",
                 };
                 let state = if agent.disabled { "disabled" } else { "active" };
-                println!("{}\t{role}\t{state}", agent.username);
+                out!("{}\t{role}\t{state}", agent.username);
             }
         }
         AgentCommand::Disable { name } => {
@@ -330,7 +346,7 @@ fn manage_agents(store: &SledStore, command: AgentCommand) -> Result<()> {
             agent.disabled = true;
             store.put_agent(&agent)?;
             sync(store)?;
-            println!("disabled {name}");
+            out!("disabled {name}");
         }
     }
     Ok(())
@@ -370,7 +386,7 @@ fn export(store: &SledStore, out: &Path) -> Result<()> {
         .get_ref()
         .sync_all()
         .context("cannot sync the export")?;
-    println!("exported {count} records to {}", out.display());
+    out!("exported {count} records to {}", out.display());
     Ok(())
 }
 
@@ -394,6 +410,6 @@ fn import(store: &SledStore, file: &Path) -> Result<()> {
         count += 1;
     }
     sync(store)?;
-    println!("imported {count} records from {}", file.display());
+    out!("imported {count} records from {}", file.display());
     Ok(())
 }
