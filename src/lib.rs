@@ -1,18 +1,18 @@
 //! Frontdesk: a customer-support gateway in one binary.
 //!
-//! Customers write on web chat (and, as their channels land, Telegram and
-//! email). Every message is stored durably, acknowledged at once, answered
+//! Customers write on web chat or Telegram (email is next). Every message is stored durably, acknowledged at once, answered
 //! from intent rules when it is a common question, and otherwise handed to a
 //! human agent; replies go back out on the customer's own channel.
 //!
 //! # How a message flows
 //!
 //! ```text
-//! customer ─► channel adapter (channels::web)
+//! customer ─► channel adapter (channels::web, channels::telegram)
 //!               parse + validate → InboundMessage
 //!               Inbox::accept    → Store::accept (dedupe, find/open conversation,
 //!                                  append, mark turn pending) → Store::sync (group commit)
-//!               confirm upstream (HTTP 202 / WebSocket `received`)
+//!               confirm upstream (HTTP 202 / WebSocket `received` /
+//!                 next getUpdates offset / webhook 200)
 //!                          │
 //!                          ▼
 //!            Dispatcher (per-conversation order, conversations in parallel)
@@ -24,7 +24,10 @@
 //!                          │
 //!                          ▼
 //!            Outbox (due-time ordered, retries with backoff, survives restarts)
-//!               Channel::send → Store::finish_delivery (transcript) → LiveUpdates
+//!               Channel::send → Store::finish_delivery (transcript) → sync
+//!                 → LiveUpdates (web chat) + Events (agent consoles)
+//!                          ▲
+//! agent console / agent API ┘ (http::agent_api: claim, reply, note, resolve)
 //! ```
 //!
 //! # Modules
@@ -39,7 +42,8 @@
 //! - [`templates`]: reply texts per locale and channel (minijinja).
 //! - [`locale`]: which language to reply in.
 //! - [`live`]: wake-ups for long polls and WebSockets when a transcript grows.
-//! - [`channels`]: the `Channel` trait and the web chat channel.
+//! - [`channels`]: the `Channel` trait; web chat (`channels::web`) and
+//!   Telegram (`channels::telegram`: parse, poll loop, webhook, outbound).
 //! - [`agents`]: agent accounts, password hashes, the failed-login throttle.
 //! - [`events`]: live events for agent consoles.
 //! - [`secrets`]: random tokens and their hashes.

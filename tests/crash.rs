@@ -18,6 +18,8 @@ const KILLS: usize = 3;
 pub struct Process {
     child: Child,
     pub base: String,
+    /// Every log line the process printed.
+    pub logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl Process {
@@ -42,9 +44,14 @@ impl Process {
             .expect("spawn frontdesk");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let keep = logs.clone();
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                keep.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(line.clone());
                 if !sent && let Some(addr) = line.split("addr=").nth(1) {
                     let _ = tx.send(addr.trim().to_string());
                     sent = true;
@@ -57,6 +64,7 @@ impl Process {
         Self {
             child,
             base: format!("http://{addr}"),
+            logs,
         }
     }
 

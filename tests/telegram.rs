@@ -250,6 +250,7 @@ async fn killed_while_polling_every_update_is_answered_exactly_once() {
     .expect("config");
     let data = dir.path().join("data");
     let mut pushed = 0i64;
+    let mut all_logs: Vec<String> = Vec::new();
     let mut process = crate::crash::Process::start_with_config(&data, Some(&config));
     for round in 0..KILLS {
         for wave in 0..4 {
@@ -265,6 +266,7 @@ async fn killed_while_polling_every_update_is_answered_exactly_once() {
             tokio::time::sleep(Duration::from_millis(40 + 30 * wave)).await;
         }
         tokio::time::sleep(Duration::from_millis(50 * round as u64)).await;
+        all_logs.extend(process.logs.lock().expect("logs").clone());
         process.kill();
         process = crate::crash::Process::start_with_config(&data, Some(&config));
     }
@@ -293,7 +295,14 @@ async fn killed_while_polling_every_update_is_answered_exactly_once() {
             "chat {chat}: {got} replies to {per_chat} messages"
         );
     }
+    all_logs.extend(process.logs.lock().expect("logs").clone());
     process.kill();
+    assert!(all_logs.len() > 5, "the process logged: {all_logs:?}");
+    let secret = TOKEN.split(':').nth(1).expect("token secret part");
+    assert!(
+        all_logs.iter().all(|line| !line.contains(secret)),
+        "the bot token reached the logs"
+    );
 
     // Every message is stored exactly once.
     let store = frontdesk::store::sled::SledStore::open(&data).expect("open the data");
