@@ -87,7 +87,7 @@ const FREE_FAILURES: u32 = 5;
 const MAX_LOCKOUT: Duration = Duration::from_secs(15 * 60);
 
 /// Counts failed logins per key ("user:NAME", "addr:IP"). After
-/// [`FREE_FAILURES`] in a row, each further attempt must wait a doubling
+/// five in a row, each further attempt must wait a doubling
 /// delay (1 s, 2 s, 4 s … up to 15 minutes) after the last failure. Kept in
 /// memory: a restart forgives.
 #[derive(Default)]

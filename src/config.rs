@@ -201,7 +201,7 @@ pub struct WebConfig {
     #[serde(default)]
     pub ack: AckPolicy,
     /// Sites that embed the widget from another origin, such as
-    /// "https://shop.example" (CORS). The gateway's own pages need none.
+    /// `"https://shop.example"` (CORS). The gateway's own pages need none.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
 }
