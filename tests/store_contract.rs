@@ -285,12 +285,19 @@ fn a_customer_message_reopens_a_resolved_conversation_and_pending_returns_to_ass
                 .expect("read")
                 .expect("exists");
             c.status = before;
+            c.assigned_agent = Some("ann".into());
             store.import(ExportRecord::Conversation(c)).expect("put");
             let next = store
                 .accept(&inbound(1, &format!("{before:?}"), "back"), &new(0))
                 .expect("accept");
             assert_eq!(next.conversation.id, a.conversation.id, "{name}");
             assert_eq!(next.conversation.status, after, "{name}");
+            if after == ConversationStatus::Bot {
+                assert_eq!(
+                    next.conversation.assigned_agent, None,
+                    "{name}: reopened, owned by no one"
+                );
+            }
         }
     }
 }

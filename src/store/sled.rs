@@ -400,11 +400,17 @@ impl Store for SledStore {
                             }
                         }
                     };
-                    conversation.status = match conversation.status {
-                        ConversationStatus::Resolved => ConversationStatus::Bot,
-                        ConversationStatus::Pending => ConversationStatus::Assigned,
-                        other => other,
-                    };
+                    match conversation.status {
+                        // Reopened: the bot handles it again, owned by no one.
+                        ConversationStatus::Resolved => {
+                            conversation.status = ConversationStatus::Bot;
+                            conversation.assigned_agent = None;
+                        }
+                        ConversationStatus::Pending => {
+                            conversation.status = ConversationStatus::Assigned;
+                        }
+                        _ => {}
+                    }
                     if conversation.display_name.is_none() {
                         conversation.display_name = inbound.display_name.clone();
                     }
