@@ -30,4 +30,6 @@ for file in config/*.toml; do
   FRONTDESK_LISTEN=127.0.0.1:8080 COMPANY_NAME=Example TELEGRAM_BOT_TOKEN=123456:example ./target/debug/frontdesk check-config --config "$file"
 done
 ./target/debug/frontdesk intents test
+# The benchmark harness still runs (a few iterations; figures in BENCHMARKS.md come from `cargo bench`).
+cargo test --locked --bench gateway -- --quick
 cargo test --locked

@@ -1,0 +1,438 @@
+//! Frontdesk's benchmarks, each a ratio against a baseline measured in the
+//! same run (these machines are noisy):
+//!
+//! 1. intent classification: 300 intents in one `RegexSet` against the same
+//!    patterns as 300 `Regex`es in a loop, on English and Chinese text;
+//! 2. durable intake: `Store::accept` + group commit with 64 concurrent
+//!    producers, against raw sled inserts with the same group commit;
+//! 3. web chat: message → durable `received` (HTTP 202), and message → bot
+//!    answer visible to the client, with 64 sessions, against a bare axum
+//!    echo endpoint driven by the same client.
+//!
+//! `cargo bench --bench gateway` prints a Markdown report (copied into
+//! BENCHMARKS.md). `-- --quick` runs a few iterations only, as CI does to
+//! check that the harness still works.
+
+use frontdesk::intents::IntentSet;
+use frontdesk::model::{CustomerAddress, InboundMessage};
+use frontdesk::store::sled::SledStore;
+use frontdesk::store::{NewConversation, Store};
+use regex::Regex;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Scale {
+    messages: usize,
+    rounds: usize,
+    intake: usize,
+    chat: usize,
+}
+
+const EN_WORDS: &[&str] = &[
+    "order",
+    "parcel",
+    "refund",
+    "invoice",
+    "account",
+    "password",
+    "delivery",
+    "address",
+    "payment",
+    "card",
+    "shipping",
+    "return",
+    "cancel",
+    "change",
+    "track",
+    "coupon",
+    "review",
+    "newsletter",
+    "complaint",
+    "warranty",
+    "size",
+    "colour",
+    "stock",
+    "price",
+    "discount",
+];
+const ZH_WORDS: &[&str] = &[
+    "订单",
+    "包裹",
+    "退款",
+    "发票",
+    "账户",
+    "密码",
+    "配送",
+    "地址",
+    "付款",
+    "银行卡",
+    "运费",
+    "退货",
+    "取消",
+    "修改",
+    "物流",
+    "优惠券",
+    "评价",
+    "订阅",
+    "投诉",
+    "保修",
+    "尺码",
+    "颜色",
+    "库存",
+    "价格",
+    "折扣",
+];
+
+/// 300 intents, each with an English pattern (two words in order, ASCII
+/// word boundaries) and a Chinese one.
+fn synthetic_intents() -> (Vec<(String, String)>, Vec<String>) {
+    let mut files = Vec::new();
+    let mut patterns = Vec::new();
+    for i in 0..300 {
+        let (a, b) = (
+            i % EN_WORDS.len(),
+            (i / EN_WORDS.len() + i + 1) % EN_WORDS.len(),
+        );
+        let en = format!(
+            r"(?-u:\b){}(?-u:\b).*(?-u:\b){}(?-u:\b)",
+            EN_WORDS[a], EN_WORDS[b]
+        );
+        let zh = format!("{}.*{}", ZH_WORDS[a], ZH_WORDS[b]);
+        files.push((
+            format!("i{i:03}.toml"),
+            format!("name = \"i{i:03}\"\naction = \"handoff\"\n[patterns]\nen = ['{en}']\nzh = ['{zh}']\n"),
+        ));
+        patterns.push(en);
+        patterns.push(zh);
+    }
+    (files, patterns)
+}
+
+fn texts() -> Vec<String> {
+    let mut texts = Vec::new();
+    for i in 0..50 {
+        let a = EN_WORDS[i % EN_WORDS.len()];
+        let b = EN_WORDS[(i * 7 + 3) % EN_WORDS.len()];
+        texts.push(format!(
+            "hello, I have a question about my {a} and the {b}, it has been a week already"
+        ));
+        let za = ZH_WORDS[i % ZH_WORDS.len()];
+        let zb = ZH_WORDS[(i * 7 + 3) % ZH_WORDS.len()];
+        texts.push(format!(
+            "你好，我想问一下我的{za}和{zb}的问题，已经一个星期了还没有消息"
+        ));
+    }
+    texts
+}
+
+fn bench_intents(scale: &Scale) -> String {
+    let (files, patterns) = synthetic_intents();
+    let set = IntentSet::from_files(files).expect("synthetic intents compile");
+    let loop_regexes: Vec<Regex> = patterns
+        .iter()
+        .map(|p| Regex::new(p).expect("regex"))
+        .collect();
+    let texts = texts();
+    let (en, zh): (Vec<&String>, Vec<&String>) = texts.iter().partition(|t| t.is_ascii());
+    let time = |f: &dyn Fn(&str) -> usize, sample: &[&String]| {
+        let mut hits = 0;
+        let started = Instant::now();
+        for _ in 0..scale.rounds {
+            for t in sample.iter().take(scale.messages) {
+                hits += f(t);
+            }
+        }
+        let n = (scale.rounds * sample.len().min(scale.messages)) as f64;
+        (started.elapsed().as_secs_f64() * 1e6 / n, hits)
+    };
+    let with_set = |t: &str| usize::from(set.classify(t).is_some());
+    let with_loop = |t: &str| {
+        let text = frontdesk::intents::normalize(t);
+        usize::from(loop_regexes.iter().any(|r| r.is_match(&text)))
+    };
+    // Warm the lazy DFAs so both sides are measured hot.
+    time(&with_set, &en);
+    time(&with_set, &zh);
+    time(&with_loop, &en);
+    time(&with_loop, &zh);
+    let mut out = String::from(
+        "| text | RegexSet (µs/message) | 600 Regexes in a loop (µs/message) | speed-up |\n|---|---|---|---|\n",
+    );
+    for (name, sample) in [("English", &en), ("Chinese", &zh)] {
+        let (set_us, set_hits) = time(&with_set, sample);
+        let (loop_us, loop_hits) = time(&with_loop, sample);
+        assert_eq!(set_hits, loop_hits, "both sides must find the same matches");
+        out.push_str(&format!(
+            "| {name} | {set_us:.2} | {loop_us:.2} | {:.1}× |\n",
+            loop_us / set_us
+        ));
+    }
+    out
+}
+
+fn inbound(i: usize) -> InboundMessage {
+    InboundMessage {
+        customer: CustomerAddress::Telegram {
+            chat_id: (i % 5000) as i64,
+        },
+        external_id: format!("bench-{i}"),
+        text: "Where is my order? It has been a week.".into(),
+        display_name: None,
+        received_at: chrono::Utc::now(),
+        locale_hint: None,
+    }
+}
+
+/// Runs `per_task` operations in each of 64 tasks; returns (ops/s, p50, p99).
+async fn concurrent<F, Fut>(total: usize, op: F) -> (f64, Duration, Duration, usize)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let op = Arc::new(op);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..64)
+        .map(|task| {
+            let op = op.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0;
+                for i in (task..total).step_by(64) {
+                    let t = Instant::now();
+                    if !op(i).await {
+                        errors += 1;
+                    }
+                    latencies.push(t.elapsed());
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.expect("task");
+        all.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    let pick = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
+    (total as f64 / elapsed, pick(0.5), pick(0.99), errors)
+}
+
+/// Raw sled with the store's group-commit pattern: the baseline for intake.
+fn raw_group_commit(db: sled::Db) -> std::sync::mpsc::Sender<tokio::sync::oneshot::Sender<()>> {
+    let (tx, rx) = std::sync::mpsc::channel::<tokio::sync::oneshot::Sender<()>>();
+    std::thread::spawn(move || {
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            batch.extend(rx.try_iter());
+            db.flush().expect("flush");
+            for w in batch {
+                let _ = w.send(());
+            }
+        }
+    });
+    tx
+}
+
+async fn bench_intake(scale: &Scale) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(SledStore::open(&dir.path().join("store")).expect("store"));
+    let new = NewConversation {
+        priority: 0,
+        locale: "en".into(),
+    };
+    let s = store.clone();
+    let (store_rate, store_p50, store_p99, _) = concurrent(scale.intake, move |i| {
+        let s = s.clone();
+        let new = new.clone();
+        async move {
+            s.accept(&inbound(i), &new).expect("accept");
+            s.sync().await.is_ok()
+        }
+    })
+    .await;
+
+    let db = sled::Config::new()
+        .path(dir.path().join("raw"))
+        .mode(sled::Mode::LowSpace)
+        .cache_capacity(32 << 20)
+        .open()
+        .expect("raw sled");
+    let tree = db.open_tree("raw").expect("tree");
+    let commit = raw_group_commit(db.clone());
+    let (raw_rate, raw_p50, raw_p99, _) = concurrent(scale.intake, move |i| {
+        let tree = tree.clone();
+        let commit = commit.clone();
+        async move {
+            let value = serde_json::to_vec(
+                &json!({"text": "Where is my order? It has been a week.", "i": i}),
+            )
+            .expect("json");
+            tree.insert(format!("bench-{i}"), value).expect("insert");
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            commit.send(tx).expect("commit");
+            rx.await.is_ok()
+        }
+    })
+    .await;
+    format!(
+        "| durable intake, 64 producers | {store_rate:.0}/s (p50 {store_p50:.2?}, p99 {store_p99:.2?}) | raw sled + group commit: {raw_rate:.0}/s (p50 {raw_p50:.2?}, p99 {raw_p99:.2?}) | {:.0}% |\n",
+        100.0 * store_rate / raw_rate
+    )
+}
+
+async fn echo_server() -> String {
+    let app = axum::Router::new().route(
+        "/echo",
+        axum::routing::post(|body: axum::body::Bytes| async move {
+            let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            (
+                axum::http::StatusCode::ACCEPTED,
+                axum::Json(json!({ "echo": v["client_id"] })),
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/echo")
+}
+
+async fn bench_chat(scale: &Scale) -> String {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = frontdesk::config::Config::load(None).expect("config");
+    config.server.listen = "127.0.0.1:0".parse().expect("addr");
+    config.server.data_dir = data.path().to_path_buf();
+    let gateway = frontdesk::app::start(config).await.expect("gateway");
+    let base = format!("http://{}", gateway.addr);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(128)
+        .build()
+        .expect("client");
+    let mut sessions = Vec::new();
+    for _ in 0..64 {
+        let body: Value = http
+            .post(format!("{base}/api/v1/chat/sessions"))
+            .send()
+            .await
+            .expect("session")
+            .json()
+            .await
+            .expect("json");
+        sessions.push(body["session"].as_str().expect("token").to_string());
+    }
+    let sessions = Arc::new(sessions);
+
+    let echo = echo_server().await;
+    let client = http.clone();
+    let (echo_rate, echo_p50, echo_p99, echo_errors) = concurrent(scale.chat, move |i| {
+        let client = client.clone();
+        let echo = echo.clone();
+        async move {
+            let r = client.post(&echo).json(&json!({"session": "s", "client_id": format!("e{i}"), "text": "Where is my order?"})).send().await;
+            r.is_ok_and(|r| r.status() == 202)
+        }
+    })
+    .await;
+
+    let (client, url, s) = (
+        http.clone(),
+        format!("{base}/api/v1/chat/messages"),
+        sessions.clone(),
+    );
+    let (recv_rate, recv_p50, recv_p99, recv_errors) = concurrent(scale.chat, move |i| {
+        let (client, url, s) = (client.clone(), url.clone(), s.clone());
+        async move {
+            let session = &s[i % 64];
+            let r = client.post(&url).json(&json!({"session": session, "client_id": format!("r{i}"), "text": "Where is my order?"})).send().await;
+            r.is_ok_and(|r| r.status() == 202)
+        }
+    })
+    .await;
+
+    // Message → the bot's answer visible to the client (long poll).
+    let (client, base2, s) = (http.clone(), base.clone(), sessions.clone());
+    let (answer_rate, answer_p50, answer_p99, answer_errors) = concurrent(scale.chat, move |i| {
+        let (client, base, s) = (client.clone(), base2.clone(), s.clone());
+        async move {
+            let session = &s[i % 64];
+            let Ok(r) = client
+                .post(format!("{base}/api/v1/chat/messages"))
+                .json(&json!({"session": session, "client_id": format!("a{i}"), "text": "what are your opening hours"}))
+                .send()
+                .await
+            else {
+                return false;
+            };
+            let Ok(receipt) = r.json::<Value>().await else { return false };
+            let after = receipt["seq"].as_u64().unwrap_or(0);
+            for _ in 0..20 {
+                let Ok(r) = client.get(format!("{base}/api/v1/chat/messages?session={session}&after={after}&wait=5")).send().await else {
+                    return false;
+                };
+                let Ok(body) = r.json::<Value>().await else { return false };
+                let answered = body["messages"].as_array().is_some_and(|m| m.iter().any(|m| m["from"] == "bot" && m["text"].as_str().unwrap_or("").contains("support team")));
+                if answered {
+                    return true;
+                }
+            }
+            false
+        }
+    })
+    .await;
+    gateway.stop().await;
+    format!(
+        "| web chat, 64 sessions | message → durable 202: {recv_rate:.0}/s, p50 {recv_p50:.2?}, p99 {recv_p99:.2?}, {recv_errors} errors | bare axum echo: {echo_rate:.0}/s, p50 {echo_p50:.2?}, p99 {echo_p99:.2?}, {echo_errors} errors | {:.0}% of the echo's throughput |\n\
+         | web chat, 64 sessions | message → bot answer visible (long poll): {answer_rate:.0}/s, p50 {answer_p50:.2?}, p99 {answer_p99:.2?}, {answer_errors} errors | | |\n",
+        100.0 * recv_rate / echo_rate
+    )
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let scale = if quick {
+        Scale {
+            messages: 10,
+            rounds: 2,
+            intake: 256,
+            chat: 128,
+        }
+    } else {
+        Scale {
+            messages: 100,
+            rounds: 200,
+            intake: 20_000,
+            chat: 5_000,
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let machine = format!(
+        "{} cores, {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        std::env::consts::ARCH
+    );
+    println!(
+        "## Run of {} on {machine}{}\n",
+        chrono::Utc::now().format("%Y-%m-%d"),
+        if quick { " (quick)" } else { "" }
+    );
+    println!(
+        "### Intent classification (300 intents, 600 patterns)\n\n{}",
+        bench_intents(&scale)
+    );
+    let intake = runtime.block_on(bench_intake(&scale));
+    let chat = runtime.block_on(bench_chat(&scale));
+    println!(
+        "### Throughput and latency\n\n| what | measured | baseline (same run) | ratio |\n|---|---|---|---|\n{intake}{chat}"
+    );
+}
