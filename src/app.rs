@@ -3,7 +3,7 @@
 //! interrupted, and stop it all cleanly.
 
 use crate::agents::LoginThrottle;
-use crate::channels::{Channels, telegram, web::WebChannel};
+use crate::channels::{Channel, Channels, telegram, web::WebChannel};
 use crate::config::Config;
 use crate::config::TelegramMode;
 use crate::dispatcher::{Dispatcher, Rules};
@@ -11,7 +11,7 @@ use crate::events::Events;
 use crate::inbox::Inbox;
 use crate::intents::{Action, IntentError, IntentSet};
 use crate::live::LiveUpdates;
-use crate::model::ChannelKind;
+
 use crate::outbox::Outbox;
 use crate::store::sled::SledStore;
 use crate::store::{NewConversation, Store, StoreError};
@@ -165,16 +165,14 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
     let events = Arc::new(Events::default());
 
     let mut channels = Channels::new();
+    let mut register = |channel: Arc<dyn Channel>| channels.insert(channel.kind(), channel);
     if config.channels.web.enabled {
-        channels.insert(ChannelKind::Web, Arc::new(WebChannel));
+        register(Arc::new(WebChannel));
     }
     let telegram = match &config.channels.telegram {
         Some(tg) => {
             let bot = telegram::bot(tg).map_err(|e| StartError::Telegram(e.to_string()))?;
-            channels.insert(
-                ChannelKind::Telegram,
-                Arc::new(telegram::TelegramChannel { bot: bot.clone() }),
-            );
+            register(Arc::new(telegram::TelegramChannel { bot: bot.clone() }));
             Some(bot)
         }
         None => None,

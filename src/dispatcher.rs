@@ -12,13 +12,10 @@ use crate::config::{AckPolicy, Config};
 use crate::events::{EventKind, Events};
 use crate::intents::{Action, IntentSet};
 use crate::locale;
-use crate::model::{
-    Conversation, ConversationStatus, Message, OutboundReason, OutboxEntry, OutboxId,
-};
+use crate::model::{Conversation, ConversationStatus, Message, OutboundReason, OutboxEntry};
 use crate::outbox::Outbox;
 use crate::store::{PendingTurn, Store, StoreError, TurnOutcome};
 use crate::templates::{ReplyContext, Templates};
-use chrono::Utc;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -218,17 +215,5 @@ fn entry(
     text: String,
     intent: Option<String>,
 ) -> OutboxEntry {
-    let now = Utc::now();
-    OutboxEntry {
-        id: OutboxId::new(),
-        conversation_id: conversation.id,
-        reason,
-        text,
-        intent,
-        agent: None,
-        created_at: now,
-        due_at: now,
-        attempts: 0,
-        last_error: None,
-    }
+    OutboxEntry::due_now(conversation.id, reason, text, intent, None)
 }

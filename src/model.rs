@@ -291,6 +291,31 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
 }
 
+impl OutboxEntry {
+    /// A new entry, due at once.
+    pub fn due_now(
+        conversation_id: ConversationId,
+        reason: OutboundReason,
+        text: String,
+        intent: Option<String>,
+        agent: Option<String>,
+    ) -> Self {
+        let now = Utc::now();
+        Self {
+            id: OutboxId::new(),
+            conversation_id,
+            reason,
+            text,
+            intent,
+            agent,
+            created_at: now,
+            due_at: now,
+            attempts: 0,
+            last_error: None,
+        }
+    }
+}
+
 /// A web chat visitor's session. The token is the secret the browser holds;
 /// the id is what appears in the customer address.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

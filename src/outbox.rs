@@ -206,7 +206,6 @@ impl Shared {
                 }
             }
         };
-        let failed = matches!(delivery, Delivery::Failed { .. });
         let finished = self.store.finish_delivery(&entry, delivery, now)?;
         // The send cannot be taken back: make its record durable at once,
         // so a crash re-sends only what was in flight, not the last half
@@ -214,10 +213,9 @@ impl Shared {
         self.store.sync().await?;
         if let Some(message) = finished {
             self.live.publish(&conversation.customer.key(), message.seq);
-            let kind = if failed {
-                EventKind::DeliveryFailed
-            } else {
-                EventKind::Delivered
+            let kind = match message.delivery {
+                Some(Delivery::Failed { .. }) => EventKind::DeliveryFailed,
+                _ => EventKind::Delivered,
             };
             self.events.publish(kind, &conversation);
         }

@@ -779,3 +779,46 @@ async fn events_announce_queue_entries_customer_messages_and_claims() {
         "events carry no customer text"
     );
 }
+
+#[tokio::test]
+async fn empty_or_oversized_agent_text_is_refused_and_changes_nothing() {
+    let (gw, ann, _bob, _boss) = gateway_with_agents().await;
+    let (session, id) = waiting_customer(&gw, "the chair squeaks at night").await;
+    for kind in ["messages", "notes"] {
+        let path = format!("/conversations/{id}/{kind}");
+        let (status, body) = gw
+            .agent_call(&ann, Method::POST, &path, Some(json!({"text": "  \n "})))
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("empty_message")),
+            "{kind}"
+        );
+        let (status, body) = gw
+            .agent_call(
+                &ann,
+                Method::POST,
+                &path,
+                Some(json!({"text": "x".repeat(17 * 1024)})),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (413, Some("message_too_large")),
+            "{kind}"
+        );
+    }
+    let (_, detail) = gw
+        .agent_call(&ann, Method::GET, &format!("/conversations/{id}"), None)
+        .await;
+    assert_eq!(
+        detail["messages"].as_array().expect("messages").len(),
+        2,
+        "nothing was added"
+    );
+    assert_eq!(
+        detail["conversation"]["status"], "waiting",
+        "a refused reply claims nothing"
+    );
+    assert_eq!(gw.read(&session, 0, 0).await.len(), 2);
+}

@@ -10,7 +10,7 @@
 
 use crate::app::App;
 use crate::channels::{Channel, SendError};
-use crate::http::error::{ApiJson, ApiQuery, AppError};
+use crate::http::error::{ApiJson, ApiQuery, AppError, require_text};
 use crate::model::{
     Author, ChannelKind, Conversation, CustomerAddress, InboundMessage, Message, OutboxEntry,
     WebSession,
@@ -163,17 +163,7 @@ async fn submit(
             format!("`client_id` must be 1 to {MAX_CLIENT_ID} bytes, unique per message"),
         ));
     }
-    if text.trim().is_empty() {
-        return Err(AppError::bad_request("empty_message", "`text` is empty"));
-    }
-    let limit = app.config.channels.web.max_message_bytes;
-    if text.len() > limit {
-        return Err(AppError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "message_too_large",
-            format!("`text` is {} bytes; the limit is {limit}", text.len()),
-        ));
-    }
+    require_text(text, app.config.channels.web.max_message_bytes)?;
     let inbound = InboundMessage {
         customer: address(session),
         // Client ids are the visitor's own: scope them to the session.

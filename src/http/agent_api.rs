@@ -11,10 +11,10 @@
 use crate::agents::{self, SESSION_HOURS};
 use crate::app::App;
 use crate::events::EventKind;
-use crate::http::error::{ApiJson, ApiQuery, AppError};
+use crate::http::error::{ApiJson, ApiQuery, AppError, require_text};
 use crate::model::{
     Agent, AgentSession, Author, CannedResponse, Conversation, ConversationId, ConversationStatus,
-    CustomerAddress, Delivery, Message, OutboundReason, OutboxEntry, OutboxId, Role,
+    CustomerAddress, Delivery, Message, OutboundReason, OutboxEntry, Role,
 };
 use crate::secrets;
 use crate::store::{Effects, Refusal, UpdateError};
@@ -663,16 +663,7 @@ struct TextBody {
 }
 
 fn checked_text(text: &str) -> Result<String, AppError> {
-    if text.trim().is_empty() {
-        return Err(AppError::bad_request("empty_message", "`text` is empty"));
-    }
-    if text.len() > MAX_TEXT {
-        return Err(AppError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "message_too_large",
-            format!("`text` is {} bytes; the limit is {MAX_TEXT}", text.len()),
-        ));
-    }
+    require_text(text, MAX_TEXT)?;
     Ok(text.trim_end().to_string())
 }
 
@@ -686,19 +677,13 @@ async fn reply(
 ) -> Result<Response, AppError> {
     let text = checked_text(&body.text)?;
     let me = authed.agent.username.clone();
-    let now = Utc::now();
-    let entry = OutboxEntry {
-        id: OutboxId::new(),
-        conversation_id: conversation_id(&id)?,
-        reason: OutboundReason::Agent,
+    let entry = OutboxEntry::due_now(
+        conversation_id(&id)?,
+        OutboundReason::Agent,
         text,
-        intent: None,
-        agent: Some(me.clone()),
-        created_at: now,
-        due_at: now,
-        attempts: 0,
-        last_error: None,
-    };
+        None,
+        Some(me.clone()),
+    );
     let change = |c: &Conversation| {
         may_act(c, &authed)?;
         if c.status.human_owned() {

@@ -116,6 +116,22 @@ impl From<QueryRejection> for AppError {
     }
 }
 
+/// Checks a message text: not blank (400 `empty_message`) and at most
+/// `limit` bytes (413 `message_too_large`).
+pub fn require_text(text: &str, limit: usize) -> Result<(), AppError> {
+    if text.trim().is_empty() {
+        return Err(AppError::bad_request("empty_message", "`text` is empty"));
+    }
+    if text.len() > limit {
+        return Err(AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "message_too_large",
+            format!("`text` is {} bytes; the limit is {limit}", text.len()),
+        ));
+    }
+    Ok(())
+}
+
 /// `axum::Json` whose rejections are JSON [`AppError`]s.
 pub struct ApiJson<T>(pub T);
 
