@@ -39,6 +39,7 @@
 //! - [`dispatcher`]: the automatic reply to each customer turn.
 //! - [`outbox`]: durable delivery with retries.
 //! - [`intents`]: intent rules compiled into one `RegexSet`.
+//! - [`evaluation`]: coverage and precision of the rules on labelled text.
 //! - [`templates`]: reply texts per locale and channel (minijinja).
 //! - [`locale`]: which language to reply in.
 //! - [`live`]: wake-ups for long polls and WebSockets when a transcript grows.
@@ -57,6 +58,7 @@ pub mod assets;
 pub mod channels;
 pub mod config;
 pub mod dispatcher;
+pub mod evaluation;
 pub mod events;
 pub mod http;
 pub mod inbox;

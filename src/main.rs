@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use frontdesk::agents;
 use frontdesk::app;
 use frontdesk::config::Config;
+use frontdesk::evaluation;
 use frontdesk::intents::Action;
 use frontdesk::model::{ChannelKind, Role};
 use frontdesk::store::sled::SledStore;
@@ -109,6 +110,26 @@ enum IntentsCommand {
         #[arg(long, env = "FRONTDESK_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Measure the rules on a labelled `text,intent` CSV (`none` = no canned answer fits):
+    /// coverage, precision, per-intent scores and the worst confusions.
+    Eval {
+        file: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Exit non-zero if the answers' precision is below this (0 to 1),
+        /// or if any row labelled `none` gets an answer.
+        #[arg(long)]
+        min_precision: Option<f64>,
+        /// Exit non-zero if the share of answerable rows answered is below this (0 to 1).
+        #[arg(long)]
+        min_coverage: Option<f64>,
+        /// Confusions to list (text report).
+        #[arg(long, default_value_t = 10)]
+        confusions: usize,
+        #[arg(long, env = "FRONTDESK_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Show which intent a text matches, why, and the reply it gets.
     Try {
         text: String,
@@ -159,6 +180,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             command: IntentsCommand::Test { config },
         } => {
             return intents_test(config.as_deref());
+        }
+        Command::Intents {
+            command:
+                IntentsCommand::Eval {
+                    file,
+                    json,
+                    min_precision,
+                    min_coverage,
+                    confusions,
+                    config,
+                },
+        } => {
+            let bars = evaluation::Bars {
+                min_precision,
+                min_coverage,
+            };
+            return intents_eval(config.as_deref(), &file, json, bars, confusions);
         }
         Command::Intents {
             command: IntentsCommand::Try { text, lang, config },
@@ -262,6 +300,92 @@ fn intents_test(path: Option<&Path>) -> Result<ExitCode> {
         failures.len()
     );
     Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn intents_eval(
+    path: Option<&Path>,
+    file: &Path,
+    json: bool,
+    bars: evaluation::Bars,
+    confusions: usize,
+) -> Result<ExitCode> {
+    for bar in [bars.min_precision, bars.min_coverage]
+        .into_iter()
+        .flatten()
+    {
+        if !(0.0..=1.0).contains(&bar) {
+            bail!("bars are fractions from 0 to 1, such as 0.97; got {bar}");
+        }
+    }
+    let config = Config::load(path)?;
+    let (intents, _) = app::load_rules(&config)?;
+    let samples = evaluation::read_samples(file, &intents)?;
+    let report = evaluation::evaluate(&intents, &samples);
+    let percent = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{:.1}%", v * 100.0));
+    if json {
+        out!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        out!("{}: {} rows", file.display(), report.rows);
+        out!(
+            "coverage:  {} ({} of {} answerable rows answered)",
+            percent(report.coverage),
+            report.covered,
+            report.answerable
+        );
+        out!(
+            "precision: {} ({} of {} answers right)",
+            percent(report.precision),
+            report.correct_answers,
+            report.answered
+        );
+        out!(
+            "hand-off:  {} of all rows; `none` rows answered: {} of {}",
+            percent(Some(report.handoff_rate)),
+            report.none_answered,
+            report.none_rows
+        );
+        out!(
+            "{:<28} {:>7} {:>9} {:>9} {:>9}",
+            "intent",
+            "support",
+            "predicted",
+            "precision",
+            "recall"
+        );
+        for s in &report.intents {
+            out!(
+                "{:<28} {:>7} {:>9} {:>9} {:>9}",
+                s.intent,
+                s.support,
+                s.predicted,
+                percent(s.precision),
+                percent(s.recall)
+            );
+        }
+        if !report.confusions.is_empty() {
+            out!("worst confusions (label → got):");
+        }
+        for c in report.confusions.iter().take(confusions) {
+            let kind = if c.wrong_answer {
+                "wrong answer"
+            } else {
+                "not answered"
+            };
+            out!("  {} → {}: {} ({kind})", c.label, c.predicted, c.count);
+            for example in &c.examples {
+                out!("      {example:?}");
+            }
+        }
+    }
+    let missed = report.shortfalls(bars);
+    for shortfall in &missed {
+        eprintln!("below the bar: {shortfall}");
+    }
+    Ok(if missed.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
