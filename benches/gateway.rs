@@ -172,16 +172,14 @@ fn bench_intents(scale: &Scale) -> String {
 }
 
 fn inbound(i: usize) -> InboundMessage {
-    InboundMessage {
-        customer: CustomerAddress::Telegram {
+    InboundMessage::text(
+        CustomerAddress::Telegram {
             chat_id: (i % 5000) as i64,
         },
-        external_id: format!("bench-{i}"),
-        text: "Where is my order? It has been a week.".into(),
-        display_name: None,
-        received_at: chrono::Utc::now(),
-        locale_hint: None,
-    }
+        format!("bench-{i}"),
+        "Where is my order? It has been a week.".into(),
+        chrono::Utc::now(),
+    )
 }
 
 /// Runs `per_task` operations in each of 64 tasks; returns (ops/s, p50, p99).

@@ -3,7 +3,7 @@
 //! interrupted, and stop it all cleanly.
 
 use crate::agents::LoginThrottle;
-use crate::channels::{Channel, Channels, telegram, web::WebChannel};
+use crate::channels::{Channel, Channels, email, telegram, web::WebChannel};
 use crate::config::Config;
 use crate::config::TelegramMode;
 use crate::dispatcher::{Dispatcher, Rules};
@@ -130,6 +130,8 @@ pub enum StartError {
     },
     #[error("Telegram: {0}")]
     Telegram(String),
+    #[error("email: {0}")]
+    Email(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -169,6 +171,16 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
     if config.channels.web.enabled {
         register(Arc::new(WebChannel));
     }
+    let email = match &config.channels.email {
+        Some(email) => {
+            let email = Arc::new(email.clone());
+            let channel = email::EmailChannel::new(email.clone(), store.clone())
+                .map_err(|e| StartError::Email(e.to_string()))?;
+            register(Arc::new(channel));
+            Some(email)
+        }
+        None => None,
+    };
     let telegram = match &config.channels.telegram {
         Some(tg) => {
             let bot = telegram::bot(tg).map_err(|e| StartError::Telegram(e.to_string()))?;
@@ -267,6 +279,15 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
                 webhook_bot = Some(bot);
             }
         }
+    }
+    if let Some(config) = email {
+        let intake = email::intake::Intake {
+            inbox: app.inbox.clone(),
+            store: store.clone(),
+            events: app.events.clone(),
+            config,
+        };
+        channel_tasks.push(tokio::spawn(email::imap::run(intake, shutdown.clone())));
     }
     let router = crate::http::router(app);
     let mut until_stop = shutdown;

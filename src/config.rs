@@ -148,6 +148,124 @@ pub struct ChannelsConfig {
     pub web: WebConfig,
     /// Present when the gateway runs a Telegram bot.
     pub telegram: Option<TelegramConfig>,
+    /// Present when the gateway reads a support mailbox.
+    pub email: Option<EmailConfig>,
+}
+
+/// How a mail connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailSecurity {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Tls,
+    /// Plain connection upgraded with STARTTLS (IMAP 143, submission 587).
+    Starttls,
+    /// No encryption: only for a server on this machine, unless
+    /// `allow_insecure` says otherwise.
+    Plain,
+}
+
+/// One mail server connection (IMAP or SMTP).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailServer {
+    pub host: String,
+    pub port: u16,
+    pub security: MailSecurity,
+    /// Login name; SMTP without it sends unauthenticated.
+    pub username: Option<String>,
+    /// Use `${ENV_VAR}`.
+    pub password: Option<String>,
+    /// Allows `security = "plain"` to a host that is not this machine.
+    #[serde(default)]
+    pub allow_insecure: bool,
+    /// A PEM file of extra CA certificates to trust (a private CA).
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// The support address customers write to; replies come from it.
+    pub address: String,
+    /// Other addresses that deliver into the same mailbox (aliases). Mail
+    /// from any of ours is never answered.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// The name shown beside the address in replies.
+    pub from_name: Option<String>,
+    pub imap: MailServer,
+    pub smtp: MailServer,
+    /// The folder read for new mail.
+    #[serde(default = "default_mailbox")]
+    pub mailbox: String,
+    /// Seconds between checks when the server has no IDLE.
+    #[serde(default = "default_email_poll")]
+    pub poll_secs: u64,
+    /// Attachments larger than this are listed but their content not kept.
+    #[serde(default = "default_max_attachment")]
+    pub max_attachment_bytes: u64,
+    /// Mails larger than this are not downloaded: a person reads them in
+    /// the mailbox.
+    #[serde(default = "default_max_mail")]
+    pub max_message_bytes: u64,
+    /// Automatic replies one sender gets at most per `auto_reply_window_hours`.
+    #[serde(default = "default_auto_reply_limit")]
+    pub auto_reply_limit: u32,
+    #[serde(default = "default_auto_reply_window")]
+    pub auto_reply_window_hours: u32,
+    /// Seconds one SMTP send may take before it counts as a transient failure.
+    #[serde(default = "default_smtp_timeout")]
+    pub send_timeout_secs: u64,
+}
+
+fn default_mailbox() -> String {
+    "INBOX".into()
+}
+fn default_email_poll() -> u64 {
+    60
+}
+fn default_max_attachment() -> u64 {
+    10 << 20
+}
+fn default_max_mail() -> u64 {
+    32 << 20
+}
+fn default_auto_reply_limit() -> u32 {
+    3
+}
+fn default_auto_reply_window() -> u32 {
+    24
+}
+fn default_smtp_timeout() -> u64 {
+    30
+}
+
+impl EmailConfig {
+    /// Every address of ours, lowercased.
+    pub fn own_addresses(&self) -> Vec<String> {
+        std::iter::once(&self.address)
+            .chain(&self.aliases)
+            .map(|a| a.trim().to_lowercase())
+            .collect()
+    }
+
+    /// The domain of the support address (our Message-IDs end in it).
+    pub fn domain(&self) -> &str {
+        self.address
+            .rsplit_once('@')
+            .map_or("localhost", |(_, d)| d)
+    }
+}
+
+/// A host name that means this machine.
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// How Telegram tells us about new messages.
@@ -240,7 +358,8 @@ impl Config {
     pub fn ack_policy(&self, channel: ChannelKind) -> AckPolicy {
         match channel {
             ChannelKind::Web => self.channels.web.ack,
-            // Telegram throttles about one message a second per chat: one reply.
+            // Telegram throttles about one message a second per chat, and
+            // email gets one acknowledgment per conversation: one reply.
             ChannelKind::Telegram | ChannelKind::Email => AckPolicy::Reply,
         }
     }
@@ -341,6 +460,57 @@ impl Config {
                         "webhook mode needs a secret of 16 to 256 characters: letters, digits, '_' or '-'",
                     ));
                 }
+            }
+        }
+        if let Some(email) = &self.channels.email {
+            for (key, address) in std::iter::once(("channels.email.address", &email.address))
+                .chain(email.aliases.iter().map(|a| ("channels.email.aliases", a)))
+            {
+                let valid = address
+                    .split_once('@')
+                    .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') || d == "localhost")
+                    && !address.contains(char::is_whitespace);
+                if !valid {
+                    return Err(invalid(
+                        key,
+                        &format!("{address:?} is not an address like support@shop.example"),
+                    ));
+                }
+            }
+            for (key, server) in [
+                ("channels.email.imap", &email.imap),
+                ("channels.email.smtp", &email.smtp),
+            ] {
+                if server.host.trim().is_empty() {
+                    return Err(invalid(&format!("{key}.host"), "must not be empty"));
+                }
+                if server.security == MailSecurity::Plain
+                    && !server.allow_insecure
+                    && !is_loopback(&server.host)
+                {
+                    return Err(invalid(
+                        &format!("{key}.security"),
+                        "\"plain\" sends the password unencrypted; use \"tls\" or \"starttls\", or set allow_insecure = true if this network is trusted",
+                    ));
+                }
+                if server.username.is_some() != server.password.is_some() {
+                    return Err(invalid(
+                        &format!("{key}.password"),
+                        "username and password go together",
+                    ));
+                }
+            }
+            if email.imap.username.is_none() {
+                return Err(invalid(
+                    "channels.email.imap.username",
+                    "the mailbox needs a login",
+                ));
+            }
+            if email.poll_secs == 0 || email.send_timeout_secs == 0 {
+                return Err(invalid(
+                    "channels.email.poll_secs",
+                    "poll_secs and send_timeout_secs must be greater than 0",
+                ));
             }
         }
         if self.locale.default.is_empty() {
@@ -485,6 +655,41 @@ mod tests {
             let err = Config::parse(&text, "bad.toml").expect_err(bad).to_string();
             assert!(err.contains("channels.web.allowed_origins"), "{err}");
         }
+    }
+
+    const EMAIL: &str = "[server]\n[channels.email]\naddress = \"support@shop.example\"\n\
+        [channels.email.imap]\nhost = \"HOST\"\nport = 993\nsecurity = \"SECURITY\"\nusername = \"u\"\npassword = \"p\"\n\
+        [channels.email.smtp]\nhost = \"HOST\"\nport = 465\nsecurity = \"tls\"\n";
+
+    #[test]
+    fn plain_mail_connections_only_on_loopback() {
+        let config = |host: &str, security: &str| {
+            Config::parse(
+                &EMAIL.replace("HOST", host).replace("SECURITY", security),
+                "e.toml",
+            )
+        };
+        assert!(config("imap.shop.example", "tls").is_ok());
+        assert!(config("127.0.0.1", "plain").is_ok());
+        assert!(config("localhost", "plain").is_ok());
+        let err = config("imap.shop.example", "plain").expect_err("plain remote");
+        assert!(
+            err.to_string().contains("channels.email.imap.security"),
+            "{err}"
+        );
+        let forced = EMAIL
+            .replace("HOST", "imap.lan")
+            .replace("SECURITY", "plain")
+            .replace(
+                "password = \"p\"\n",
+                "password = \"p\"\nallow_insecure = true\n",
+            );
+        assert!(Config::parse(&forced, "e.toml").is_ok());
+        let c = config("127.0.0.1", "tls").expect("ok");
+        let email = c.channels.email.expect("email");
+        assert_eq!(email.mailbox, "INBOX");
+        assert_eq!(email.auto_reply_limit, 3);
+        assert_eq!(email.domain(), "shop.example");
     }
 
     #[test]

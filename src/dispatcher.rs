@@ -12,7 +12,9 @@ use crate::config::{AckPolicy, Config};
 use crate::events::{EventKind, Events};
 use crate::intents::{Action, IntentSet};
 use crate::locale;
-use crate::model::{Conversation, ConversationStatus, Message, OutboundReason, OutboxEntry};
+use crate::model::{
+    ChannelKind, Conversation, ConversationStatus, Handling, Message, OutboundReason, OutboxEntry,
+};
 use crate::outbox::Outbox;
 use crate::store::{PendingTurn, Store, StoreError, TurnOutcome};
 use crate::templates::{ReplyContext, Templates};
@@ -101,17 +103,47 @@ async fn handle_turn(
             what: "pending turn".into(),
             detail: format!("message {} of conversation {id} is missing", turn.seq),
         })?;
+    let quiet = |handoff| TurnOutcome {
+        turn,
+        locale: conversation.locale.clone(),
+        handoff,
+        replies: Vec::new(),
+    };
+    let email = conversation.channel() == ChannelKind::Email;
     let outcome = if conversation.status.human_owned() {
-        TurnOutcome {
-            turn,
-            locale: conversation.locale.clone(),
-            handoff: false,
-            replies: Vec::new(),
-        }
+        quiet(false)
     } else {
-        decide(turn, &conversation, &message, store, rules)?
+        match &message.handling {
+            Handling::Silent { rule } => {
+                tracing::info!(rule, "Not answering automatic mail.");
+                quiet(false)
+            }
+            Handling::HumanOnly { reason } => {
+                tracing::info!(reason, "Handing a message to a person without a reply.");
+                quiet(true)
+            }
+            // One acknowledgment per email conversation: a follow-up in an
+            // open thread goes to a person as it is.
+            Handling::Normal if email && !message.opens => quiet(true),
+            Handling::Normal => {
+                let outcome = decide(turn, &conversation, &message, store, rules)?;
+                if email && over_auto_reply_cap(&conversation, store, rules)? {
+                    tracing::warn!(
+                        "Not answering: this sender reached the automatic-reply limit; a person takes it."
+                    );
+                    quiet(true)
+                } else {
+                    outcome
+                }
+            }
+        }
     };
     let recorded = store.record_turn(&outcome)?;
+    if email && recorded.replies_queued {
+        for _ in &outcome.replies {
+            store.record_auto_reply(&conversation.customer, chrono::Utc::now())?;
+        }
+    }
     store.sync().await?;
     if recorded.replies_queued
         && outcome.handoff
@@ -131,6 +163,22 @@ async fn handle_turn(
         tracing::debug!("An agent owns the conversation; the bot stays silent.");
     }
     Ok(recorded.replies_queued && !outcome.replies.is_empty())
+}
+
+/// Whether the customer already got the configured number of automatic
+/// replies within the window (promise 6: a loop with another robot that
+/// slipped past the header checks still ends).
+fn over_auto_reply_cap(
+    conversation: &Conversation,
+    store: &dyn Store,
+    rules: &Rules,
+) -> Result<bool, StoreError> {
+    let Some(email) = &rules.config.channels.email else {
+        return Ok(false);
+    };
+    let since =
+        chrono::Utc::now() - chrono::Duration::hours(i64::from(email.auto_reply_window_hours));
+    Ok(store.auto_replies_since(&conversation.customer, since)? >= email.auto_reply_limit as usize)
 }
 
 fn decide(

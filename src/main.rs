@@ -60,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         command: IntentsCommand,
     },
+    /// Work with the email channel.
+    Email {
+        #[command(subcommand)]
+        command: EmailCommand,
+    },
     /// Manage agent accounts (with the gateway stopped; while it runs, admins use the API).
     Agent {
         #[command(subcommand)]
@@ -101,6 +106,23 @@ enum AgentCommand {
     List,
     /// Disable an agent: their sessions stop working at once.
     Disable { name: String },
+}
+
+#[derive(Subcommand)]
+enum EmailCommand {
+    /// Show how the gateway reads one mail: sender, threading, language,
+    /// the visible text, attachments, and whether it gets an answer.
+    Inspect {
+        /// A raw message (.eml).
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// The support address (default: `[channels.email] address` of the config).
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(long, env = "FRONTDESK_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -203,6 +225,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             intents_try(config.as_deref(), &text, lang.as_deref())?;
         }
+        Command::Email {
+            command:
+                EmailCommand::Inspect {
+                    file,
+                    json,
+                    address,
+                    config,
+                },
+        } => email_inspect(config.as_deref(), &file, json, address)?,
         Command::Agent {
             command,
             config,
@@ -390,6 +421,94 @@ fn intents_eval(
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn email_inspect(
+    path: Option<&Path>,
+    file: &Path,
+    json: bool,
+    address: Option<String>,
+) -> Result<()> {
+    let config = Config::load(path)?;
+    let (_, templates) = app::load_rules(&config)?;
+    let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let (own, domain) = match (&address, &config.channels.email) {
+        (Some(a), _) => (
+            vec![a.trim().to_lowercase()],
+            a.rsplit_once('@')
+                .map_or("localhost", |(_, d)| d)
+                .to_string(),
+        ),
+        (None, Some(email)) => (email.own_addresses(), email.domain().to_string()),
+        (None, None) => (Vec::new(), "localhost".to_string()),
+    };
+    let report = frontdesk::channels::email::inspect::inspect(
+        &raw,
+        &own,
+        &domain,
+        templates.locales(),
+        templates.default_locale(),
+    );
+    if json {
+        out!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let none = || "-".to_string();
+    out!(
+        "from:        {} {}",
+        report.from_name.clone().unwrap_or_default(),
+        report.from.clone().unwrap_or_else(none)
+    );
+    out!(
+        "subject:     {}",
+        report.subject.clone().unwrap_or_else(none)
+    );
+    out!(
+        "message-id:  {}",
+        report.message_id.clone().unwrap_or_else(none)
+    );
+    out!("in-reply-to: {}", report.in_reply_to.join(" "));
+    out!("references:  {}", report.references.join(" "));
+    out!(
+        "ticket tag:  {}",
+        report.ticket_tag.map_or_else(none, |t| format!("#{t}"))
+    );
+    out!("threading:   {}", report.threading);
+    out!("language:    {}", report.language);
+    out!(
+        "verdict:     {}{}",
+        report.verdict,
+        report
+            .rule
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
+    if let Some(bounce) = &report.bounce {
+        out!(
+            "bounce:      {} for {}{}",
+            if bounce.failed { "failed" } else { "delayed" },
+            bounce.ours.join(" "),
+            bounce
+                .diagnostic
+                .as_deref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
+        );
+    }
+    for a in &report.attachments {
+        out!(
+            "attachment:  {} ({}, {} bytes)",
+            a.name,
+            a.content_type,
+            a.size
+        );
+    }
+    out!("visible text:");
+    for line in report.visible_text.lines() {
+        out!("  {line}");
+    }
+    Ok(())
 }
 
 fn intents_try(path: Option<&Path>, text: &str, lang: Option<&str>) -> Result<()> {

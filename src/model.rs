@@ -163,6 +163,9 @@ pub struct Conversation {
     /// A reply to this customer could not be delivered; agents must act.
     #[serde(default)]
     pub undelivered: bool,
+    /// The email subject the conversation started with (replies keep it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 impl Conversation {
@@ -247,6 +250,52 @@ pub struct Message {
     /// The agent who wrote an agent message or note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
+    /// This customer message opened the conversation (or reopened a
+    /// resolved one). Email acknowledges only such messages.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub opens: bool,
+    /// How the bot treats this customer message.
+    #[serde(default, skip_serializing_if = "Handling::is_normal")]
+    pub handling: Handling,
+    /// Files that came with the message (email attachments).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+    /// The message as the channel delivered it (the raw email), by blob hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
+}
+
+/// How the dispatcher treats a customer message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Handling {
+    /// Answer it (intent or hand-off acknowledgment).
+    #[default]
+    Normal,
+    /// Never answer it: it is automatic mail (an out-of-office reply, a
+    /// bounce, a list post). `rule` says which check decided (promise 6).
+    Silent { rule: String },
+    /// Send nothing, queue it for a person (a mail that could not be read).
+    HumanOnly { reason: String },
+}
+
+impl Handling {
+    pub fn is_normal(&self) -> bool {
+        *self == Handling::Normal
+    }
+}
+
+/// A file that came with a customer message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub name: String,
+    pub content_type: String,
+    /// Size in bytes as received.
+    pub size: u64,
+    /// Hash of the stored content; `None` when it was over the size limit
+    /// and only its description was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob: Option<String>,
 }
 
 impl Message {
@@ -269,6 +318,50 @@ pub struct InboundMessage {
     /// The language the channel says the customer uses (Telegram's
     /// `language_code`), for a new conversation's locale.
     pub locale_hint: Option<String>,
+    /// Which conversation the message belongs to.
+    pub thread: Thread,
+    pub handling: Handling,
+    /// The subject, for a conversation this message opens (email).
+    pub subject: Option<String>,
+    pub attachments: Vec<Attachment>,
+    /// Blob hash of the message as received (the raw email).
+    pub original: Option<String>,
+}
+
+impl InboundMessage {
+    /// A plain text message joining the customer's current conversation.
+    pub fn text(
+        customer: CustomerAddress,
+        external_id: String,
+        text: String,
+        received_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            customer,
+            external_id,
+            text,
+            display_name: None,
+            received_at,
+            locale_hint: None,
+            thread: Thread::Current,
+            handling: Handling::Normal,
+            subject: None,
+            attachments: Vec::new(),
+            original: None,
+        }
+    }
+}
+
+/// Which conversation an inbound message joins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thread {
+    /// The customer's current conversation, opened if there is none (chat).
+    Current,
+    /// This conversation, found by the channel (an email reply's
+    /// references); a new one if it no longer exists.
+    Conversation(ConversationId),
+    /// A new conversation (an email that starts a new thread).
+    New,
 }
 
 /// An outbound message waiting for delivery.

@@ -22,6 +22,12 @@ pub fn token_hash(token: &str) -> String {
     hex(&Blake2b::<U32>::digest(token.as_bytes()))
 }
 
+/// The name stored content is kept under (attachments, raw mail): equal
+/// bytes share one copy.
+pub fn content_hash(bytes: &[u8]) -> String {
+    hex(&Blake2b::<U32>::digest(bytes))
+}
+
 /// Compares two secrets in time independent of where they differ.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());

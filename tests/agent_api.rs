@@ -309,16 +309,14 @@ async fn a_queued_bot_answer_is_not_sent_after_an_agent_claims() {
     // A turn whose automatic answer is due in a moment, as if the outbox were slow.
     let accepted = store
         .accept(
-            &InboundMessage {
-                customer: CustomerAddress::Web {
+            &InboundMessage::text(
+                CustomerAddress::Web {
                     session_id: uuid::Uuid::new_v4(),
                 },
-                external_id: "slow-1".into(),
-                text: "Where is my order?".into(),
-                display_name: None,
-                received_at: Utc::now(),
-                locale_hint: None,
-            },
+                "slow-1".into(),
+                "Where is my order?".into(),
+                Utc::now(),
+            ),
             &NewConversation {
                 priority: 0,
                 locale: "en".into(),
@@ -671,12 +669,13 @@ async fn a_reply_that_cannot_be_delivered_is_marked_for_agents() {
     let accepted = store
         .accept(
             &InboundMessage {
-                customer: CustomerAddress::Telegram { chat_id: 42 },
-                external_id: "update-1".into(),
-                text: "hello from telegram".into(),
                 display_name: Some("Tg User".into()),
-                received_at: Utc::now(),
-                locale_hint: None,
+                ..InboundMessage::text(
+                    CustomerAddress::Telegram { chat_id: 42 },
+                    "update-1".into(),
+                    "hello from telegram".into(),
+                    Utc::now(),
+                )
             },
             &NewConversation {
                 priority: 0,

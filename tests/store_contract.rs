@@ -22,14 +22,12 @@ fn sled_backend() -> (Arc<dyn Store>, TempDir) {
 const BACKENDS: &[(&str, Backend)] = &[("sled", sled_backend)];
 
 fn inbound(chat: i64, id: &str, text: &str) -> InboundMessage {
-    InboundMessage {
-        customer: CustomerAddress::Telegram { chat_id: chat },
-        external_id: id.to_string(),
-        text: text.to_string(),
-        display_name: None,
-        received_at: Utc::now(),
-        locale_hint: None,
-    }
+    InboundMessage::text(
+        CustomerAddress::Telegram { chat_id: chat },
+        id.to_string(),
+        text.to_string(),
+        Utc::now(),
+    )
 }
 
 fn new(priority: u8) -> NewConversation {

@@ -2,6 +2,7 @@
 //! turns the channel's input into `InboundMessage`s for the `Inbox`, and an
 //! outbound [`Channel`] the `Outbox` delivers through.
 
+pub mod email;
 pub mod telegram;
 pub mod web;
 

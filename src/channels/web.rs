@@ -165,13 +165,14 @@ async fn submit(
     }
     require_text(text, app.config.channels.web.max_message_bytes)?;
     let inbound = InboundMessage {
-        customer: address(session),
-        // Client ids are the visitor's own: scope them to the session.
-        external_id: format!("{}:{client_id}", session.id),
-        text: text.to_string(),
         display_name: session.display_name.clone(),
-        received_at: Utc::now(),
-        locale_hint: None,
+        ..InboundMessage::text(
+            address(session),
+            // Client ids are the visitor's own: scope them to the session.
+            format!("{}:{client_id}", session.id),
+            text.to_string(),
+            Utc::now(),
+        )
     };
     Ok(app.inbox.accept(inbound).await?)
 }

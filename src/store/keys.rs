@@ -62,6 +62,13 @@ pub fn status(status: crate::model::ConversationStatus, id: ConversationId) -> [
     k
 }
 
+/// The automatic-reply marks of one customer share this prefix.
+pub fn autoreply_prefix(customer: &crate::model::CustomerAddress) -> Vec<u8> {
+    let mut k = customer.key().into_bytes();
+    k.push(0);
+    k
+}
+
 pub fn outbox(entry: &OutboxEntry) -> [u8; 24] {
     let mut k = [0u8; 24];
     k[..8].copy_from_slice(&(entry.due_at.timestamp_millis().max(0) as u64).to_be_bytes());

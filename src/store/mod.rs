@@ -12,7 +12,7 @@ pub mod sled;
 
 use crate::model::{
     Agent, AgentSession, CannedResponse, ChannelKind, Conversation, ConversationId,
-    ConversationStatus, CustomerAddress, Delivery, InboundMessage, Message, OutboxEntry,
+    ConversationStatus, CustomerAddress, Delivery, InboundMessage, Message, MessageId, OutboxEntry,
     WebSession,
 };
 use chrono::{DateTime, Utc};
@@ -142,6 +142,11 @@ pub enum ExportRecord {
     WebSession(WebSession),
     Agent(Agent),
     Canned(CannedResponse),
+    /// Stored content (attachments, raw mail), base64.
+    Blob {
+        hash: String,
+        base64: String,
+    },
 }
 
 /// Durable state of the gateway. Methods are synchronous and fast (in-memory
@@ -264,6 +269,47 @@ pub trait Store: Send + Sync + 'static {
 
     /// Saves a channel's position. Not durable until [`Store::sync`].
     fn set_cursor(&self, name: &str, value: i64) -> Result<(), StoreError>;
+
+    /// Where an inbound channel id already taken in was stored:
+    /// (conversation, seq).
+    fn seen_external(
+        &self,
+        channel: ChannelKind,
+        external_id: &str,
+    ) -> Result<Option<(ConversationId, u64)>, StoreError>;
+
+    fn conversation_by_ticket(&self, ticket: u64) -> Result<Option<Conversation>, StoreError>;
+
+    /// Marks a delivered outbound message as failed after all (an email
+    /// bounce), flagging the conversation for agents. `None` if there is no
+    /// such outbound message.
+    fn mark_bounced(
+        &self,
+        conversation: ConversationId,
+        message: MessageId,
+        error: &str,
+    ) -> Result<Option<(Conversation, Message)>, StoreError>;
+
+    /// Stores content under its hash and returns the hash. Not durable
+    /// until [`Store::sync`].
+    fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError>;
+
+    fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Counts one automatic reply to `customer` (the per-sender cap of
+    /// promise 6). Not exported: it only matters for a day.
+    fn record_auto_reply(
+        &self,
+        customer: &CustomerAddress,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Automatic replies to `customer` since `since`.
+    fn auto_replies_since(
+        &self,
+        customer: &CustomerAddress,
+        since: DateTime<Utc>,
+    ) -> Result<usize, StoreError>;
 
     fn create_web_session(&self, session: &WebSession) -> Result<(), StoreError>;
 

@@ -10,8 +10,8 @@ use super::{
 };
 use crate::model::{
     Agent, AgentSession, Author, CannedResponse, ChannelKind, Conversation, ConversationId,
-    ConversationStatus, CustomerAddress, Delivery, InboundMessage, Message, MessageId,
-    OutboundReason, OutboxEntry, WebSession,
+    ConversationStatus, CustomerAddress, Delivery, Handling, InboundMessage, Message, MessageId,
+    OutboundReason, OutboxEntry, Thread, WebSession,
 };
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
@@ -62,6 +62,10 @@ pub struct SledStore {
     tokenhash_agentsession: sled::Tree,
     /// name → CannedResponse
     name_canned: sled::Tree,
+    /// content hash → bytes (attachments, raw mail)
+    hash_blob: sled::Tree,
+    /// customer address key ++ 0 ++ time ++ random → () per automatic reply
+    customer_autoreply: sled::Tree,
     /// Held around every transaction that changes a conversation, so such
     /// changes apply one after another (an agent's claim and a bot turn
     /// never interleave). Flushing happens outside it.
@@ -213,6 +217,8 @@ impl SledStore {
             username_agent: tree("username_agent")?,
             tokenhash_agentsession: tree("tokenhash_agentsession")?,
             name_canned: tree("name_canned")?,
+            hash_blob: tree("hash_blob")?,
+            customer_autoreply: tree("customer_autoreply")?,
             writer: Mutex::new(()),
             commit: GroupCommit::start(move || {
                 flusher.flush().map(|_| ()).map_err(|e| e.to_string())
@@ -365,13 +371,21 @@ impl Store for SledStore {
                         let seen: Seen = decode("seen external id", &bytes).map_err(abort)?;
                         return Ok(AcceptStep::Duplicate(seen));
                     }
-                    let existing = match customers.get(customer_key.as_bytes())? {
-                        Some(id) => {
-                            let id = conversation_id_of("customer index", &id).map_err(abort)?;
-                            tx_conversation(conversations, id)?
-                        }
-                        None => None,
+                    let existing = match inbound.thread {
+                        Thread::New => None,
+                        Thread::Conversation(id) => tx_conversation(conversations, id)?,
+                        Thread::Current => match customers.get(customer_key.as_bytes())? {
+                            Some(id) => {
+                                let id =
+                                    conversation_id_of("customer index", &id).map_err(abort)?;
+                                tx_conversation(conversations, id)?
+                            }
+                            None => None,
+                        },
                     };
+                    let opens = existing
+                        .as_ref()
+                        .is_none_or(|c| c.status == ConversationStatus::Resolved);
                     let mut conversation = match &existing {
                         Some(c) => c.clone(),
                         None => {
@@ -397,6 +411,7 @@ impl Store for SledStore {
                                 assigned_agent: None,
                                 last_seq: 0,
                                 undelivered: false,
+                                subject: inbound.subject.clone(),
                             }
                         }
                     };
@@ -429,6 +444,10 @@ impl Store for SledStore {
                         delivery: None,
                         intent: None,
                         agent: None,
+                        opens,
+                        handling: inbound.handling.clone(),
+                        attachments: inbound.attachments.clone(),
+                        original: inbound.original.clone(),
                     };
                     let message_key = keys::message(conversation.id, seq);
                     messages.insert(&message_key[..], encode(&message).map_err(abort)?)?;
@@ -634,7 +653,9 @@ impl Store for SledStore {
     ) -> Result<Option<Message>, StoreError> {
         let entry_key = keys::outbox(entry);
         let id = entry.conversation_id;
-        let message_id = MessageId::new();
+        // The transcript entry keeps the outbox id, so a channel's own
+        // reference to the delivery (an email Message-ID) finds it again.
+        let message_id = MessageId(entry.id.0);
         let _writer = self.lock_writer();
         (
             &self.conversations,
@@ -676,6 +697,10 @@ impl Store for SledStore {
                     delivery: Some(delivery.clone()),
                     intent: entry.intent.clone(),
                     agent: entry.agent.clone(),
+                    opens: false,
+                    handling: Handling::Normal,
+                    attachments: Vec::new(),
+                    original: None,
                 };
                 messages.insert(
                     &keys::message(id, message.seq)[..],
@@ -782,6 +807,10 @@ impl Store for SledStore {
                             delivery: None,
                             intent: None,
                             agent: Some(agent.clone()),
+                            opens: false,
+                            handling: Handling::Normal,
+                            attachments: Vec::new(),
+                            original: None,
                         };
                         messages.insert(
                             &keys::message(id, note.seq)[..],
@@ -876,6 +905,130 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn seen_external(
+        &self,
+        channel: ChannelKind,
+        external_id: &str,
+    ) -> Result<Option<(ConversationId, u64)>, StoreError> {
+        let key = keys::external_id(channel, external_id);
+        let seen: Option<Seen> = get_decoded(&self.externalid_message, &key, "seen external id")?;
+        Ok(seen.map(|s| (s.conversation_id, s.seq)))
+    }
+
+    fn conversation_by_ticket(&self, ticket: u64) -> Result<Option<Conversation>, StoreError> {
+        match self
+            .ticket_conversation
+            .get(ticket.to_be_bytes())
+            .map_err(io)?
+        {
+            Some(id) => self.conversation_by_key(&id),
+            None => Ok(None),
+        }
+    }
+
+    fn mark_bounced(
+        &self,
+        conversation: ConversationId,
+        message: MessageId,
+        error: &str,
+    ) -> Result<Option<(Conversation, Message)>, StoreError> {
+        let _writer = self.lock_writer();
+        // Found outside the transaction: no range scans inside one.
+        let mut found = None;
+        for item in self
+            .messages
+            .scan_prefix(keys::conversation(conversation))
+            .rev()
+        {
+            let (k, v) = item.map_err(io)?;
+            let m: Message = decode("message", &v)?;
+            if m.id == message && m.reason.is_some() {
+                found = Some((k, m));
+                break;
+            }
+        }
+        let Some((key, mut bounced)) = found else {
+            return Ok(None);
+        };
+        bounced.delivery = Some(Delivery::Failed {
+            error: error.to_string(),
+        });
+        let encoded = encode(&bounced)?;
+        let updated = (
+            &self.conversations,
+            &self.queue,
+            &self.status_index,
+            &self.messages,
+        )
+            .transaction(|(conversations, queue, status, messages)| {
+                let trees = ConversationTrees {
+                    conversations,
+                    queue,
+                    status,
+                };
+                let Some(old) = tx_conversation(conversations, conversation)? else {
+                    return Ok(None);
+                };
+                let mut new = old.clone();
+                new.undelivered = true;
+                messages.insert(&key[..], encoded.as_slice())?;
+                tx_put_conversation(&trees, Some(&old), &new)?;
+                Ok(Some(new))
+            })
+            .map_err(tx_error)?;
+        Ok(updated.map(|c| (c, bounced)))
+    }
+
+    fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError> {
+        let hash = crate::secrets::content_hash(bytes);
+        self.hash_blob.insert(hash.as_bytes(), bytes).map_err(io)?;
+        Ok(hash)
+    }
+
+    fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .hash_blob
+            .get(hash.as_bytes())
+            .map_err(io)?
+            .map(|v| v.to_vec()))
+    }
+
+    fn record_auto_reply(
+        &self,
+        customer: &CustomerAddress,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut key = keys::autoreply_prefix(customer);
+        key.extend_from_slice(&(at.timestamp_millis().max(0) as u64).to_be_bytes());
+        key.extend_from_slice(MessageId::new().0.as_bytes());
+        self.customer_autoreply.insert(key, &[][..]).map_err(io)?;
+        Ok(())
+    }
+
+    fn auto_replies_since(
+        &self,
+        customer: &CustomerAddress,
+        since: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let prefix = keys::autoreply_prefix(customer);
+        let mut from = prefix.clone();
+        from.extend_from_slice(&(since.timestamp_millis().max(0) as u64).to_be_bytes());
+        // Older marks no longer count: drop them on the way.
+        for item in self.customer_autoreply.range(prefix.clone()..from.clone()) {
+            let (k, _) = item.map_err(io)?;
+            self.customer_autoreply.remove(k).map_err(io)?;
+        }
+        let mut count = 0;
+        for item in self.customer_autoreply.range(from..) {
+            let (k, _) = item.map_err(io)?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            count += 1;
+        }
+        Ok(count)
+    }
+
     fn create_web_session(&self, session: &WebSession) -> Result<(), StoreError> {
         put_encoded(&self.token_websession, session.token.as_bytes(), session)
     }
@@ -926,6 +1079,13 @@ impl Store for SledStore {
                 "outbox entry",
                 &v.map_err(io)?,
             )?))?;
+        }
+        for item in self.hash_blob.iter() {
+            let (k, v) = item.map_err(io)?;
+            sink(ExportRecord::Blob {
+                hash: String::from_utf8_lossy(&k).into_owned(),
+                base64: data_encoding::BASE64.encode(&v),
+            })?;
         }
         Ok(())
     }
@@ -980,6 +1140,15 @@ impl Store for SledStore {
             ExportRecord::WebSession(s) => self.create_web_session(&s)?,
             ExportRecord::Agent(a) => self.put_agent(&a)?,
             ExportRecord::Canned(c) => self.put_canned(&c)?,
+            ExportRecord::Blob { hash, base64 } => {
+                let bytes = data_encoding::BASE64
+                    .decode(base64.as_bytes())
+                    .map_err(|e| StoreError::Corrupt {
+                        what: format!("blob {hash}"),
+                        detail: e.to_string(),
+                    })?;
+                self.hash_blob.insert(hash.as_bytes(), bytes).map_err(io)?;
+            }
         }
         Ok(())
     }

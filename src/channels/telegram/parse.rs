@@ -77,14 +77,16 @@ fn from_message(msg: &Message, external_id: String) -> Parsed {
         return Parsed::Ignore("a message kind we do not handle");
     };
     Parsed::Message(InboundMessage {
-        customer: CustomerAddress::Telegram {
-            chat_id: msg.chat.id.0,
-        },
-        external_id,
-        text,
         display_name: display_name(msg.from.as_ref()),
-        received_at: Utc::now(),
         locale_hint: msg.from.as_ref().and_then(|u| u.language_code.clone()),
+        ..InboundMessage::text(
+            CustomerAddress::Telegram {
+                chat_id: msg.chat.id.0,
+            },
+            external_id,
+            text,
+            Utc::now(),
+        )
     })
 }
 
@@ -95,14 +97,16 @@ fn from_callback(query: &CallbackQuery) -> Parsed {
     // Buttons are only in private chats with the bot: the chat is the user.
     Parsed::Button {
         inbound: InboundMessage {
-            customer: CustomerAddress::Telegram {
-                chat_id: query.from.id.0 as i64,
-            },
-            external_id: format!("callback:{}", query.id.0),
-            text: "/human".into(),
             display_name: display_name(Some(&query.from)),
-            received_at: Utc::now(),
             locale_hint: query.from.language_code.clone(),
+            ..InboundMessage::text(
+                CustomerAddress::Telegram {
+                    chat_id: query.from.id.0 as i64,
+                },
+                format!("callback:{}", query.id.0),
+                "/human".into(),
+                Utc::now(),
+            )
         },
         callback_id: query.id.0.clone(),
     }
