@@ -8,6 +8,7 @@ mod agent_api;
 mod browser;
 mod cli;
 pub mod crash;
+mod email;
 mod store_contract;
 mod telegram;
 mod web_chat;

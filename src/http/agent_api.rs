@@ -14,7 +14,7 @@ use crate::events::EventKind;
 use crate::http::error::{ApiJson, ApiQuery, AppError, require_text};
 use crate::model::{
     Agent, AgentSession, Author, CannedResponse, Conversation, ConversationId, ConversationStatus,
-    CustomerAddress, Delivery, Message, OutboundReason, OutboxEntry, Role,
+    CustomerAddress, Delivery, Handling, Message, OutboundReason, OutboxEntry, Role,
 };
 use crate::secrets;
 use crate::store::{Effects, Refusal, UpdateError};
@@ -76,6 +76,11 @@ pub fn routes() -> (Router<Arc<App>>, RouteTable) {
     .add(Method::GET, "/me", me)
     .add(Method::GET, "/conversations", list_conversations)
     .add(Method::GET, "/conversations/{id}", conversation_detail)
+    .add(
+        Method::GET,
+        "/conversations/{id}/files/{hash}",
+        conversation_file,
+    )
     .add(Method::POST, "/conversations/{id}/claim", claim)
     .add(Method::POST, "/conversations/{id}/assign", assign)
     .add(Method::POST, "/conversations/{id}/release", release)
@@ -364,6 +369,7 @@ fn summary(app: &App, c: &Conversation) -> Result<Value, AppError> {
         "updated_at": c.updated_at,
         "locale": c.locale,
         "undelivered": c.undelivered,
+        "subject": c.subject,
         "preview": last.map(|m| preview(&m.text)),
     }))
 }
@@ -440,7 +446,57 @@ fn message_json(m: &Message) -> Value {
         "reason": m.reason,
         "delivered": delivered,
         "error": error,
+        "attachments": m.attachments,
+        "original": m.original,
+        "not_answered_because": match &m.handling {
+            Handling::Normal => None,
+            Handling::Silent { rule } => Some(format!("automatic mail ({rule})")),
+            Handling::HumanOnly { reason } => Some(reason.clone()),
+        },
     })
+}
+
+/// `GET /conversations/{id}/files/{hash}`: an attachment or the original
+/// mail of a message in this conversation. Always a download, never shown
+/// inline, so a hostile file cannot run in the console's origin.
+async fn conversation_file(
+    State(app): State<Arc<App>>,
+    _authed: Authed,
+    Path((id, hash)): Path<(String, String)>,
+) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse;
+    let c = load(&app, &id)?;
+    let messages = app.store.messages_after(c.id, 0, MAX_TRANSCRIPT)?;
+    let not_found = || AppError::not_found("file_not_found", "no such file in this conversation");
+    let name = messages
+        .iter()
+        .find_map(|m| {
+            if m.original.as_deref() == Some(hash.as_str()) {
+                return Some(format!("message-{}.eml", m.seq));
+            }
+            m.attachments
+                .iter()
+                .find(|a| a.blob.as_deref() == Some(hash.as_str()))
+                .map(|a| a.name.clone())
+        })
+        .ok_or_else(not_found)?;
+    let bytes = app.store.blob(&hash)?.ok_or_else(not_found)?;
+    let safe_name: String = name
+        .chars()
+        .map(|ch| if ch.is_ascii_alphanumeric() || ".-_".contains(ch) { ch } else { '_' })
+        .collect();
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{safe_name}\""),
+            ),
+            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// `GET /conversations/{id}`: the conversation, its whole transcript with

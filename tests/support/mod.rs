@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod mail;
 pub mod telegram;
 
 use frontdesk::app::{self, Gateway};
