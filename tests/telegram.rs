@@ -242,9 +242,8 @@ async fn killed_while_polling_every_update_is_answered_exactly_once() {
     std::fs::write(
         &config,
         format!(
-            "[server]\n[vars]\ncompany = \"Acme\"\nsupport_hours = \"9-5\"\nsupport_hours_zh = \"9-5\"\n\
-             order_tracking_url = \"https://shop.example/orders\"\nrefund_window_days = \"30\"\n\
-             [channels.telegram]\ntoken = \"{TOKEN}\"\napi_url = \"{api_url}\"\npoll_timeout_secs = 1\n"
+            "[server]\n{}[channels.telegram]\ntoken = \"{TOKEN}\"\napi_url = \"{api_url}\"\npoll_timeout_secs = 1\n",
+            crate::support::shipped_vars()
         ),
     )
     .expect("config");

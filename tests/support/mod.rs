@@ -20,6 +20,21 @@ pub struct TestGateway {
     pub http: reqwest::Client,
 }
 
+/// The `[vars]` table of the shipped default config, as TOML text, for
+/// tests that write a config file of their own (every template needs them).
+pub fn shipped_vars() -> String {
+    let config = Config::load(None).expect("embedded config");
+    let mut out = String::from("[vars]\n");
+    for (key, value) in &config.vars {
+        out.push_str(&format!("{key} = {}\n", toml_string(value)));
+    }
+    out
+}
+
+fn toml_string(value: &str) -> String {
+    serde_json::to_string(value).expect("a JSON string is a TOML basic string")
+}
+
 /// The embedded default config, listening on a free port, data in a temp dir.
 pub fn test_config(data: &TempDir) -> Config {
     let mut config = Config::load(None).expect("embedded config");
