@@ -1,7 +1,10 @@
 //! The dispatcher decides each customer turn's automatic reply: nothing
-//! while a human owns the conversation; the intent's answer when one
-//! matches; otherwise the hand-off acknowledgment (ticket, place in line,
-//! expected wait) and a place in the waiting queue.
+//! while a human owns the conversation or when the message is automatic
+//! mail; the intent's answer when one matches; otherwise the hand-off
+//! acknowledgment (ticket, place in line, expected wait) and a place in the
+//! waiting queue. Email is acknowledged once per conversation (follow-ups go
+//! to a person as they are), and no email sender gets more automatic
+//! replies than `[channels.email] auto_reply_limit` within its window.
 //!
 //! Turns of one conversation are handled in order by one worker (chosen by
 //! hashing the conversation id); different conversations run in parallel.

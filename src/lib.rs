@@ -1,22 +1,23 @@
 //! Frontdesk: a customer-support gateway in one binary.
 //!
-//! Customers write on web chat or Telegram (email is next). Every message is stored durably, acknowledged at once, answered
+//! Customers write on web chat, Telegram or email. Every message is stored durably, acknowledged at once, answered
 //! from intent rules when it is a common question, and otherwise handed to a
 //! human agent; replies go back out on the customer's own channel.
 //!
 //! # How a message flows
 //!
 //! ```text
-//! customer ─► channel adapter (channels::web, channels::telegram)
-//!               parse + validate → InboundMessage
+//! customer ─► channel adapter (channels::web, channels::telegram, channels::email)
+//!               parse + validate → InboundMessage (email: thread, loop guard)
 //!               Inbox::accept    → Store::accept (dedupe, find/open conversation,
 //!                                  append, mark turn pending) → Store::sync (group commit)
 //!               confirm upstream (HTTP 202 / WebSocket `received` /
-//!                 next getUpdates offset / webhook 200)
+//!                 next getUpdates offset / webhook 200 / IMAP `\Seen`)
 //!                          │
 //!                          ▼
 //!            Dispatcher (per-conversation order, conversations in parallel)
-//!               human owns it? → stay silent
+//!               human owns it? automatic mail? → stay silent
+//!               email follow-up in an open thread → to a person, no new ack
 //!               IntentSet::classify (one RegexSet pass)
 //!                  answer  → Templates::render → outbox entry
 //!                  handoff / no match → waiting queue → hand-off ack → outbox entry
@@ -43,8 +44,10 @@
 //! - [`templates`]: reply texts per locale and channel (minijinja).
 //! - [`locale`]: which language to reply in.
 //! - [`live`]: wake-ups for long polls and WebSockets when a transcript grows.
-//! - [`channels`]: the `Channel` trait; web chat (`channels::web`) and
-//!   Telegram (`channels::telegram`: parse, poll loop, webhook, outbound).
+//! - [`channels`]: the `Channel` trait; web chat (`channels::web`),
+//!   Telegram (`channels::telegram`: parse, poll loop, webhook, outbound) and
+//!   email (`channels::email`: IMAP loop, intake and threading, parsing,
+//!   quote stripping, loop guard, SMTP replies).
 //! - [`agents`]: agent accounts, password hashes, the failed-login throttle.
 //! - [`events`]: live events for agent consoles.
 //! - [`secrets`]: random tokens and their hashes.

@@ -1,6 +1,7 @@
 //! Picks the language to reply in from what the customer wrote.
 //!
-//! Any Han character means Chinese (mixed "我的order" text included). Other
+//! Any Han character means Chinese (mixed "我的order" text included), unless
+//! there is kana too: that is Japanese, which shares the Han characters. Other
 //! text goes through whatlang, trusted only when it says it is reliable,
 //! which it rarely is for short messages; so Latin-script text of three or
 //! more words that no supported language claims reliably is taken as
@@ -13,6 +14,7 @@ use std::collections::BTreeSet;
 pub fn detect(text: &str, supported: &BTreeSet<String>, current: &str) -> String {
     let pick = |code: &str| supported.contains(code).then(|| code.to_string());
     if text.chars().any(is_han)
+        && !text.chars().any(is_kana)
         && let Some(zh) = pick("zh")
     {
         return zh;
@@ -42,6 +44,11 @@ pub fn detect(text: &str, supported: &BTreeSet<String>, current: &str) -> String
 
 fn is_han(c: char) -> bool {
     matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{F900}'..='\u{FAFF}')
+}
+
+/// Hiragana and katakana: only Japanese writes them.
+fn is_kana(c: char) -> bool {
+    matches!(c, '\u{3040}'..='\u{30FF}' | '\u{31F0}'..='\u{31FF}')
 }
 
 fn iso639_1(lang: whatlang::Lang) -> Option<&'static str> {
@@ -74,6 +81,14 @@ mod tests {
     fn chinese_text_is_chinese_even_when_mixed() {
         assert_eq!(detect("我的订单到哪了", &locales(), "en"), "zh");
         assert_eq!(detect("我的order在哪", &locales(), "en"), "zh");
+    }
+
+    #[test]
+    fn japanese_is_not_taken_for_chinese() {
+        assert_eq!(
+            detect("注文した商品がまだ届きません。", &locales(), "en"),
+            "en"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ fn frontdesk(args: &[&str]) -> Output {
         .env("FRONTDESK_LISTEN", "127.0.0.1:9999")
         .env("COMPANY_NAME", "Test Company")
         .env("TELEGRAM_BOT_TOKEN", "123456:test")
+        .env("SUPPORT_MAIL_PASSWORD", "test-password")
         .env_remove("FRONTDESK_CONFIG")
         .output()
         .expect("run frontdesk")
@@ -97,7 +98,8 @@ fn config_with_rule_copies(dir: &Path) -> String {
     std::fs::write(
         &file,
         format!(
-            "[server]\n[vars]\ncompany = \"X\"\nsupport_hours = \"9-5\"\nsupport_hours_zh = \"9-5\"\norder_tracking_url = \"u\"\nrefund_window_days = \"30\"\n[intents]\ndir = \"{}\"\n[templates]\ndir = \"{}\"\n",
+            "[server]\n{}[intents]\ndir = \"{}\"\n[templates]\ndir = \"{}\"\n",
+            crate::support::shipped_vars(),
             dir.join("intents").display(),
             dir.join("templates").display()
         ),

@@ -26,7 +26,9 @@ async fn gateway_in(mail: &MailServer, data: tempfile::TempDir) -> TestGateway {
     let config = mail.email_config();
     let mut settings = crate::support::test_config(&data);
     settings.channels.email = Some(config);
-    let gateway = frontdesk::app::start(settings).await.expect("gateway starts");
+    let gateway = frontdesk::app::start(settings)
+        .await
+        .expect("gateway starts");
     TestGateway {
         base: format!("http://{}", gateway.addr),
         gateway: Some(gateway),
@@ -77,17 +79,35 @@ async fn a_mail_gets_one_threaded_ack_replies_join_it_and_the_agent_answers_in_t
         .send(
             ALICE,
             SUPPORT,
-            &mail(ALICE, "<m1@customer.test>", "Where is my order?", "", "Where is my order? It has been a week."),
+            &mail(
+                ALICE,
+                "<m1@customer.test>",
+                "Where is my order?",
+                "",
+                "Where is my order? It has been a week.",
+            ),
         )
         .await;
 
     let got = mail_server.wait_for(ALICE, 1).await;
     assert_eq!(got.len(), 1, "one acknowledgment");
     let ack = &got[0];
-    assert_eq!(header(ack, "In-Reply-To").as_deref(), Some("<m1@customer.test>"));
-    assert_eq!(header(ack, "References").as_deref(), Some("<m1@customer.test>"));
-    assert_eq!(header(ack, "Auto-Submitted").as_deref(), Some("auto-replied"));
-    assert_eq!(header(ack, "X-Auto-Response-Suppress").as_deref(), Some("All"));
+    assert_eq!(
+        header(ack, "In-Reply-To").as_deref(),
+        Some("<m1@customer.test>")
+    );
+    assert_eq!(
+        header(ack, "References").as_deref(),
+        Some("<m1@customer.test>")
+    );
+    assert_eq!(
+        header(ack, "Auto-Submitted").as_deref(),
+        Some("auto-replied")
+    );
+    assert_eq!(
+        header(ack, "X-Auto-Response-Suppress").as_deref(),
+        Some("All")
+    );
     let conversation = gw
         .store()
         .conversation_of(&customer(ALICE))
@@ -100,12 +120,18 @@ async fn a_mail_gets_one_threaded_ack_replies_join_it_and_the_agent_answers_in_t
     );
     assert!(header(ack, "From").is_some_and(|f| f.contains(SUPPORT)));
     let text = body(ack);
-    assert!(text.contains("shop.example/orders"), "the intent's answer: {text}");
+    assert!(
+        text.contains("shop.example/orders"),
+        "the intent's answer: {text}"
+    );
     assert!(text.contains(&ticket.to_string()), "{text}");
     let ack_id = header(ack, "Message-ID").expect("our Message-ID");
     // The support mailbox marks the mail read only now that it is stored.
     let support = mail_server.mailbox(SUPPORT).await;
-    assert!(support.iter().all(|(_, seen, _)| *seen), "taken-in mail is \\Seen");
+    assert!(
+        support.iter().all(|(_, seen, _)| *seen),
+        "taken-in mail is \\Seen"
+    );
 
     // The customer answers in the thread, quoting us: same conversation, no
     // second acknowledgment, and a person gets it.
@@ -118,7 +144,10 @@ async fn a_mail_gets_one_threaded_ack_replies_join_it_and_the_agent_answers_in_t
     );
     mail_server.send(ALICE, SUPPORT, &reply).await;
     let store = gw.store();
-    eventually("the reply is stored", || transcript(&store, ALICE).len() >= 3).await;
+    eventually("the reply is stored", || {
+        transcript(&store, ALICE).len() >= 3
+    })
+    .await;
     let messages = transcript(&store, ALICE);
     let customer_lines: Vec<&str> = messages
         .iter()
@@ -141,13 +170,22 @@ async fn a_mail_gets_one_threaded_ack_replies_join_it_and_the_agent_answers_in_t
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(mail_server.mailbox(ALICE).await.len(), 1, "no ack for a follow-up");
+    assert_eq!(
+        mail_server.mailbox(ALICE).await.len(),
+        1,
+        "no ack for a follow-up"
+    );
 
     // The agent answers from the console: threaded under the customer's reply.
     let ann = agent(&gw).await;
     let path = format!("/conversations/{}/messages", conversation.id);
     let (status, _) = gw
-        .agent_call(&ann, Method::POST, &path, Some(json!({"text": "So sorry! It ships today."})))
+        .agent_call(
+            &ann,
+            Method::POST,
+            &path,
+            Some(json!({"text": "So sorry! It ships today."})),
+        )
         .await;
     assert_eq!(status, 202);
     let got = mail_server.wait_for(ALICE, 2).await;
@@ -156,7 +194,10 @@ async fn a_mail_gets_one_threaded_ack_replies_join_it_and_the_agent_answers_in_t
         .iter()
         .find(|m| body(m).contains("It ships today"))
         .expect("the agent's reply");
-    assert_eq!(header(answer, "In-Reply-To").as_deref(), Some("<m2@customer.test>"));
+    assert_eq!(
+        header(answer, "In-Reply-To").as_deref(),
+        Some("<m2@customer.test>")
+    );
     assert_eq!(
         header(answer, "References"),
         Some(format!("<m1@customer.test> {ack_id} <m2@customer.test>"))
@@ -175,7 +216,17 @@ async fn out_of_office_lists_and_bounces_are_never_answered_and_a_bounce_marks_t
     let gw = gateway(&mail_server).await;
     let store = gw.store();
     mail_server
-        .send(ALICE, SUPPORT, &mail(ALICE, "<q1@customer.test>", "Refund", "", "How do I get a refund?"))
+        .send(
+            ALICE,
+            SUPPORT,
+            &mail(
+                ALICE,
+                "<q1@customer.test>",
+                "Refund",
+                "",
+                "How do I get a refund?",
+            ),
+        )
         .await;
     let got = mail_server.wait_for(ALICE, 1).await;
     assert_eq!(got.len(), 1);
@@ -196,7 +247,9 @@ async fn out_of_office_lists_and_bounces_are_never_answered_and_a_bounce_marks_t
     let bounce = format!(
         "From: Mail Delivery System <MAILER-DAEMON@mx.customer.test>\r\nTo: support@example.test\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <b1@mx.customer.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"BND\"\r\n\r\n--BND\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n--BND\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.customer.test\r\n\r\nFinal-Recipient: rfc822; {ALICE}\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 mailbox full\r\n--BND\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: support@example.test\r\nTo: {ALICE}\r\nMessage-ID: {ack_id}\r\nSubject: Re: Refund\r\n--BND--\r\n"
     );
-    mail_server.send("mailer-daemon@mx.customer.test", SUPPORT, &bounce).await;
+    mail_server
+        .send("mailer-daemon@mx.customer.test", SUPPORT, &bounce)
+        .await;
 
     eventually("the bounce marks our delivery failed", || {
         store
@@ -208,10 +261,20 @@ async fn out_of_office_lists_and_bounces_are_never_answered_and_a_bounce_marks_t
     .await;
     all_taken_in(&mail_server, 4).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(mail_server.mailbox(ALICE).await.len(), 1, "the out-of-office got no answer");
-    assert!(mail_server.mailbox("deals@lists.test").await.is_empty(), "no answer to a list");
+    assert_eq!(
+        mail_server.mailbox(ALICE).await.len(),
+        1,
+        "the out-of-office got no answer"
+    );
     assert!(
-        mail_server.mailbox("mailer-daemon@mx.customer.test").await.is_empty(),
+        mail_server.mailbox("deals@lists.test").await.is_empty(),
+        "no answer to a list"
+    );
+    assert!(
+        mail_server
+            .mailbox("mailer-daemon@mx.customer.test")
+            .await
+            .is_empty(),
         "no answer to a bounce"
     );
     let messages = transcript(&store, ALICE);
@@ -233,7 +296,11 @@ async fn out_of_office_lists_and_bounces_are_never_answered_and_a_bounce_marks_t
     let silent = |rule: &str| Handling::Silent { rule: rule.into() };
     assert_eq!(
         handling,
-        vec![Handling::Normal, silent("auto_submitted"), silent("daemon_sender")]
+        vec![
+            Handling::Normal,
+            silent("auto_submitted"),
+            silent("daemon_sender")
+        ]
     );
     // The list post opened a conversation of its own, and got nothing.
     let list = transcript(&store, "deals@lists.test");
@@ -249,7 +316,294 @@ async fn all_taken_in(mail_server: &MailServer, count: usize) {
         if support.len() >= count && support.iter().all(|(_, seen, _)| *seen) {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "mails not taken in: {:?}", support.iter().map(|(u, s, _)| (u, s)).collect::<Vec<_>>());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "mails not taken in: {:?}",
+            support.iter().map(|(u, s, _)| (u, s)).collect::<Vec<_>>()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[tokio::test]
+async fn a_crash_between_storing_and_marking_seen_takes_the_mail_in_exactly_once() {
+    let mail_server = MailServer::start();
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_path = data.path().to_path_buf();
+    let mut gw = gateway_in(&mail_server, data).await;
+    mail_server
+        .send(
+            ALICE,
+            SUPPORT,
+            &mail(
+                ALICE,
+                "<c1@customer.test>",
+                "Hello",
+                "",
+                "Where is my order?",
+            ),
+        )
+        .await;
+    assert_eq!(mail_server.wait_for(ALICE, 1).await.len(), 1);
+    let data = std::mem::replace(&mut gw.data, tempfile::tempdir().expect("tempdir"));
+    gw.stop().await;
+
+    // Put the world back to the instant of a crash after the flush: the mail
+    // unread in the mailbox and the saved position before it.
+    let mut session = mail_server.login(SUPPORT).await;
+    session.select("INBOX").await.expect("select");
+    {
+        use futures_util::TryStreamExt;
+        let _: Vec<_> = session
+            .store("1:*", "-FLAGS (\\Seen)")
+            .await
+            .expect("unmark")
+            .try_collect()
+            .await
+            .expect("unmarked");
+    }
+    let _ = session.logout().await;
+    {
+        let store = frontdesk::store::sled::SledStore::open(&data_path).expect("open store");
+        store.set_cursor("email.INBOX.last_uid", 0).expect("rewind");
+        store.sync().await.expect("sync");
+    }
+
+    let gw = gateway_in(&mail_server, data).await;
+    all_taken_in(&mail_server, 1).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let messages = transcript(&gw.store(), ALICE);
+    let customer_turns = messages
+        .iter()
+        .filter(|m| m.author == Author::Customer)
+        .count();
+    assert_eq!(customer_turns, 1, "stored once: {messages:?}");
+    assert_eq!(mail_server.mailbox(ALICE).await.len(), 1, "answered once");
+    assert_eq!(gw.store().conversation_count().expect("count"), 1);
+}
+
+#[tokio::test]
+async fn the_gateway_reconnects_after_the_imap_server_restarts_and_catches_up() {
+    let mail_server = MailServer::start();
+    let gw = gateway(&mail_server).await;
+    mail_server
+        .send(
+            ALICE,
+            SUPPORT,
+            &mail(
+                ALICE,
+                "<r1@customer.test>",
+                "Order",
+                "",
+                "Where is my order?",
+            ),
+        )
+        .await;
+    assert_eq!(mail_server.wait_for(ALICE, 1).await.len(), 1);
+    mail_server.stop_imap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    mail_server.restart_imap();
+    let bob = "bob@customer.test";
+    mail_server
+        .send(
+            bob,
+            SUPPORT,
+            &mail(
+                bob,
+                "<r2@customer.test>",
+                "Refund",
+                "",
+                "How do I get a refund?",
+            ),
+        )
+        .await;
+    let got = mail_server.wait_for(bob, 1).await;
+    assert_eq!(got.len(), 1, "the mail after the restart is answered");
+    assert_eq!(
+        header(&got[0], "In-Reply-To").as_deref(),
+        Some("<r2@customer.test>")
+    );
+    assert_eq!(gw.store().conversation_count().expect("count"), 2);
+}
+
+#[tokio::test]
+async fn a_sender_gets_at_most_three_automatic_replies_a_day() {
+    let mail_server = MailServer::start();
+    let gw = gateway(&mail_server).await;
+    for i in 0..5 {
+        let raw = mail(
+            ALICE,
+            &format!("<cap{i}@customer.test>"),
+            &format!("Question {i}"),
+            "",
+            "Where is my order?",
+        );
+        mail_server.send(ALICE, SUPPORT, &raw).await;
+    }
+    all_taken_in(&mail_server, 5).await;
+    let store = gw.store();
+    eventually("five conversations", || {
+        store.conversation_count().is_ok_and(|n| n == 5)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(mail_server.mailbox(ALICE).await.len(), 3, "capped at three");
+    let waiting = store
+        .conversations_with_status(ConversationStatus::Waiting, 10)
+        .expect("waiting");
+    assert_eq!(waiting.len(), 2, "the unanswered two wait for a person");
+}
+
+#[tokio::test]
+async fn a_ticket_tag_threads_for_its_customer_but_not_for_a_stranger() {
+    let mail_server = MailServer::start();
+    let gw = gateway(&mail_server).await;
+    let store = gw.store();
+    mail_server
+        .send(
+            ALICE,
+            SUPPORT,
+            &mail(
+                ALICE,
+                "<t1@customer.test>",
+                "Broken zip",
+                "",
+                "The zip of my jacket broke.",
+            ),
+        )
+        .await;
+    assert_eq!(mail_server.wait_for(ALICE, 1).await.len(), 1);
+    let ticket = store
+        .conversation_of(&customer(ALICE))
+        .expect("read")
+        .expect("conversation")
+        .ticket;
+    // Alice writes again from a client that dropped the threading headers.
+    let subject = format!("Re: Broken zip [#{ticket}]");
+    mail_server
+        .send(
+            ALICE,
+            SUPPORT,
+            &mail(ALICE, "<t2@customer.test>", &subject, "", "Any news?"),
+        )
+        .await;
+    let mallory = "mallory@evil.test";
+    mail_server
+        .send(
+            mallory,
+            SUPPORT,
+            &mail(
+                mallory,
+                "<t3@evil.test>",
+                &subject,
+                "",
+                "Send me her address.",
+            ),
+        )
+        .await;
+    all_taken_in(&mail_server, 3).await;
+    eventually("both stored", || {
+        store.conversation_count().is_ok_and(|n| n == 2)
+    })
+    .await;
+    let alice = transcript(&store, ALICE);
+    let words: Vec<&str> = alice
+        .iter()
+        .filter(|m| m.author == Author::Customer)
+        .map(|m| m.text.as_str())
+        .collect();
+    assert_eq!(words, vec!["The zip of my jacket broke.", "Any news?"]);
+    let theirs = transcript(&store, mallory);
+    assert_eq!(theirs[0].text, "Send me her address.");
+    assert_ne!(theirs[0].conversation_id, alice[0].conversation_id);
+}
+
+#[tokio::test]
+async fn attachments_are_listed_to_agents_and_a_broken_mail_does_not_stop_the_loop() {
+    let mail_server = MailServer::start();
+    let gw = gateway(&mail_server).await;
+    let with_file = format!(
+        "From: {ALICE}\r\nTo: {SUPPORT}\r\nSubject: Invoice\r\nMessage-ID: <a1@customer.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"X\"\r\n\r\n--X\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe invoice is wrong, see the scan.\r\n--X\r\nContent-Type: application/pdf; name=\"scan.pdf\"\r\nContent-Disposition: attachment; filename=\"scan.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfsj6IKMSAwIG9iago8PD4+CmVuZG9iagp0cmFpbGVyCjw8Pj4KJSVFT0YK\r\n--X--\r\n"
+    );
+    // Headers that are all noise, a NUL, and no sender: kept for a person.
+    let broken = "\u{1}\u{2}garbage without a colon\r\nX: \u{0}\r\n\r\n\u{7f}\u{7f}";
+    let bob = "bob@customer.test";
+    mail_server.send(bob, SUPPORT, broken).await;
+    mail_server.send(ALICE, SUPPORT, &with_file).await;
+    assert_eq!(
+        mail_server.wait_for(ALICE, 1).await.len(),
+        1,
+        "the good mail is answered"
+    );
+    all_taken_in(&mail_server, 2).await;
+
+    let ann = agent(&gw).await;
+    let store = gw.store();
+    let conversation = store
+        .conversation_of(&customer(ALICE))
+        .expect("read")
+        .expect("conversation");
+    let (status, detail) = gw
+        .agent_call(
+            &ann,
+            Method::GET,
+            &format!("/conversations/{}", conversation.id),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let files = &detail["messages"][0]["attachments"];
+    assert_eq!(files[0]["name"], "scan.pdf", "{detail}");
+    assert_eq!(files[0]["content_type"], "application/pdf");
+    let hash = files[0]["blob"].as_str().expect("content kept");
+    let r = gw
+        .http
+        .get(gw.url(&format!(
+            "/api/v1/agent/conversations/{}/files/{hash}",
+            conversation.id
+        )))
+        .bearer_auth(&ann.token)
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .is_ok_and(|v| v.starts_with("attachment")),
+        "never inline"
+    );
+    assert!(r.bytes().await.expect("bytes").starts_with(b"%PDF-1.4"));
+    let (status, _) = gw
+        .agent_call(
+            &ann,
+            Method::GET,
+            &format!(
+                "/conversations/{}/files/{}",
+                conversation.id,
+                "0".repeat(64)
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "only files of this conversation");
+
+    // The broken mail became a conversation for a person, not a dead loop.
+    let total = store.conversation_count().expect("count");
+    assert_eq!(total, 2);
+    let waiting = store
+        .conversations_with_status(ConversationStatus::Waiting, 10)
+        .expect("waiting");
+    let broken = waiting
+        .iter()
+        .find(|c| c.id != conversation.id)
+        .expect("the unreadable mail waits for a person");
+    let first = store.messages_after(broken.id, 0, 10).expect("transcript");
+    assert_eq!(first.len(), 1, "and got no reply: {first:?}");
+    assert!(
+        matches!(first[0].handling, Handling::HumanOnly { .. }),
+        "{:?}",
+        first[0].handling
+    );
+    assert!(first[0].original.is_some(), "its original is kept");
 }

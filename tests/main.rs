@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 pub mod crash;
 mod email;
+mod email_fixtures;
 mod store_contract;
 mod telegram;
 mod web_chat;

@@ -110,7 +110,10 @@ impl MailServer {
         )
         .expect("envelope");
         transport
-            .send_raw(&envelope, raw.replace("\r\n", "\n").replace('\n', "\r\n").as_bytes())
+            .send_raw(
+                &envelope,
+                raw.replace("\r\n", "\n").replace('\n', "\r\n").as_bytes(),
+            )
             .await
             .expect("SMTP delivery");
     }
@@ -173,13 +176,17 @@ impl MailServer {
 
     /// Stops dovecot only (the mailboxes stay); `restart_imap` brings it back.
     pub fn stop_imap(&self) {
-        let pid = std::fs::read_to_string(self.dir.join("run/dovecot/master.pid"))
-            .expect("dovecot pid");
+        let pid =
+            std::fs::read_to_string(self.dir.join("run/dovecot/master.pid")).expect("dovecot pid");
         let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
         std::thread::sleep(Duration::from_millis(300));
         // Its children die with the listening sockets closed.
         let _ = Command::new("pkill")
-            .args(["-KILL", "-f", &format!("{}/etc/dovecot.conf", self.dir.display())])
+            .args([
+                "-KILL",
+                "-f",
+                &format!("{}/etc/dovecot.conf", self.dir.display()),
+            ])
             .status();
     }
 
@@ -214,7 +221,9 @@ impl Drop for MailServer {
 /// A header's value in a raw mail (first occurrence, unfolded).
 pub fn header(raw: &str, name: &str) -> Option<String> {
     let parsed = mail_parser::MessageParser::default().parse(raw.as_bytes())?;
-    parsed.header_raw(name).map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+    parsed
+        .header_raw(name)
+        .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// The plain-text body of a raw mail.

@@ -169,7 +169,7 @@
     $("conv-title").textContent = c.customer_name;
     $("conv-meta").textContent = "Ticket #" + c.ticket + " · " + c.channel + " · " + c.status +
       (c.assigned_agent ? " · " + c.assigned_agent : "") + (c.priority ? " · priority " + c.priority : "") +
-      " · " + c.locale;
+      " · " + c.locale + (c.subject ? " · “" + c.subject + "”" : "");
     $("undelivered").hidden = !c.undelivered;
 
     var mine = c.assigned_agent === me.username;
@@ -195,6 +195,26 @@
       head.appendChild(el("time", null, new Date(m.at).toLocaleString()));
       li.appendChild(head);
       li.appendChild(el("div", "body", m.text));
+      if (m.not_answered_because) li.appendChild(el("div", "why", "Not answered: " + m.not_answered_because));
+      var files = (m.attachments || []).slice();
+      if (m.original) files.push({ name: "original message", blob: m.original, original: true });
+      if (files.length) {
+        var list = el("ul", "files");
+        files.forEach(function (f) {
+          var item = el("li");
+          var label = f.name + (f.size !== undefined ? " (" + f.content_type + ", " + Math.max(1, Math.round(f.size / 1024)) + " KB)" : "");
+          if (f.blob) {
+            var a = el("a", null, label);
+            a.href = API + "/conversations/" + encodeURIComponent(c.id) + "/files/" + encodeURIComponent(f.blob);
+            a.setAttribute("download", "");
+            item.appendChild(a);
+          } else {
+            item.textContent = label + " · too large, not kept";
+          }
+          list.appendChild(item);
+        });
+        li.appendChild(list);
+      }
       if (m.error) li.title = m.error;
       log.appendChild(li);
     });

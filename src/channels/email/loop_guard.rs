@@ -133,7 +133,11 @@ pub fn bounce(
     if !is_report && !from_daemon {
         return None;
     }
-    let text = String::from_utf8_lossy(raw);
+    // Unfold continuation lines so a folded Diagnostic-Code reads whole.
+    let text = String::from_utf8_lossy(raw)
+        .replace("\r\n", "\n")
+        .replace("\n ", " ")
+        .replace("\n\t", " ");
     let mut referenced = ours(&text);
     referenced.dedup();
     if referenced.is_empty() {

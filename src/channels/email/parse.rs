@@ -10,7 +10,9 @@
 
 use super::{ids, loop_guard, quotes};
 use mail_parser::{MessageParser, MimeHeaders};
+use regex::Regex;
 use serde::Serialize;
+use std::sync::LazyLock;
 
 /// Longest subject kept, in characters.
 const MAX_SUBJECT_CHARS: usize = 300;
@@ -92,8 +94,20 @@ fn parse_unguarded(raw: &[u8], own: &[String], domain: &str) -> Result<ParsedMai
         })
         .filter(|s| !s.is_empty());
     let full_text = (0..message.text_body_count())
-        .filter_map(|i| message.body_text(i))
-        .map(|t| t.replace('\u{0}', ""))
+        .filter_map(|i| {
+            let text = message.body_text(i)?;
+            let format = message
+                .text_part(i as u32)
+                .and_then(|p| p.content_type())
+                .map(|ct| (ct.attribute("format"), ct.attribute("delsp")));
+            Some(match format {
+                Some((Some(f), delsp)) if f.eq_ignore_ascii_case("flowed") => {
+                    unflow(&text, delsp.is_some_and(|d| d.eq_ignore_ascii_case("yes")))
+                }
+                _ => text.into_owned(),
+            })
+        })
+        .map(|t| strip_invisible(&t))
         .collect::<Vec<_>>()
         .join("\n")
         .trim()
@@ -110,16 +124,30 @@ fn parse_unguarded(raw: &[u8], own: &[String], domain: &str) -> Result<ParsedMai
                 })
                 .unwrap_or_else(|| "application/octet-stream".into())
                 .to_lowercase();
+            let headers = raw
+                .get(part.raw_header_offset() as usize..part.raw_body_offset() as usize)
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
             let name = part
                 .attachment_name()
-                .map(clean_line)
+                .map(|n| match n.contains('\u{FFFD}') {
+                    true => rfc2231_name(&headers).unwrap_or_else(|| n.to_string()),
+                    false => n.to_string(),
+                })
+                .map(|n| clean_line(&n))
                 .filter(|n| !n.is_empty())
                 .unwrap_or_else(|| format!("attachment-{}", i + 1));
+            let raw_len = part.raw_end_offset().saturating_sub(part.raw_body_offset()) as usize;
+            let content = part
+                .content_transfer_encoding()
+                .filter(|e| e.eq_ignore_ascii_case("base64"))
+                .and_then(|_| undecoded_base64(part.contents(), raw_len))
+                .unwrap_or_else(|| part.contents().to_vec());
             ParsedAttachment {
                 name,
                 content_type,
-                size: part.contents().len() as u64,
-                content: part.contents().to_vec(),
+                size: content.len() as u64,
+                content,
             }
         })
         .collect();
@@ -141,17 +169,141 @@ fn parse_unguarded(raw: &[u8], own: &[String], domain: &str) -> Result<ParsedMai
     })
 }
 
-/// One line of header text: control and direction-override characters
-/// removed, whitespace collapsed.
+/// Characters that change how text displays without being seen: zero-width
+/// marks and direction overrides (which make `exe.pdf` of `fdp.exe`).
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0}'
+            | '\u{200B}'..='\u{200D}'
+            | '\u{2060}'
+            | '\u{FEFF}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+    )
+}
+
+fn strip_invisible(text: &str) -> String {
+    text.chars().filter(|c| !invisible(*c)).collect()
+}
+
+/// One line of header text: control and invisible characters removed,
+/// whitespace collapsed.
 fn clean_line(text: &str) -> String {
     text.chars()
-        .filter(|c| {
-            !c.is_control() && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-        })
+        .filter(|c| !c.is_control() && !invisible(*c))
         .collect::<String>()
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Joins the soft line breaks of `format=flowed` text (RFC 3676): a line
+/// ending in a space continues on the next. The signature line `-- ` is not
+/// a soft break; space-stuffing is undone.
+fn unflow(text: &str, delsp: bool) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let line = line.strip_prefix(' ').unwrap_or(line);
+        let soft = line.ends_with(' ') && line != "-- ";
+        if soft && delsp {
+            current.push_str(&line[..line.len() - 1]);
+        } else {
+            current.push_str(line);
+        }
+        if !soft {
+            out.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out.join("\n")
+}
+
+static RFC2231_PIECE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)\b(filename|name)\*(\d+)(\*?)\s*=\s*(?:"([^"]*)"|([^;\s]*))"#)
+        .expect("pattern compiles")
+});
+
+/// The file name from RFC 2231 continuations (`filename*0*=utf-8''%E8…;
+/// filename*1*=…`), joined as bytes before decoding. mail-parser decodes
+/// each piece alone, which breaks a character split between two pieces.
+/// Only UTF-8 names are redone; others keep mail-parser's reading.
+fn rfc2231_name(headers: &str) -> Option<String> {
+    // (is `name` rather than `filename`, index, percent-encoded, value)
+    let mut pieces: Vec<(bool, u32, bool, String)> = RFC2231_PIECE
+        .captures_iter(headers)
+        .filter_map(|c| {
+            let is_filename = c[1].eq_ignore_ascii_case("filename");
+            let index = c[2].parse().ok()?;
+            let value = c.get(4).or(c.get(5))?.as_str().to_string();
+            Some((!is_filename, index, !c[3].is_empty(), value))
+        })
+        .collect();
+    pieces.sort();
+    let first_kind = pieces.first()?.0;
+    pieces.retain(|p| p.0 == first_kind);
+    let mut bytes = Vec::new();
+    for (n, (_, _, encoded, value)) in pieces.iter().enumerate() {
+        let mut value = value.as_str();
+        if n == 0 && *encoded {
+            let mut parts = value.splitn(3, '\'');
+            let charset = parts.next()?;
+            if !charset.eq_ignore_ascii_case("utf-8") && !charset.eq_ignore_ascii_case("us-ascii") {
+                return None;
+            }
+            let _language = parts.next()?;
+            value = parts.next()?;
+        }
+        if !*encoded {
+            bytes.extend_from_slice(value.as_bytes());
+            continue;
+        }
+        let raw = value.as_bytes();
+        let mut i = 0;
+        while i < raw.len() {
+            match (raw[i], raw.get(i + 1..i + 3)) {
+                (b'%', Some(hex)) => {
+                    let hex = std::str::from_utf8(hex).ok()?;
+                    bytes.push(u8::from_str_radix(hex, 16).ok()?);
+                    i += 3;
+                }
+                (b, _) => {
+                    bytes.push(b);
+                    i += 1;
+                }
+            }
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// The decoded bytes of a base64 part that mail-parser left encoded (a
+/// broken line, or a mail cut off before its closing boundary): as much
+/// as decodes. `None` when the content is already decoded, which is about
+/// three quarters of the raw size rather than all of it.
+fn undecoded_base64(content: &[u8], raw_len: usize) -> Option<Vec<u8>> {
+    let looks_encoded = !content.is_empty()
+        && content.len() * 100 >= raw_len * 95
+        && content
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=\r\n \t".contains(b));
+    if !looks_encoded {
+        return None;
+    }
+    let clean: Vec<u8> = content
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace() && *b != b'=')
+        .collect();
+    let whole_quads = &clean[..clean.len() - clean.len() % 4];
+    data_encoding::BASE64_NOPAD
+        .decode(&clean)
+        .or_else(|_| data_encoding::BASE64_NOPAD.decode(whole_quads))
+        .ok()
 }
 
 impl ParsedMail {
@@ -186,6 +338,31 @@ mod tests {
         assert_eq!(mail.text, "我的订单在哪里");
         assert_eq!(mail.message_id.as_deref(), Some("<abc@customer.test>"));
         assert_eq!(mail.automatic, None);
+    }
+
+    #[test]
+    fn flowed_text_is_joined_and_split_utf8_file_names_are_whole() {
+        assert_eq!(
+            unflow("The tracking \r\npage is empty.\r\n-- \r\nBob", false),
+            "The tracking page is empty.\n-- \nBob"
+        );
+        assert_eq!(unflow("ab \ncd", true), "abcd");
+        // 退 is E9 80 80: split between the two pieces.
+        let headers = "Content-Disposition: attachment;\r\n filename*0*=utf-8''%E9%80;\r\n filename*1*=%80.pdf\r\n";
+        assert_eq!(rfc2231_name(headers).as_deref(), Some("退.pdf"));
+        assert_eq!(rfc2231_name("filename*0*=gbk''%CD%CB"), None);
+    }
+
+    #[test]
+    fn base64_left_encoded_is_decoded_leniently() {
+        let encoded = b"SGVsbG8gd29ybGQh\r\nSGVsbG8=\r\n";
+        assert_eq!(
+            undecoded_base64(encoded, encoded.len()).as_deref(),
+            Some(&b"Hello world!Hello"[..])
+        );
+        // Already decoded content (about 3/4 of the raw size) is left alone.
+        assert_eq!(undecoded_base64(b"Helloworld", 16), None);
+        assert_eq!(undecoded_base64(b"%PDF-1.4 binary", 15), None);
     }
 
     #[test]

@@ -13,22 +13,32 @@
 use regex::Regex;
 use std::sync::LazyLock;
 
-/// Lines that start the quoted history.
-static ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
+/// Attribution lines above `>`-quoted history: "On … wrote:" and kin.
+static QUOTING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)^\s*(?:
             on\s.+\swrote:\s*$                          # Gmail, Apple Mail, Thunderbird
           | le\s.+\sa\sécrit\s?:\s*$                    # French clients
           | am\s.+\sschrieb\s.*:\s*$                    # German clients
-          | -{2,}\s*(?:original\smessage|ursprüngliche\snachricht|message\sd'origine)\s*-{2,}
-          | -{3,}\s*原始邮件\s*-{3,}                     # QQ Mail, Foxmail
-          | -{2,}\s*原始邮件\s*-{2,}
           | 在\s?.+写道\s?[：:]\s*$                       # 163, Gmail in Chinese
+          | .+于\s?.+写道\s?[：:]\s*$                     # Gmail in Chinese: Name 于 date 写道
+        )",
+    )
+    .expect("attribution pattern compiles")
+});
+
+/// Lines that start an unquoted copy of the history (Outlook, QQ Mail,
+/// Mail Master): everything from them on is history.
+static BLOCK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^\s*(?:
+            -{2,}\s*(?:original\smessage|ursprüngliche\snachricht|message\sd'origine)\s*-{2,}
+          | -{2,}\s*(?:原始邮件|回复的原邮件|原邮件)\s*-{2,}   # QQ Mail, Foxmail, Mail Master
           | _{20,}\s*$                                  # Outlook's rule before From:/Sent:
           | (?:from|发件人)\s?[:：].+$                    # a header block (checked below)
         )",
     )
-    .expect("attribution pattern compiles")
+    .expect("history pattern compiles")
 });
 
 /// The first line of Gmail's attribution when it wraps: "On Mon, … <a@b"
@@ -54,20 +64,37 @@ pub fn visible_text(text: &str) -> String {
     let text = text.replace("\r\n", "\n");
     let lines: Vec<&str> = text.lines().collect();
     let mut end = lines.len();
-    for (i, line) in lines.iter().enumerate() {
-        if starts_history(&lines, i) {
-            end = i;
-            // Gmail wraps a long attribution: "On …, Name <a@b" / "c> wrote:".
-            if i > 0 && WRAPPED_ON.is_match(lines[i - 1]) && !line.trim_start().starts_with('>') {
-                end = i - 1;
+    let mut dropped = vec![false; lines.len()];
+    let mut i = 0;
+    while i < lines.len() {
+        let wrapped = wrapped_attribution(&lines, i);
+        if wrapped || QUOTING.is_match(lines[i]) {
+            let written_above = lines[..i]
+                .iter()
+                .zip(&dropped)
+                .any(|(l, gone)| !gone && !l.trim().is_empty() && !l.trim_start().starts_with('>'));
+            if written_above {
+                end = i;
+                break;
             }
+            // Nothing written above it: an interleaved reply. Keep reading,
+            // without the attribution line(s); the quotes go below.
+            dropped[i] = true;
+            if wrapped {
+                dropped[i + 1] = true;
+                i += 1;
+            }
+        } else if starts_block(&lines, i) {
+            end = i;
             break;
         }
+        i += 1;
     }
     let mut kept: Vec<&str> = lines[..end]
         .iter()
-        .copied()
-        .filter(|l| !l.trim_start().starts_with('>'))
+        .zip(&dropped)
+        .filter(|(l, gone)| !**gone && !l.trim_start().starts_with('>'))
+        .map(|(l, _)| *l)
         .collect();
     if let Some(sig) = kept.iter().position(|l| *l == "-- " || *l == "--") {
         kept.truncate(sig);
@@ -93,25 +120,23 @@ pub fn visible_text(text: &str) -> String {
     }
 }
 
-fn starts_history(lines: &[&str], i: usize) -> bool {
+fn starts_block(lines: &[&str], i: usize) -> bool {
     let line = lines[i];
-    if !ATTRIBUTION.is_match(line) {
-        return wrapped_attribution(lines, i);
+    if !BLOCK.is_match(line) {
+        return false;
     }
     let is_header_line = {
         let t = line.trim_start().to_lowercase();
         t.starts_with("from") || t.starts_with("发件人")
     };
-    if !is_header_line {
-        return true;
-    }
     // "From: x" alone could be the customer's own words; it starts the
     // history when header lines follow it.
-    lines
-        .iter()
-        .skip(i + 1)
-        .take(4)
-        .any(|l| HEADER_BLOCK.is_match(l))
+    !is_header_line
+        || lines
+            .iter()
+            .skip(i + 1)
+            .take(4)
+            .any(|l| HEADER_BLOCK.is_match(l))
 }
 
 /// "On Mon, 30 Nov 2026 at 10:00, Acme <support@" then "example.test> wrote:".
@@ -165,6 +190,17 @@ mod tests {
     fn interleaved_replies_keep_every_new_line() {
         let text = "> Which order?\nThe blue jacket.\n> Which size?\nXL please.";
         assert_eq!(visible_text(text), "The blue jacket.\nXL please.");
+        let attributed = "On Mon, 30 Nov 2026 at 10:00, Acme <support@example.test> wrote:\n> Which size?\nL, please.\n> Colour?\nBlue.\n>\n> Best regards,\n> Acme";
+        assert_eq!(visible_text(attributed), "L, please.\nBlue.");
+    }
+
+    #[test]
+    fn gmail_chinese_name_first_and_mail_master_blocks() {
+        let gmail = "好的\n\nAcme Shop Support <support@example.test> 于2026年11月30日周一 上午10:00写道：\n> 已发货";
+        assert_eq!(visible_text(gmail), "好的");
+        let master =
+            "好的，谢谢。\n\n发自网易邮箱大师\n---- 回复的原邮件 ----\n| 发件人 | Acme |\n您的订单";
+        assert_eq!(visible_text(master), "好的，谢谢。");
     }
 
     #[test]
