@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Templates the gateway itself needs, besides those intents name.
-pub const REQUIRED_TEMPLATES: &[&str] = &["handoff", "receipt"];
+pub const REQUIRED_TEMPLATES: &[&str] = &["handoff", "receipt", "clarify"];
 
 /// Dispatcher workers; turns of one conversation always go to the same one.
 const DISPATCH_WORKERS: usize = 8;

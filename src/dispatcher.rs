@@ -13,10 +13,11 @@
 
 use crate::config::{AckPolicy, Config};
 use crate::events::{EventKind, Events};
-use crate::intents::{Action, IntentSet};
+use crate::intents::{self, Action, Classification, Decision, Intent, IntentSet};
 use crate::locale;
 use crate::model::{
-    ChannelKind, Conversation, ConversationStatus, Handling, Message, OutboundReason, OutboxEntry,
+    Author, ChannelKind, Conversation, ConversationStatus, Handling, Message, OutboundReason,
+    OutboxEntry, ReplyOption,
 };
 use crate::outbox::Outbox;
 use crate::store::{PendingTurn, Store, StoreError, TurnOutcome};
@@ -184,6 +185,35 @@ fn over_auto_reply_cap(
     Ok(store.auto_replies_since(&conversation.customer, since)? >= email.auto_reply_limit as usize)
 }
 
+/// The intent of an option the bot just offered, when the customer's
+/// message picks it (by its label, as the buttons send it, or its number).
+fn chosen_option<'a>(
+    conversation: &Conversation,
+    message: &Message,
+    store: &dyn Store,
+    rules: &'a Rules,
+) -> Result<Option<&'a Intent>, StoreError> {
+    let recent = store.messages_after(conversation.id, message.seq.saturating_sub(6), 6)?;
+    let Some(offer) = recent
+        .iter()
+        .rev()
+        .filter(|m| m.seq < message.seq)
+        .find(|m| m.author == Author::Bot)
+        .filter(|m| !m.options.is_empty())
+    else {
+        return Ok(None);
+    };
+    let said = intents::normalize(&message.text);
+    let said = said.trim_end_matches(['.', '!', '。', '！']);
+    Ok(offer
+        .options
+        .iter()
+        .enumerate()
+        .find(|(i, o)| intents::normalize(&o.label) == said || (i + 1).to_string() == said)
+        .and_then(|(_, o)| rules.intents.by_name(&o.intent))
+        .filter(|i| i.action == Action::Answer))
+}
+
 fn decide(
     turn: PendingTurn,
     conversation: &Conversation,
@@ -194,7 +224,17 @@ fn decide(
     let channel = conversation.channel();
     let templates = &rules.templates;
     let locale = locale::detect(&message.text, templates.locales(), &conversation.locale);
-    let classification = rules.intents.classify(&message.text);
+    let decision = match chosen_option(conversation, message, store, rules)? {
+        Some(intent) => Decision::Matched(Classification {
+            intent,
+            fired: Vec::new(),
+        }),
+        None => rules.intents.decide(&message.text),
+    };
+    let classification = match &decision {
+        Decision::Matched(c) => Some(c.clone()),
+        _ => None,
+    };
     let mut context = ReplyContext {
         ticket: conversation.ticket,
         customer_name: conversation.display_name.clone(),
@@ -207,6 +247,33 @@ fn decide(
             Ok(text) => replies.push(entry(conversation, OutboundReason::Receipt, text, None)),
             Err(error) => {
                 tracing::error!(%error, "The receipt template failed; sending the reply alone.")
+            }
+        }
+    }
+    if let Decision::Ambiguous(first, second) = &decision {
+        let options: Vec<ReplyOption> = [first, second]
+            .iter()
+            .map(|c| ReplyOption {
+                label: c.intent.title(&locale),
+                intent: c.intent.name.clone(),
+            })
+            .collect();
+        context.options = options.iter().map(|o| o.label.clone()).collect();
+        match templates.render("clarify", &locale, channel, &context) {
+            Ok(text) => {
+                tracing::debug!(first = %first.intent.name, second = %second.intent.name, "Two intents fit; asking which.");
+                let mut question = entry(conversation, OutboundReason::Answer, text, None);
+                question.options = options;
+                replies.push(question);
+                return Ok(TurnOutcome {
+                    turn,
+                    locale,
+                    handoff: false,
+                    replies,
+                });
+            }
+            Err(error) => {
+                tracing::error!(%error, "The clarify template failed; handing off to a person instead.");
             }
         }
     }

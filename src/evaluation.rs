@@ -10,8 +10,10 @@
 //! the share of rows labelled with an answering intent that got an answer
 //! at all; precision is the share of all answers given (to any row) that
 //! name the row's own intent, so an answer to a `none` row counts against it.
+//! A row where the bot asks which of two intents the customer means counts
+//! as not answered, and is reported apart.
 
-use crate::intents::{Action, IntentSet};
+use crate::intents::{Action, Decision, IntentSet};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -137,6 +139,10 @@ pub struct Report {
     pub precision: Option<f64>,
     /// Rows a person takes (hand-off intent or no match), over all rows.
     pub handoff_rate: f64,
+    /// Rows where two intents fit equally and the bot asks which one
+    /// (counted as not answered), and how many offered the right one.
+    pub clarified: usize,
+    pub clarified_right: usize,
     /// Rows labelled `none`, and how many of them got an answer.
     pub none_rows: usize,
     pub none_answered: usize,
@@ -164,9 +170,24 @@ pub fn evaluate(set: &IntentSet, samples: &[Sample]) -> Report {
     let mut confusions: HashMap<(String, String), Vec<&str>> = HashMap::new();
     let (mut answerable, mut covered, mut answered, mut correct_answers) = (0, 0, 0, 0);
     let (mut none_rows, mut none_answered) = (0, 0);
+    let (mut clarified, mut clarified_right) = (0, 0);
     for sample in samples {
-        let predicted = set.classify(&sample.text).map(|c| c.intent);
-        let predicted_name = predicted.map_or(NONE, |i| i.name.as_str());
+        let (predicted, asked) = match set.decide(&sample.text) {
+            Decision::Matched(c) => (Some(c.intent), None),
+            Decision::Ambiguous(a, b) => (
+                None,
+                Some(format!("{} or {}", a.intent.name, b.intent.name)),
+            ),
+            Decision::NoMatch => (None, None),
+        };
+        if let Some(asked) = &asked {
+            clarified += 1;
+            clarified_right += usize::from(asked.split(" or ").any(|n| n == sample.label));
+        }
+        let predicted_name = match (&asked, predicted) {
+            (Some(asked), _) => asked.as_str(),
+            (None, p) => p.map_or(NONE, |i| i.name.as_str()),
+        };
         let is_answer = predicted.is_some_and(|i| i.action == Action::Answer);
         let label_answers = answers(&sample.label);
         answerable += usize::from(label_answers);
@@ -176,12 +197,12 @@ pub fn evaluate(set: &IntentSet, samples: &[Sample]) -> Report {
             none_rows += 1;
             none_answered += usize::from(is_answer);
         }
-        let right = predicted_name == sample.label;
+        let right = asked.is_none() && predicted_name == sample.label;
         correct_answers += usize::from(is_answer && right);
         if let Some(score) = scores.get_mut(sample.label.as_str()) {
             score.0 += 1;
         }
-        if let Some(score) = scores.get_mut(predicted_name) {
+        if let Some(score) = scores.get_mut(predicted.map_or(NONE, |i| i.name.as_str())) {
             score.1 += 1;
             score.2 += usize::from(right);
         }
@@ -224,6 +245,8 @@ pub fn evaluate(set: &IntentSet, samples: &[Sample]) -> Report {
         coverage: ratio(covered, answerable),
         precision: ratio(correct_answers, answered),
         handoff_rate: handed_off as f64 / samples.len().max(1) as f64,
+        clarified,
+        clarified_right,
         none_rows,
         none_answered,
         intents: scores
@@ -297,7 +320,7 @@ en = ['\border\b']
 "#;
     const REFUND: &str = r#"
 name = "get_refund"
-priority = 10
+priority = 9
 action = "answer"
 template = "get_refund"
 [patterns]
@@ -347,6 +370,7 @@ en = ['\bhuman\b']
         assert_eq!(r.precision, Some(0.5));
         assert!((r.handoff_rate - 3.0 / 7.0).abs() < 1e-9);
         assert_eq!((r.none_rows, r.none_answered), (2, 1));
+        assert_eq!(r.clarified, 0);
         let order = r
             .intents
             .iter()
@@ -357,6 +381,23 @@ en = ['\bhuman\b']
         assert!(first.wrong_answer);
         assert_eq!(first.predicted, "track_order");
         assert_eq!(r.confusions.last().map(|c| c.wrong_answer), Some(false));
+    }
+
+    #[test]
+    fn a_question_between_two_is_not_an_answer() {
+        let set = IntentSet::from_files(vec![
+            ("a.toml".into(), ORDER.into()),
+            (
+                "b.toml".into(),
+                REFUND.replace("priority = 9", "priority = 10"),
+            ),
+        ])
+        .expect("intents");
+        let r = evaluate(&set, &[sample("refund for my order", "get_refund")]);
+        assert_eq!((r.answered, r.clarified, r.clarified_right), (0, 1, 1));
+        assert_eq!(r.coverage, Some(0.0));
+        assert_eq!(r.confusions[0].predicted, "track_order or get_refund");
+        assert!(!r.confusions[0].wrong_answer);
     }
 
     #[test]

@@ -57,6 +57,10 @@ struct IntentFile {
     patterns: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     negative: BTreeMap<String, Vec<String>>,
+    /// A short name per locale for the option button when the bot asks
+    /// which of two intents the customer means.
+    #[serde(default)]
+    title: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +72,36 @@ pub struct Intent {
     pub examples: Vec<String>,
     pub counter_examples: Vec<String>,
     pub file: String,
+    titles: BTreeMap<String, String>,
+}
+
+impl Intent {
+    /// The intent's short name in `locale` (else English, else its name
+    /// in words: `track_order` is "Track order").
+    pub fn title(&self, locale: &str) -> String {
+        if let Some(t) = self.titles.get(locale).or_else(|| self.titles.get("en")) {
+            return t.clone();
+        }
+        let words = self.name.replace('_', " ");
+        let mut chars = words.chars();
+        match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => words,
+        }
+    }
+}
+
+/// What the rules make of a text.
+#[derive(Debug, Clone)]
+pub enum Decision<'a> {
+    /// One intent fits best.
+    Matched(Classification<'a>),
+    /// Two answering intents fit equally well (same priority, as many
+    /// patterns fired): ask the customer which one they mean rather than
+    /// guess.
+    Ambiguous(Classification<'a>, Classification<'a>),
+    /// No intent fits: a person takes it.
+    NoMatch,
 }
 
 /// Which intent a text matched and why.
@@ -244,6 +278,7 @@ impl IntentSet {
                 examples: parsed.examples,
                 counter_examples: parsed.counter_examples,
                 file,
+                titles: parsed.title,
             });
         }
         let set = RegexSetBuilder::new(&patterns)
@@ -269,6 +304,32 @@ impl IntentSet {
     /// The best intent for `text`: among intents with a positive match and
     /// no negative match, the highest priority, then the most patterns fired.
     pub fn classify(&self, text: &str) -> Option<Classification<'_>> {
+        self.ranked(text).into_iter().next()
+    }
+
+    /// What the bot does with `text`: answer one intent, ask which of two,
+    /// or hand off.
+    pub fn decide(&self, text: &str) -> Decision<'_> {
+        let mut ranked = self.ranked(text).into_iter();
+        match (ranked.next(), ranked.next()) {
+            (None, _) => Decision::NoMatch,
+            (Some(best), Some(next))
+                if best.intent.action == Action::Answer
+                    && next.intent.action == Action::Answer
+                    && best.intent.priority == next.intent.priority
+                    && best.fired.len() == next.fired.len()
+                    && best.intent.template != next.intent.template =>
+            {
+                Decision::Ambiguous(best, next)
+            }
+            (Some(best), _) => Decision::Matched(best),
+        }
+    }
+
+    /// Every intent that matches `text` and is not vetoed, best first:
+    /// highest priority, then the most patterns fired, then the earlier
+    /// (alphabetical) file.
+    fn ranked(&self, text: &str) -> Vec<Classification<'_>> {
         let normalized = normalize(text);
         let matches = self.set.matches(&normalized);
         let mut fired: Vec<Vec<&str>> = vec![Vec::new(); self.intents.len()];
@@ -281,22 +342,30 @@ impl IntentSet {
                 fired[owner.intent].push(owner.source.as_str());
             }
         }
-        fired
+        let mut ranked: Vec<(usize, Vec<&str>)> = fired
             .into_iter()
             .enumerate()
             .filter(|(i, f)| !f.is_empty() && !vetoed[*i])
-            .max_by(|(a, fa), (b, fb)| {
-                let ia = &self.intents[*a];
-                let ib = &self.intents[*b];
-                (ia.priority, fa.len())
-                    .cmp(&(ib.priority, fb.len()))
-                    // On a full tie, the earlier (alphabetical) file wins.
-                    .then(b.cmp(a))
-            })
+            .collect();
+        ranked.sort_by(|(a, fa), (b, fb)| {
+            let ia = &self.intents[*a];
+            let ib = &self.intents[*b];
+            (ib.priority, fb.len())
+                .cmp(&(ia.priority, fa.len()))
+                .then(a.cmp(b))
+        });
+        ranked
+            .into_iter()
             .map(|(i, fired)| Classification {
                 intent: &self.intents[i],
                 fired,
             })
+            .collect()
+    }
+
+    /// The intent called `name`.
+    pub fn by_name(&self, name: &str) -> Option<&Intent> {
+        self.intents.iter().find(|i| i.name == name)
     }
 
     /// Runs every intent's examples and counter-examples.
@@ -304,7 +373,16 @@ impl IntentSet {
         let mut failures = Vec::new();
         for intent in &self.intents {
             for text in &intent.examples {
-                let got = self.classify(text).map(|c| c.intent.name.clone());
+                // An example must be answered by its intent, not turned
+                // into a question between two.
+                let got = match self.decide(text) {
+                    Decision::Matched(c) => Some(c.intent.name.clone()),
+                    Decision::Ambiguous(a, b) => Some(format!(
+                        "a question: {} or {}",
+                        a.intent.name, b.intent.name
+                    )),
+                    Decision::NoMatch => None,
+                };
                 if got.as_deref() != Some(intent.name.as_str()) {
                     failures.push(ExampleFailure {
                         file: intent.file.clone(),
@@ -394,6 +472,42 @@ en = ['\b(human|person|agent)\b']
         );
         assert!(s.classify("where do I cancel my order").is_none());
         assert!(s.classify("hello there").is_none());
+    }
+
+    #[test]
+    fn two_answers_that_fit_equally_are_a_question_for_the_customer() {
+        let refund = r#"
+name = "refund"
+priority = 10
+action = "answer"
+template = "refund"
+title = { en = "Get a refund", zh = "申请退款" }
+[patterns]
+en = ['\brefund\b']
+"#;
+        let s = set(&[
+            ("order.toml", ORDER),
+            ("refund.toml", refund),
+            ("human.toml", HUMAN),
+        ])
+        .expect("load");
+        match s.decide("where is my order refund") {
+            Decision::Ambiguous(a, b) => {
+                assert_eq!(
+                    (a.intent.name.as_str(), b.intent.name.as_str()),
+                    ("order_status", "refund")
+                );
+                assert_eq!(b.intent.title("zh"), "申请退款");
+                assert_eq!(a.intent.title("zh"), "Order status");
+            }
+            other => panic!("expected a question, got {other:?}"),
+        }
+        // A hand-off in the running is not a question: a person decides.
+        assert!(
+            matches!(s.decide("where is my order, human please"), Decision::Matched(c) if c.intent.name == "human")
+        );
+        assert!(matches!(s.decide("refund"), Decision::Matched(c) if c.intent.name == "refund"));
+        assert!(matches!(s.decide("hello"), Decision::NoMatch));
     }
 
     #[test]

@@ -374,6 +374,11 @@ fn intents_eval(
             report.answered
         );
         out!(
+            "asked:     {} rows got a question with two options ({} offered the right one)",
+            report.clarified,
+            report.clarified_right
+        );
+        out!(
             "hand-off:  {} of all rows; `none` rows answered: {} of {}",
             percent(Some(report.handoff_rate)),
             report.none_answered,
@@ -526,6 +531,23 @@ fn intents_try(path: Option<&Path>, text: &str, lang: Option<&str>) -> Result<()
         wait_minutes: u64::from(config.queue.minutes_per_customer),
         ..ReplyContext::default()
     };
+    if let frontdesk::intents::Decision::Ambiguous(a, b) = intents.decide(text) {
+        out!(
+            "intent:     {} or {}? (equal priority and fit: the bot asks)",
+            a.intent.name,
+            b.intent.name
+        );
+        let context = ReplyContext {
+            options: vec![a.intent.title(&locale), b.intent.title(&locale)],
+            ..context
+        };
+        out!("reply (clarify):");
+        out!(
+            "{}",
+            templates.render("clarify", &locale, ChannelKind::Web, &context)?
+        );
+        return Ok(());
+    }
     let template = match intents.classify(text) {
         Some(c) => {
             out!(

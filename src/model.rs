@@ -263,6 +263,18 @@ pub struct Message {
     /// The message as the channel delivered it (the raw email), by blob hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<String>,
+    /// Choices the bot offered with this message (buttons).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<ReplyOption>,
+}
+
+/// One choice offered to the customer when the bot asks which of two
+/// questions they mean. Choosing it sends `label` as the customer's message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyOption {
+    pub label: String,
+    /// The intent that answers it.
+    pub intent: String,
 }
 
 /// How the dispatcher treats a customer message.
@@ -382,6 +394,9 @@ pub struct OutboxEntry {
     pub attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Choices to offer with the message (buttons where the channel has them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<ReplyOption>,
 }
 
 impl OutboxEntry {
@@ -405,6 +420,7 @@ impl OutboxEntry {
             due_at: now,
             attempts: 0,
             last_error: None,
+            options: Vec::new(),
         }
     }
 }

@@ -36,6 +36,8 @@ pub struct ReplyContext {
     /// Expected wait in minutes (hand-off acknowledgment).
     pub wait_minutes: u64,
     pub intent: Option<String>,
+    /// The choices of a clarifying question, in order.
+    pub options: Vec<String>,
 }
 
 pub struct Templates {
@@ -197,6 +199,7 @@ impl Templates {
             position: 3,
             wait_minutes: 15,
             intent: Some("sample".into()),
+            options: vec!["Track order".into(), "Delivery period".into()],
         }
     }
 
@@ -215,6 +218,7 @@ impl Templates {
         values.insert("position".into(), Value::from(context.position));
         values.insert("wait_minutes".into(), Value::from(context.wait_minutes));
         values.insert("intent".into(), Value::from(context.intent.clone()));
+        values.insert("options".into(), Value::from(context.options.clone()));
         Value::from(values)
     }
 

@@ -343,6 +343,7 @@ async fn a_queued_bot_answer_is_not_sent_after_an_agent_claims() {
                 due_at: now + chrono::Duration::milliseconds(800),
                 attempts: 0,
                 last_error: None,
+                options: Vec::new(),
             }],
         })
         .expect("record");

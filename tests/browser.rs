@@ -100,6 +100,85 @@ async fn widget_answers_a_question_in_the_browser_and_renders_customer_text_as_t
     assert_eq!(messages.len(), 4);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn widget_offers_buttons_when_two_answers_fit_and_a_click_gets_the_chosen_one() {
+    let gw = TestGateway::start().await;
+    let mut browser = Browser::launch().await;
+    let page = browser.open(&gw.url("/")).await;
+    browser
+        .wait_for(
+            &page,
+            "document.querySelector('.fd-status')?.textContent === 'Online'",
+            WAIT,
+        )
+        .await;
+    browser
+        .eval(
+            &page,
+            &fill_and_submit(
+                ".fd-input",
+                "how do i check when my shipment is gonna arrive",
+                ".fd-form",
+            ),
+        )
+        .await;
+    browser
+        .wait_for(
+            &page,
+            "document.querySelectorAll('.fd-option').length === 2",
+            WAIT,
+        )
+        .await;
+    let labels = browser
+        .eval(
+            &page,
+            "[...document.querySelectorAll('.fd-option')].map(b => b.textContent)",
+        )
+        .await;
+    assert_eq!(
+        labels,
+        json!(["How long delivery takes", "Where my order is"])
+    );
+    let shot = browser.screenshot(&page, "widget-options").await;
+    println!("screenshot: {}", shot.display());
+    browser
+        .eval(
+            &page,
+            "document.querySelectorAll('.fd-option')[1].click(); true",
+        )
+        .await;
+    browser
+        .wait_for(
+            &page,
+            &format!(
+                "{}.some(b => b.textContent.includes('shop.example/orders'))",
+                bubbles("bot")
+            ),
+            WAIT,
+        )
+        .await;
+    let chosen = browser
+        .eval(
+            &page,
+            &format!("{}.map(b => b.textContent)", bubbles("customer")),
+        )
+        .await;
+    assert_eq!(
+        chosen,
+        json!([
+            "how do i check when my shipment is gonna arrive",
+            "Where my order is"
+        ])
+    );
+    let disabled = browser
+        .eval(
+            &page,
+            "[...document.querySelectorAll('.fd-option')].every(b => b.disabled)",
+        )
+        .await;
+    assert_eq!(disabled, json!(true), "a choice is made once");
+}
+
 /// JavaScript that fills a field and submits its form.
 fn fill_and_submit(field: &str, text: &str, form: &str) -> String {
     format!(

@@ -54,6 +54,7 @@ fn reply(store: &dyn Store, turn: PendingTurn, handoff: bool, due_in_ms: i64) ->
         due_at: now + Duration::milliseconds(due_in_ms),
         attempts: 0,
         last_error: None,
+        options: Vec::new(),
     };
     store
         .record_turn(&TurnOutcome {

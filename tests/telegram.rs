@@ -342,3 +342,51 @@ async fn a_photo_without_words_is_kept_and_the_bot_asks_for_text() {
         "agents see which file it was"
     );
 }
+
+#[tokio::test]
+async fn a_clarifying_question_has_option_buttons_and_a_press_is_answered() {
+    let (_gw, tg) = gateway_with_telegram(TelegramMode::Polling).await;
+    tg.push(tg.text(9, 1, "how do i check when my shipment is gonna arrive"));
+    let got = tg.wait_for(9, 1).await;
+    assert!(got[0].contains("Which of these"), "{got:?}");
+    let markup = tg.sent()[0].2.clone();
+    let rows = markup["inline_keyboard"]
+        .as_array()
+        .expect("keyboard")
+        .clone();
+    let buttons: Vec<(String, String)> = rows
+        .iter()
+        .map(|row| {
+            (
+                row[0]["text"].as_str().unwrap_or_default().to_string(),
+                row[0]["callback_data"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        buttons,
+        vec![
+            ("How long delivery takes".to_string(), "pick:1".to_string()),
+            ("Where my order is".to_string(), "pick:2".to_string()),
+            ("Talk to a person".to_string(), "human".to_string()),
+        ]
+    );
+    // Telegram sends the press with the message it was under.
+    tg.push(json!({ "callback_query": {
+        "id": "press-9", "chat_instance": "ci", "data": "pick:2",
+        "from": { "id": 9, "is_bot": false, "first_name": "Customer" },
+        "message": {
+            "message_id": 100, "date": 1_700_000_000,
+            "chat": { "id": 9, "type": "private", "first_name": "Customer" },
+            "from": { "id": 1, "is_bot": true, "first_name": "Bot", "username": "test_bot" },
+            "text": got[0],
+            "reply_markup": markup
+        }
+    }}));
+    let got = tg.wait_for(9, 2).await;
+    assert!(got[1].contains("shop.example/orders"), "{got:?}");
+    assert_eq!(tg.answered_callbacks(), vec!["press-9".to_string()]);
+}

@@ -566,3 +566,48 @@ async fn only_configured_sites_may_call_the_chat_api_from_the_browser() {
         Some("https://shop.example")
     );
 }
+
+#[tokio::test]
+async fn a_question_two_intents_fit_equally_gets_a_choice_and_the_choice_is_answered() {
+    let gw = TestGateway::start().await;
+    let s = gw.session().await;
+    let (status, _) = gw
+        .post(&s, "1", "how do i check when my shipment is gonna arrive")
+        .await;
+    assert_eq!(status, 202);
+    let all = gw.wait_for_messages(&s, 2).await;
+    let question = &all[1];
+    assert_eq!(question["from"], "bot");
+    assert_eq!(
+        question["options"],
+        json!(["How long delivery takes", "Where my order is"]),
+        "{question}"
+    );
+    let text = question["text"].as_str().unwrap_or_default();
+    // The buttons carry the choices here; email lists them in the text.
+    assert!(text.contains("Which of these"), "{text}");
+    // The widget's button sends the label as the visitor's message.
+    gw.post(&s, "2", "Where my order is").await;
+    let all = gw.wait_for_messages(&s, 4).await;
+    let answer = &all[3];
+    assert_eq!(answer["from"], "bot");
+    assert!(
+        answer["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("shop.example/orders")),
+        "the chosen intent's answer: {answer}"
+    );
+    assert!(answer.get("options").is_none());
+    // Typing the option's number works too.
+    gw.post(&s, "3", "how do i check when my shipment is gonna arrive")
+        .await;
+    gw.wait_for_messages(&s, 6).await;
+    gw.post(&s, "4", "1").await;
+    let all = gw.wait_for_messages(&s, 8).await;
+    let delivery = all[7]["text"].as_str().unwrap_or_default();
+    assert!(
+        delivery.contains("business days") && !delivery.contains("Which of these"),
+        "option 1 is the delivery time answer: {delivery}"
+    );
+    assert_eq!(all[7]["from"], "bot");
+}

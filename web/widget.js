@@ -87,7 +87,22 @@
         }
       }
     }
-    bubble(m.from, m.text).setAttribute("data-seq", m.seq);
+    var b = bubble(m.from, m.text);
+    b.setAttribute("data-seq", m.seq);
+    if (m.options && m.options.length) {
+      // A clarifying question: each button sends its label as our answer.
+      var row = el("div", "fd-options");
+      m.options.forEach(function (label) {
+        var o = el("button", "fd-option", label);
+        o.type = "button";
+        o.addEventListener("click", function () {
+          row.querySelectorAll("button").forEach(function (x) { x.disabled = true; });
+          sendText(label);
+        });
+        row.appendChild(o);
+      });
+      b.appendChild(row);
+    }
   }
 
   function request(method, path, body) {
@@ -188,15 +203,19 @@
     });
   }
 
+  function sendText(text) {
+    var b = bubble("customer", text);
+    b.setAttribute("data-state", "sending");
+    pending.push({ clientId: newId(), text: text, el: b });
+    ensureSession().then(flush);
+  }
+
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     var text = input.value.trim();
     if (!text) return;
     input.value = "";
-    var b = bubble("customer", text);
-    b.setAttribute("data-state", "sending");
-    pending.push({ clientId: newId(), text: text, el: b });
-    ensureSession().then(flush);
+    sendText(text);
   });
   input.addEventListener("keydown", function (ev) {
     if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit ? form.requestSubmit() : send.click(); }

@@ -211,12 +211,17 @@ fn visible(message: &Message) -> Option<Value> {
         Author::Bot => "bot",
         Author::Agent | Author::Note => "agent",
     };
-    Some(json!({
+    let mut view = json!({
         "seq": message.seq,
         "from": from,
         "text": message.text,
         "at": message.at,
-    }))
+    });
+    if !message.options.is_empty() {
+        // Buttons: choosing one sends its label as the visitor's message.
+        view["options"] = json!(message.options.iter().map(|o| &o.label).collect::<Vec<_>>());
+    }
+    Some(view)
 }
 
 /// The visitor's transcript after `after`, and the last sequence read.

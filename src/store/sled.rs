@@ -448,6 +448,7 @@ impl Store for SledStore {
                         handling: inbound.handling.clone(),
                         attachments: inbound.attachments.clone(),
                         original: inbound.original.clone(),
+                        options: Vec::new(),
                     };
                     let message_key = keys::message(conversation.id, seq);
                     messages.insert(&message_key[..], encode(&message).map_err(abort)?)?;
@@ -701,6 +702,7 @@ impl Store for SledStore {
                     handling: Handling::Normal,
                     attachments: Vec::new(),
                     original: None,
+                    options: entry.options.clone(),
                 };
                 messages.insert(
                     &keys::message(id, message.seq)[..],
@@ -811,6 +813,7 @@ impl Store for SledStore {
                             handling: Handling::Normal,
                             attachments: Vec::new(),
                             original: None,
+                            options: Vec::new(),
                         };
                         messages.insert(
                             &keys::message(id, note.seq)[..],

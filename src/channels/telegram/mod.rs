@@ -117,11 +117,24 @@ impl Channel for TelegramChannel {
             for (i, piece) in pieces.into_iter().enumerate() {
                 let mut request = self.bot.send_message(ChatId(chat_id), piece);
                 if i == last && entry.reason == OutboundReason::Answer {
-                    let button = InlineKeyboardButton::callback(
+                    // The options of a clarifying question, one per row,
+                    // then the way to a person.
+                    let mut rows: Vec<Vec<InlineKeyboardButton>> = entry
+                        .options
+                        .iter()
+                        .enumerate()
+                        .map(|(n, o)| {
+                            vec![InlineKeyboardButton::callback(
+                                o.label.clone(),
+                                format!("{}{}", parse::PICK_PREFIX, n + 1),
+                            )]
+                        })
+                        .collect();
+                    rows.push(vec![InlineKeyboardButton::callback(
                         human_button_label(&conversation.locale),
                         parse::HUMAN_BUTTON,
-                    );
-                    request = request.reply_markup(InlineKeyboardMarkup::new([[button]]));
+                    )]);
+                    request = request.reply_markup(InlineKeyboardMarkup::new(rows));
                 }
                 request.await.map_err(|e| classify(&e))?;
             }

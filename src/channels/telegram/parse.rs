@@ -90,10 +90,42 @@ fn from_message(msg: &Message, external_id: String) -> Parsed {
     })
 }
 
-fn from_callback(query: &CallbackQuery) -> Parsed {
-    if query.data.as_deref() != Some(HUMAN_BUTTON) {
-        return Parsed::Ignore("a button we did not send");
+/// Callback data of an option button: `pick:N`, N counting from 1.
+pub const PICK_PREFIX: &str = "pick:";
+
+/// The text a button press stands for: `/human`, or the option's label
+/// (read back from the message's keyboard; its number if that is gone).
+fn button_text(query: &CallbackQuery) -> Option<String> {
+    let data = query.data.as_deref()?;
+    if data == HUMAN_BUTTON {
+        return Some("/human".into());
     }
+    let number = data.strip_prefix(PICK_PREFIX)?;
+    number.parse::<u8>().ok()?;
+    let label = query
+        .message
+        .as_ref()
+        .and_then(|m| m.regular_message())
+        .and_then(|m| m.reply_markup())
+        .and_then(|markup| {
+            markup
+                .inline_keyboard
+                .iter()
+                .flatten()
+                .find_map(|button| match &button.kind {
+                    teloxide::types::InlineKeyboardButtonKind::CallbackData(d) if d == data => {
+                        Some(button.text.clone())
+                    }
+                    _ => None,
+                })
+        });
+    Some(label.unwrap_or_else(|| number.to_string()))
+}
+
+fn from_callback(query: &CallbackQuery) -> Parsed {
+    let Some(text) = button_text(query) else {
+        return Parsed::Ignore("a button we did not send");
+    };
     // Buttons are only in private chats with the bot: the chat is the user.
     Parsed::Button {
         inbound: InboundMessage {
@@ -104,7 +136,7 @@ fn from_callback(query: &CallbackQuery) -> Parsed {
                     chat_id: query.from.id.0 as i64,
                 },
                 format!("callback:{}", query.id.0),
-                "/human".into(),
+                text,
                 Utc::now(),
             )
         },
