@@ -607,3 +607,175 @@ async fn attachments_are_listed_to_agents_and_a_broken_mail_does_not_stop_the_lo
     );
     assert!(first[0].original.is_some(), "its original is kept");
 }
+
+#[tokio::test]
+async fn a_rebuilt_mailbox_with_a_new_uidvalidity_is_resynced_without_duplicates() {
+    let mail_server = MailServer::start();
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_path = data.path().to_path_buf();
+    let mut gw = gateway_in(&mail_server, data).await;
+    mail_server
+        .send(
+            ALICE,
+            SUPPORT,
+            &mail(
+                ALICE,
+                "<u1@customer.test>",
+                "Hello",
+                "",
+                "Where is my order?",
+            ),
+        )
+        .await;
+    assert_eq!(mail_server.wait_for(ALICE, 1).await.len(), 1);
+    let data = std::mem::replace(&mut gw.data, tempfile::tempdir().expect("tempdir"));
+    gw.stop().await;
+    // As if the server had rebuilt the mailbox: other UIDVALIDITY, and the
+    // mail unread again.
+    let mut session = mail_server.login(SUPPORT).await;
+    session.select("INBOX").await.expect("select");
+    {
+        use futures_util::TryStreamExt;
+        let _: Vec<_> = session
+            .store("1:*", "-FLAGS (\\Seen)")
+            .await
+            .expect("unmark")
+            .try_collect()
+            .await
+            .expect("unmarked");
+    }
+    let _ = session.logout().await;
+    {
+        let store = frontdesk::store::sled::SledStore::open(&data_path).expect("open store");
+        store
+            .set_cursor("email.INBOX.uidvalidity", 1)
+            .expect("stale validity");
+        store.sync().await.expect("sync");
+    }
+    let gw = gateway_in(&mail_server, data).await;
+    all_taken_in(&mail_server, 1).await;
+    mail_server
+        .send(
+            ALICE,
+            SUPPORT,
+            &mail(
+                ALICE,
+                "<u2@customer.test>",
+                "Another",
+                "",
+                "How do I get a refund?",
+            ),
+        )
+        .await;
+    assert_eq!(
+        mail_server.wait_for(ALICE, 2).await.len(),
+        2,
+        "new mail still answered"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        mail_server.mailbox(ALICE).await.len(),
+        2,
+        "the old mail not answered twice"
+    );
+    let store = gw.store();
+    let turns: usize = store
+        .conversations_with_status(ConversationStatus::Bot, 10)
+        .expect("list")
+        .iter()
+        .map(|c| {
+            store
+                .messages_after(c.id, 0, 10)
+                .expect("transcript")
+                .iter()
+                .filter(|m| m.author == Author::Customer)
+                .count()
+        })
+        .sum();
+    assert_eq!(turns, 2, "each mail stored once");
+}
+
+#[tokio::test]
+async fn a_reply_the_mail_server_refuses_is_marked_failed_for_the_agents() {
+    let mail_server = MailServer::start();
+    let gw = gateway(&mail_server).await;
+    // A sender at our own domain that has no mailbox: the SMTP server
+    // answers our acknowledgment with 550 (a permanent failure).
+    let ghost = "ghost@example.test";
+    mail_server
+        .send(
+            ALICE,
+            SUPPORT,
+            &mail(ghost, "<g1@example.test>", "Hi", "", "Where is my order?"),
+        )
+        .await;
+    let store = gw.store();
+    eventually("the refused reply is flagged", || {
+        store
+            .conversation_of(&customer(ghost))
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.undelivered)
+    })
+    .await;
+    let messages = transcript(&store, ghost);
+    let failed = messages
+        .iter()
+        .find(|m| m.author == Author::Bot)
+        .expect("the reply");
+    assert!(
+        matches!(&failed.delivery, Some(Delivery::Failed { error }) if error.contains("550")),
+        "{:?}",
+        failed.delivery
+    );
+    assert!(
+        store
+            .outbox_of(failed.conversation_id)
+            .expect("outbox")
+            .is_empty(),
+        "not retried"
+    );
+}
+
+#[tokio::test]
+async fn mail_over_tls_and_starttls_with_a_private_ca() {
+    use frontdesk::config::MailSecurity::{Starttls, Tls};
+    let mail_server = MailServer::start_tls();
+    let (imaps, smtps) = mail_server.tls_ports.expect("tls ports");
+    // Both ways into each server: implicit TLS on its own port, and STARTTLS
+    // on the plain one.
+    let rounds = [
+        (
+            "tina@customer.test",
+            (Tls, imaps),
+            (Starttls, mail_server.smtp_port),
+        ),
+        (
+            "sam@customer.test",
+            (Starttls, mail_server.imap_port),
+            (Tls, smtps),
+        ),
+    ];
+    for (n, (customer, imap, smtp)) in rounds.into_iter().enumerate() {
+        let mut config = mail_server.email_config();
+        (config.imap.security, config.imap.port) = imap;
+        (config.smtp.security, config.smtp.port) = smtp;
+        for server in [&mut config.imap, &mut config.smtp] {
+            server.host = "localhost".into();
+            server.ca_file = Some(mail_server.cert_path());
+        }
+        let mut gw = TestGateway::start_with(move |c| c.channels.email = Some(config)).await;
+        let id = format!("<s{n}@customer.test>");
+        mail_server
+            .send(
+                customer,
+                SUPPORT,
+                &mail(customer, &id, "Order", "", "Where is my order?"),
+            )
+            .await;
+        let got = mail_server.wait_for(customer, 1).await;
+        assert_eq!(got.len(), 1, "{customer}: read and answered over TLS");
+        assert_eq!(header(&got[0], "In-Reply-To"), Some(id));
+        gw.stop().await;
+    }
+}

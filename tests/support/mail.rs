@@ -36,11 +36,27 @@ pub struct MailServer {
     pub imap_port: u16,
     pub smtp_port: u16,
     lmtp_port: u16,
+    /// Implicit-TLS ports (IMAPS, SMTPS), when started with TLS.
+    pub tls_ports: Option<(u16, u16)>,
 }
 
 impl MailServer {
     /// Starts a fresh stack (the packages must be installed: tests/run.sh does).
     pub fn start() -> Self {
+        Self::launch(false)
+    }
+
+    /// Also offers STARTTLS, IMAPS and SMTPS, with a self-signed
+    /// certificate for 127.0.0.1 and localhost (`cert_path`).
+    pub fn start_tls() -> Self {
+        Self::launch(true)
+    }
+
+    pub fn cert_path(&self) -> PathBuf {
+        self.dir.join("tls/cert.pem")
+    }
+
+    fn launch(tls: bool) -> Self {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let dir = PathBuf::from(format!("/tmp/frontdesk-mail-{}-{n}", std::process::id()));
         let server = Self {
@@ -48,13 +64,18 @@ impl MailServer {
             imap_port: free_port(),
             smtp_port: free_port(),
             lmtp_port: free_port(),
+            tls_ports: tls.then(|| (free_port(), free_port())),
         };
+        let (imaps, smtps) = server.tls_ports.unwrap_or((0, 0));
         let out = Command::new("bash")
             .arg(scripts().join("mail-up.sh"))
             .env("MAIL_DIR", &server.dir)
             .env("IMAP_PORT", server.imap_port.to_string())
             .env("SMTP_PORT", server.smtp_port.to_string())
             .env("LMTP_PORT", server.lmtp_port.to_string())
+            .env("IMAPS_PORT", imaps.to_string())
+            .env("SMTPS_PORT", smtps.to_string())
+            .env("MAIL_TLS", if tls { "1" } else { "0" })
             .env("MAIL_SKIP_INSTALL", "1")
             .stdin(std::process::Stdio::null())
             .output()
