@@ -231,14 +231,13 @@ fn decide(
         }),
         None => rules.intents.decide(&message.text),
     };
-    let classification = match &decision {
-        Decision::Matched(c) => Some(c.clone()),
-        _ => None,
-    };
     let mut context = ReplyContext {
         ticket: conversation.ticket,
         customer_name: conversation.display_name.clone(),
-        intent: classification.as_ref().map(|c| c.intent.name.clone()),
+        intent: match &decision {
+            Decision::Matched(c) => Some(c.intent.name.clone()),
+            _ => None,
+        },
         ..ReplyContext::default()
     };
     let mut replies = Vec::new();
@@ -250,61 +249,50 @@ fn decide(
             }
         }
     }
-    if let Decision::Ambiguous(first, second) = &decision {
-        let options: Vec<ReplyOption> = [first, second]
-            .iter()
-            .map(|c| ReplyOption {
-                label: c.intent.title(&locale),
-                intent: c.intent.name.clone(),
-            })
-            .collect();
-        context.options = options.iter().map(|o| o.label.clone()).collect();
-        match templates.render("clarify", &locale, channel, &context) {
-            Ok(text) => {
-                tracing::debug!(first = %first.intent.name, second = %second.intent.name, "Two intents fit; asking which.");
-                let mut question = entry(conversation, OutboundReason::Answer, text, None);
-                question.options = options;
-                replies.push(question);
-                return Ok(TurnOutcome {
-                    turn,
-                    locale,
-                    handoff: false,
-                    replies,
-                });
-            }
-            Err(error) => {
-                tracing::error!(%error, "The clarify template failed; handing off to a person instead.");
-            }
+    // The bot's own reply: a question between two intents, or one
+    // intent's answer. A template that fails leaves it to a person.
+    let bot_reply = match &decision {
+        Decision::Ambiguous(first, second) => {
+            let options: Vec<ReplyOption> = [first, second]
+                .iter()
+                .map(|c| ReplyOption {
+                    label: c.intent.title(&locale),
+                    intent: c.intent.name.clone(),
+                })
+                .collect();
+            context.options = options.iter().map(|o| o.label.clone()).collect();
+            tracing::debug!(first = %first.intent.name, second = %second.intent.name, "Two intents fit; asking which.");
+            templates
+                .render("clarify", &locale, channel, &context)
+                .map(|text| OutboxEntry {
+                    options,
+                    ..entry(conversation, OutboundReason::Answer, text, None)
+                })
+                .map_err(|error| tracing::error!(%error, "The clarify template failed; handing off to a person instead."))
+                .ok()
         }
-    }
-    let answer =
-        classification
-            .as_ref()
-            .and_then(|c| match (&c.intent.action, &c.intent.template) {
-                (Action::Answer, Some(template)) => Some((c.intent.name.clone(), template.clone())),
-                _ => None,
-            });
-    if let Some((intent, template)) = answer {
-        match templates.render(&template, &locale, channel, &context) {
-            Ok(text) => {
+        Decision::Matched(c) => match (&c.intent.action, &c.intent.template) {
+            (Action::Answer, Some(template)) => {
+                let intent = c.intent.name.clone();
                 tracing::debug!(%intent, "Matched an intent.");
-                replies.push(entry(
-                    conversation,
-                    OutboundReason::Answer,
-                    text,
-                    Some(intent),
-                ));
-                return Ok(TurnOutcome {
-                    turn,
-                    locale,
-                    handoff: false,
-                    replies,
-                });
+                templates
+                    .render(template, &locale, channel, &context)
+                    .map_err(|error| tracing::error!(%error, %intent, "The answer template failed; handing off to a person instead."))
+                    .ok()
+                    .map(|text| entry(conversation, OutboundReason::Answer, text, Some(intent)))
             }
-            Err(error) => {
-                tracing::error!(%error, %intent, "The answer template failed; handing off to a person instead.");
-            }
-        }
+            _ => None,
+        },
+        Decision::NoMatch => None,
+    };
+    if let Some(reply) = bot_reply {
+        replies.push(reply);
+        return Ok(TurnOutcome {
+            turn,
+            locale,
+            handoff: false,
+            replies,
+        });
     }
     context.position = store.queue_position(conversation)?;
     context.wait_minutes = context.position * u64::from(rules.config.queue.minutes_per_customer);

@@ -3,7 +3,7 @@
 //! and keeps the conversation across a reload.
 
 use crate::support::TestGateway;
-use crate::support::browser::Browser;
+use crate::support::browser::{Browser, Page};
 use serde_json::json;
 use std::time::Duration;
 
@@ -17,14 +17,7 @@ fn bubbles(from: &str) -> String {
 async fn widget_answers_a_question_in_the_browser_and_renders_customer_text_as_text() {
     let gw = TestGateway::start().await;
     let mut browser = Browser::launch().await;
-    let page = browser.open(&gw.url("/")).await;
-    browser
-        .wait_for(
-            &page,
-            "document.querySelector('.fd-status')?.textContent === 'Online'",
-            WAIT,
-        )
-        .await;
+    let page = open_widget(&gw, &mut browser).await;
 
     let say = |text: &str| {
         format!(
@@ -104,14 +97,7 @@ async fn widget_answers_a_question_in_the_browser_and_renders_customer_text_as_t
 async fn widget_offers_buttons_when_two_answers_fit_and_a_click_gets_the_chosen_one() {
     let gw = TestGateway::start().await;
     let mut browser = Browser::launch().await;
-    let page = browser.open(&gw.url("/")).await;
-    browser
-        .wait_for(
-            &page,
-            "document.querySelector('.fd-status')?.textContent === 'Online'",
-            WAIT,
-        )
-        .await;
+    let page = open_widget(&gw, &mut browser).await;
     browser
         .eval(
             &page,
@@ -177,6 +163,19 @@ async fn widget_offers_buttons_when_two_answers_fit_and_a_click_gets_the_chosen_
         )
         .await;
     assert_eq!(disabled, json!(true), "a choice is made once");
+}
+
+/// The demo page with its widget connected.
+async fn open_widget(gw: &TestGateway, browser: &mut Browser) -> Page {
+    let page = browser.open(&gw.url("/")).await;
+    browser
+        .wait_for(
+            &page,
+            "document.querySelector('.fd-status')?.textContent === 'Online'",
+            WAIT,
+        )
+        .await;
+    page
 }
 
 /// JavaScript that fills a field and submits its form.

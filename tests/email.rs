@@ -325,31 +325,24 @@ async fn all_taken_in(mail_server: &MailServer, count: usize) {
     }
 }
 
-#[tokio::test]
-async fn a_crash_between_storing_and_marking_seen_takes_the_mail_in_exactly_once() {
-    let mail_server = MailServer::start();
+/// Answers one mail from Alice, stops the gateway, then puts the world back
+/// as `rewind` says: the mail unread in the mailbox, and the saved cursor
+/// `name` set to `value`. Returns the restarted gateway.
+async fn answer_one_then_rewind(mail_server: &MailServer, name: &str, value: i64) -> TestGateway {
     let data = tempfile::tempdir().expect("tempdir");
     let data_path = data.path().to_path_buf();
-    let mut gw = gateway_in(&mail_server, data).await;
-    mail_server
-        .send(
-            ALICE,
-            SUPPORT,
-            &mail(
-                ALICE,
-                "<c1@customer.test>",
-                "Hello",
-                "",
-                "Where is my order?",
-            ),
-        )
-        .await;
+    let mut gw = gateway_in(mail_server, data).await;
+    let first = mail(
+        ALICE,
+        "<c1@customer.test>",
+        "Hello",
+        "",
+        "Where is my order?",
+    );
+    mail_server.send(ALICE, SUPPORT, &first).await;
     assert_eq!(mail_server.wait_for(ALICE, 1).await.len(), 1);
     let data = std::mem::replace(&mut gw.data, tempfile::tempdir().expect("tempdir"));
     gw.stop().await;
-
-    // Put the world back to the instant of a crash after the flush: the mail
-    // unread in the mailbox and the saved position before it.
     let mut session = mail_server.login(SUPPORT).await;
     session.select("INBOX").await.expect("select");
     {
@@ -365,12 +358,20 @@ async fn a_crash_between_storing_and_marking_seen_takes_the_mail_in_exactly_once
     let _ = session.logout().await;
     {
         let store = frontdesk::store::sled::SledStore::open(&data_path).expect("open store");
-        store.set_cursor("email.INBOX.last_uid", 0).expect("rewind");
+        store.set_cursor(name, value).expect("rewind");
         store.sync().await.expect("sync");
     }
+    let gw = gateway_in(mail_server, data).await;
+    all_taken_in(mail_server, 1).await;
+    gw
+}
 
-    let gw = gateway_in(&mail_server, data).await;
-    all_taken_in(&mail_server, 1).await;
+#[tokio::test]
+async fn a_crash_between_storing_and_marking_seen_takes_the_mail_in_exactly_once() {
+    let mail_server = MailServer::start();
+    // The instant of a crash after the flush: the mail unread, the saved
+    // position before it.
+    let gw = answer_one_then_rewind(&mail_server, "email.INBOX.last_uid", 0).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let messages = transcript(&gw.store(), ALICE);
     let customer_turns = messages
@@ -611,49 +612,9 @@ async fn attachments_are_listed_to_agents_and_a_broken_mail_does_not_stop_the_lo
 #[tokio::test]
 async fn a_rebuilt_mailbox_with_a_new_uidvalidity_is_resynced_without_duplicates() {
     let mail_server = MailServer::start();
-    let data = tempfile::tempdir().expect("tempdir");
-    let data_path = data.path().to_path_buf();
-    let mut gw = gateway_in(&mail_server, data).await;
-    mail_server
-        .send(
-            ALICE,
-            SUPPORT,
-            &mail(
-                ALICE,
-                "<u1@customer.test>",
-                "Hello",
-                "",
-                "Where is my order?",
-            ),
-        )
-        .await;
-    assert_eq!(mail_server.wait_for(ALICE, 1).await.len(), 1);
-    let data = std::mem::replace(&mut gw.data, tempfile::tempdir().expect("tempdir"));
-    gw.stop().await;
-    // As if the server had rebuilt the mailbox: other UIDVALIDITY, and the
-    // mail unread again.
-    let mut session = mail_server.login(SUPPORT).await;
-    session.select("INBOX").await.expect("select");
-    {
-        use futures_util::TryStreamExt;
-        let _: Vec<_> = session
-            .store("1:*", "-FLAGS (\\Seen)")
-            .await
-            .expect("unmark")
-            .try_collect()
-            .await
-            .expect("unmarked");
-    }
-    let _ = session.logout().await;
-    {
-        let store = frontdesk::store::sled::SledStore::open(&data_path).expect("open store");
-        store
-            .set_cursor("email.INBOX.uidvalidity", 1)
-            .expect("stale validity");
-        store.sync().await.expect("sync");
-    }
-    let gw = gateway_in(&mail_server, data).await;
-    all_taken_in(&mail_server, 1).await;
+    // As if the server had rebuilt the mailbox: another UIDVALIDITY, and
+    // the mail unread again.
+    let gw = answer_one_then_rewind(&mail_server, "email.INBOX.uidvalidity", 1).await;
     mail_server
         .send(
             ALICE,
