@@ -43,6 +43,13 @@ fn mail(from: &str, message_id: &str, subject: &str, extra: &str, text: &str) ->
     )
 }
 
+/// `from` writes a plain mail to support.
+async fn write(mail_server: &MailServer, from: &str, id: &str, subject: &str, text: &str) {
+    mail_server
+        .send(from, SUPPORT, &mail(from, id, subject, "", text))
+        .await;
+}
+
 fn customer(address: &str) -> CustomerAddress {
     CustomerAddress::Email {
         address: address.into(),
@@ -75,19 +82,14 @@ async fn agent(gw: &TestGateway) -> AgentLogin {
 async fn a_mail_gets_one_threaded_ack_replies_join_it_and_the_agent_answers_in_the_thread() {
     let mail_server = MailServer::start();
     let gw = gateway(&mail_server).await;
-    mail_server
-        .send(
-            ALICE,
-            SUPPORT,
-            &mail(
-                ALICE,
-                "<m1@customer.test>",
-                "Where is my order?",
-                "",
-                "Where is my order? It has been a week.",
-            ),
-        )
-        .await;
+    write(
+        &mail_server,
+        ALICE,
+        "<m1@customer.test>",
+        "Where is my order?",
+        "Where is my order? It has been a week.",
+    )
+    .await;
 
     let got = mail_server.wait_for(ALICE, 1).await;
     assert_eq!(got.len(), 1, "one acknowledgment");
@@ -215,19 +217,14 @@ async fn out_of_office_lists_and_bounces_are_never_answered_and_a_bounce_marks_t
     let mail_server = MailServer::start();
     let gw = gateway(&mail_server).await;
     let store = gw.store();
-    mail_server
-        .send(
-            ALICE,
-            SUPPORT,
-            &mail(
-                ALICE,
-                "<q1@customer.test>",
-                "Refund",
-                "",
-                "How do I get a refund?",
-            ),
-        )
-        .await;
+    write(
+        &mail_server,
+        ALICE,
+        "<q1@customer.test>",
+        "Refund",
+        "How do I get a refund?",
+    )
+    .await;
     let got = mail_server.wait_for(ALICE, 1).await;
     assert_eq!(got.len(), 1);
     let ack_id = header(&got[0], "Message-ID").expect("id");
@@ -332,14 +329,14 @@ async fn answer_one_then_rewind(mail_server: &MailServer, name: &str, value: i64
     let data = tempfile::tempdir().expect("tempdir");
     let data_path = data.path().to_path_buf();
     let mut gw = gateway_in(mail_server, data).await;
-    let first = mail(
+    write(
+        mail_server,
         ALICE,
         "<c1@customer.test>",
         "Hello",
-        "",
         "Where is my order?",
-    );
-    mail_server.send(ALICE, SUPPORT, &first).await;
+    )
+    .await;
     assert_eq!(mail_server.wait_for(ALICE, 1).await.len(), 1);
     let data = std::mem::replace(&mut gw.data, tempfile::tempdir().expect("tempdir"));
     gw.stop().await;
@@ -387,37 +384,27 @@ async fn a_crash_between_storing_and_marking_seen_takes_the_mail_in_exactly_once
 async fn the_gateway_reconnects_after_the_imap_server_restarts_and_catches_up() {
     let mail_server = MailServer::start();
     let gw = gateway(&mail_server).await;
-    mail_server
-        .send(
-            ALICE,
-            SUPPORT,
-            &mail(
-                ALICE,
-                "<r1@customer.test>",
-                "Order",
-                "",
-                "Where is my order?",
-            ),
-        )
-        .await;
+    write(
+        &mail_server,
+        ALICE,
+        "<r1@customer.test>",
+        "Order",
+        "Where is my order?",
+    )
+    .await;
     assert_eq!(mail_server.wait_for(ALICE, 1).await.len(), 1);
     mail_server.stop_imap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     mail_server.restart_imap();
     let bob = "bob@customer.test";
-    mail_server
-        .send(
-            bob,
-            SUPPORT,
-            &mail(
-                bob,
-                "<r2@customer.test>",
-                "Refund",
-                "",
-                "How do I get a refund?",
-            ),
-        )
-        .await;
+    write(
+        &mail_server,
+        bob,
+        "<r2@customer.test>",
+        "Refund",
+        "How do I get a refund?",
+    )
+    .await;
     let got = mail_server.wait_for(bob, 1).await;
     assert_eq!(got.len(), 1, "the mail after the restart is answered");
     assert_eq!(
@@ -432,14 +419,8 @@ async fn a_sender_gets_at_most_three_automatic_replies_a_day() {
     let mail_server = MailServer::start();
     let gw = gateway(&mail_server).await;
     for i in 0..5 {
-        let raw = mail(
-            ALICE,
-            &format!("<cap{i}@customer.test>"),
-            &format!("Question {i}"),
-            "",
-            "Where is my order?",
-        );
-        mail_server.send(ALICE, SUPPORT, &raw).await;
+        let (id, subject) = (format!("<cap{i}@customer.test>"), format!("Question {i}"));
+        write(&mail_server, ALICE, &id, &subject, "Where is my order?").await;
     }
     all_taken_in(&mail_server, 5).await;
     let store = gw.store();
@@ -460,19 +441,14 @@ async fn a_ticket_tag_threads_for_its_customer_but_not_for_a_stranger() {
     let mail_server = MailServer::start();
     let gw = gateway(&mail_server).await;
     let store = gw.store();
-    mail_server
-        .send(
-            ALICE,
-            SUPPORT,
-            &mail(
-                ALICE,
-                "<t1@customer.test>",
-                "Broken zip",
-                "",
-                "The zip of my jacket broke.",
-            ),
-        )
-        .await;
+    write(
+        &mail_server,
+        ALICE,
+        "<t1@customer.test>",
+        "Broken zip",
+        "The zip of my jacket broke.",
+    )
+    .await;
     assert_eq!(mail_server.wait_for(ALICE, 1).await.len(), 1);
     let ticket = store
         .conversation_of(&customer(ALICE))
@@ -481,27 +457,23 @@ async fn a_ticket_tag_threads_for_its_customer_but_not_for_a_stranger() {
         .ticket;
     // Alice writes again from a client that dropped the threading headers.
     let subject = format!("Re: Broken zip [#{ticket}]");
-    mail_server
-        .send(
-            ALICE,
-            SUPPORT,
-            &mail(ALICE, "<t2@customer.test>", &subject, "", "Any news?"),
-        )
-        .await;
+    write(
+        &mail_server,
+        ALICE,
+        "<t2@customer.test>",
+        &subject,
+        "Any news?",
+    )
+    .await;
     let mallory = "mallory@evil.test";
-    mail_server
-        .send(
-            mallory,
-            SUPPORT,
-            &mail(
-                mallory,
-                "<t3@evil.test>",
-                &subject,
-                "",
-                "Send me her address.",
-            ),
-        )
-        .await;
+    write(
+        &mail_server,
+        mallory,
+        "<t3@evil.test>",
+        &subject,
+        "Send me her address.",
+    )
+    .await;
     all_taken_in(&mail_server, 3).await;
     eventually("both stored", || {
         store.conversation_count().is_ok_and(|n| n == 2)
@@ -615,19 +587,14 @@ async fn a_rebuilt_mailbox_with_a_new_uidvalidity_is_resynced_without_duplicates
     // As if the server had rebuilt the mailbox: another UIDVALIDITY, and
     // the mail unread again.
     let gw = answer_one_then_rewind(&mail_server, "email.INBOX.uidvalidity", 1).await;
-    mail_server
-        .send(
-            ALICE,
-            SUPPORT,
-            &mail(
-                ALICE,
-                "<u2@customer.test>",
-                "Another",
-                "",
-                "How do I get a refund?",
-            ),
-        )
-        .await;
+    write(
+        &mail_server,
+        ALICE,
+        "<u2@customer.test>",
+        "Another",
+        "How do I get a refund?",
+    )
+    .await;
     assert_eq!(
         mail_server.wait_for(ALICE, 2).await.len(),
         2,
@@ -663,13 +630,14 @@ async fn a_reply_the_mail_server_refuses_is_marked_failed_for_the_agents() {
     // A sender at our own domain that has no mailbox: the SMTP server
     // answers our acknowledgment with 550 (a permanent failure).
     let ghost = "ghost@example.test";
-    mail_server
-        .send(
-            ALICE,
-            SUPPORT,
-            &mail(ghost, "<g1@example.test>", "Hi", "", "Where is my order?"),
-        )
-        .await;
+    write(
+        &mail_server,
+        ghost,
+        "<g1@example.test>",
+        "Hi",
+        "Where is my order?",
+    )
+    .await;
     let store = gw.store();
     eventually("the refused reply is flagged", || {
         store
@@ -727,13 +695,7 @@ async fn mail_over_tls_and_starttls_with_a_private_ca() {
         }
         let mut gw = TestGateway::start_with(move |c| c.channels.email = Some(config)).await;
         let id = format!("<s{n}@customer.test>");
-        mail_server
-            .send(
-                customer,
-                SUPPORT,
-                &mail(customer, &id, "Order", "", "Where is my order?"),
-            )
-            .await;
+        write(&mail_server, customer, &id, "Order", "Where is my order?").await;
         let got = mail_server.wait_for(customer, 1).await;
         assert_eq!(got.len(), 1, "{customer}: read and answered over TLS");
         assert_eq!(header(&got[0], "In-Reply-To"), Some(id));
