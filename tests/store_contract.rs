@@ -3,8 +3,8 @@
 
 use chrono::{Duration, Utc};
 use frontdesk::model::{
-    ConversationStatus, CustomerAddress, Delivery, InboundMessage, OutboundReason, OutboxEntry,
-    OutboxId,
+    ConversationStatus, CustomerAddress, Delivery, Handling, InboundMessage, OutboundReason,
+    OutboxEntry, OutboxId, Thread,
 };
 use frontdesk::store::sled::SledStore;
 use frontdesk::store::{ExportRecord, NewConversation, PendingTurn, Store, TurnOutcome};
@@ -302,6 +302,59 @@ fn a_customer_message_reopens_a_resolved_conversation_and_pending_returns_to_ass
 }
 
 #[test]
+fn automatic_mail_in_a_thread_reopens_nothing_and_renames_no_one() {
+    for (name, backend) in BACKENDS {
+        let (store, _dir) = backend();
+        let alice = CustomerAddress::Email {
+            address: "alice@customer.test".into(),
+        };
+        let first = store
+            .accept(
+                &InboundMessage::text(alice, "<1@c>".into(), "hi".into(), Utc::now()),
+                &new(0),
+            )
+            .expect("accept");
+        let mut c = first.conversation.clone();
+        c.status = ConversationStatus::Resolved;
+        store
+            .import(ExportRecord::Conversation(c))
+            .expect("resolve");
+        let bounce = InboundMessage {
+            display_name: Some("Mail Delivery System".into()),
+            thread: Thread::Conversation(first.conversation.id),
+            handling: Handling::Silent {
+                rule: "daemon_sender".into(),
+            },
+            ..InboundMessage::text(
+                CustomerAddress::Email {
+                    address: "mailer-daemon@mx.test".into(),
+                },
+                "<2@mx>".into(),
+                "undeliverable".into(),
+                Utc::now(),
+            )
+        };
+        let kept = store.accept(&bounce, &new(0)).expect("accept");
+        assert_eq!(kept.conversation.id, first.conversation.id, "{name}");
+        assert_eq!(
+            kept.conversation.status,
+            ConversationStatus::Resolved,
+            "{name}"
+        );
+        assert_eq!(kept.conversation.display_name, None, "{name}");
+        assert!(!kept.message.opens, "{name}");
+        assert!(first.message.opens, "{name}");
+        let daemon = CustomerAddress::Email {
+            address: "mailer-daemon@mx.test".into(),
+        };
+        assert!(
+            store.conversation_of(&daemon).expect("read").is_none(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn export_then_import_is_identical() {
     for (name, backend) in BACKENDS {
         let (store, _dir) = backend();
@@ -312,6 +365,7 @@ fn export_then_import_is_identical() {
         store
             .accept(&inbound(2, "b", "pending"), &new(0))
             .expect("accept");
+        let blob = store.put_blob(b"%PDF-1.4 \x00\xff attachment").expect("blob");
         let mut records = Vec::new();
         store
             .export(&mut |r| {
@@ -331,6 +385,11 @@ fn export_then_import_is_identical() {
         })
         .expect("export");
         assert_eq!(records, again, "{name}");
+        assert_eq!(
+            copy.blob(&blob).expect("read").as_deref(),
+            Some(&b"%PDF-1.4 \x00\xff attachment"[..]),
+            "{name}: attachments move too"
+        );
         assert_eq!(
             copy.waiting_queue(10).expect("queue"),
             vec![a.conversation.id],

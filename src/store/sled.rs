@@ -383,9 +383,10 @@ impl Store for SledStore {
                             None => None,
                         },
                     };
-                    let opens = existing
-                        .as_ref()
-                        .is_none_or(|c| c.status == ConversationStatus::Resolved);
+                    let opens = existing.as_ref().is_none_or(|c| {
+                        c.status == ConversationStatus::Resolved
+                            && !matches!(inbound.handling, Handling::Silent { .. })
+                    });
                     let mut conversation = match &existing {
                         Some(c) => c.clone(),
                         None => {
@@ -415,18 +416,25 @@ impl Store for SledStore {
                             }
                         }
                     };
+                    // Automatic mail (an out-of-office reply, a bounce) is
+                    // kept but moves nothing: it reopens no resolved case.
+                    let automatic = matches!(inbound.handling, Handling::Silent { .. });
                     match conversation.status {
                         // Reopened: the bot handles it again, owned by no one.
-                        ConversationStatus::Resolved => {
+                        ConversationStatus::Resolved if !automatic => {
                             conversation.status = ConversationStatus::Bot;
                             conversation.assigned_agent = None;
                         }
-                        ConversationStatus::Pending => {
+                        ConversationStatus::Pending if !automatic => {
                             conversation.status = ConversationStatus::Assigned;
                         }
                         _ => {}
                     }
-                    if conversation.display_name.is_none() {
+                    // Only the customer names the conversation (not a bounce
+                    // or a colleague writing into the thread).
+                    if conversation.display_name.is_none()
+                        && conversation.customer == inbound.customer
+                    {
                         conversation.display_name = inbound.display_name.clone();
                     }
                     conversation.last_seq += 1;
