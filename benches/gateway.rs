@@ -7,11 +7,20 @@
 //!    producers, against raw sled inserts with the same group commit;
 //! 3. web chat: message → durable `received` (HTTP 202), and message → bot
 //!    answer visible to the client, with 64 sessions, against a bare axum
-//!    echo endpoint driven by the same client.
+//!    echo endpoint driven by the same client;
+//! 4. the shipped intent pack on the held-out utterances of
+//!    `tests/data/intents/`, against its patterns as separate `Regex`es;
+//! 5. email: N mails waiting in a real IMAP mailbox (dovecot, started from
+//!    `tests/servers/mail/`) → all taken in (stored, flushed, `\Seen`),
+//!    against a bare IMAP client fetching the same mailbox.
 //!
 //! `cargo bench --bench gateway` prints a Markdown report (copied into
 //! BENCHMARKS.md). `-- --quick` runs a few iterations only, as CI does to
 //! check that the harness still works.
+
+#[allow(dead_code)]
+#[path = "../tests/support/mail.rs"]
+mod mail;
 
 use frontdesk::intents::IntentSet;
 use frontdesk::model::{CustomerAddress, InboundMessage};
@@ -27,6 +36,7 @@ struct Scale {
     rounds: usize,
     intake: usize,
     chat: usize,
+    email: usize,
 }
 
 const EN_WORDS: &[&str] = &[
@@ -169,6 +179,136 @@ fn bench_intents(scale: &Scale) -> String {
         ));
     }
     out
+}
+
+/// The held-out utterances of `tests/data/intents/`, English and Chinese.
+fn held_out_texts() -> (Vec<String>, Vec<String>) {
+    let read = |file: &str| -> Vec<String> {
+        let path = format!("{}/tests/data/intents/{file}", env!("CARGO_MANIFEST_DIR"));
+        csv::Reader::from_path(&path)
+            .expect("held-out data")
+            .records()
+            .filter_map(|r| r.ok().and_then(|r| r.get(0).map(str::to_string)))
+            .collect()
+    };
+    (read("bitext-test.csv"), read("zh-test.csv"))
+}
+
+/// The shipped pack: every text once on a freshly loaded set (the lazy DFA
+/// still building its states, as for new customer text), then again hot.
+fn bench_shipped_intents(scale: &Scale) -> String {
+    let (en, zh) = held_out_texts();
+    let mut out = String::from(
+        "| text | RegexSet, first pass (µs/message) | RegexSet, hot | patterns as separate Regexes in a loop, hot | speed-up (hot) |\n|---|---|---|---|---|\n",
+    );
+    for (name, texts) in [("English (bitext-test)", &en), ("Chinese (zh-test)", &zh)] {
+        let texts: Vec<&String> = texts.iter().take(scale.messages * 10).collect();
+        let set = IntentSet::load(None).expect("shipped intents");
+        let loop_regexes: Vec<Regex> = set
+            .compiled_patterns()
+            .iter()
+            .map(|p| Regex::new(p).expect("regex"))
+            .collect();
+        let per_message = |f: &dyn Fn(&str) -> usize, rounds: usize| {
+            let started = Instant::now();
+            let mut hits = 0;
+            for _ in 0..rounds {
+                for t in &texts {
+                    hits += f(t);
+                }
+            }
+            (
+                started.elapsed().as_secs_f64() * 1e6 / (rounds * texts.len()) as f64,
+                hits / rounds.max(1),
+            )
+        };
+        let with_set = |t: &str| usize::from(set.classify(t).is_some());
+        let with_loop = |t: &str| {
+            let text = frontdesk::intents::normalize(t);
+            loop_regexes
+                .iter()
+                .filter(|r| r.is_match(&text))
+                .count()
+                .min(1)
+        };
+        let (cold, _) = per_message(&with_set, 1);
+        let rounds = scale.rounds.div_ceil(10).max(1);
+        let (hot, set_hits) = per_message(&with_set, rounds);
+        per_message(&with_loop, 1);
+        let (looped, _) = per_message(&with_loop, rounds);
+        let _ = set_hits;
+        out.push_str(&format!(
+            "| {name}, {} texts, {} patterns | {cold:.1} | {hot:.2} | {looped:.1} | {:.1}× |\n",
+            texts.len(),
+            set.pattern_count(),
+            looped / hot
+        ));
+    }
+    out
+}
+
+/// N mails waiting in the support mailbox → all taken in by the gateway
+/// (one conversation each, every mail `\\Seen`), against a bare IMAP client
+/// fetching the same mailbox in one `UID FETCH 1:* (BODY.PEEK[])`.
+async fn bench_email(scale: &Scale) -> String {
+    use futures_util::TryStreamExt;
+    let n = scale.email;
+    let server = mail::MailServer::start();
+    let mut session = server.login(mail::SUPPORT).await;
+    for i in 0..n {
+        let raw = format!(
+            "From: Customer {c} <c{c}@customer.test>\r\nTo: {to}\r\nSubject: Question {i}\r\nMessage-ID: <bench{i}@customer.test>\r\nDate: Tue, 1 Dec 2026 09:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello, where is my order? It is order {i} and it has been a week.\r\n",
+            c = i % 100,
+            to = mail::SUPPORT
+        );
+        session
+            .append("INBOX", None, None, raw)
+            .await
+            .expect("append");
+    }
+    let _ = session.logout().await;
+
+    let started = Instant::now();
+    let mut bare = server.login(mail::SUPPORT).await;
+    bare.examine("INBOX").await.expect("examine");
+    let fetched: Vec<_> = bare
+        .uid_fetch("1:*", "(UID BODY.PEEK[])")
+        .await
+        .expect("fetch")
+        .try_collect()
+        .await
+        .expect("fetch all");
+    let bare_secs = started.elapsed().as_secs_f64();
+    assert_eq!(fetched.len(), n);
+    let _ = bare.logout().await;
+
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = frontdesk::config::Config::load(None).expect("config");
+    config.server.listen = "127.0.0.1:0".parse().expect("addr");
+    config.server.data_dir = data.path().to_path_buf();
+    config.channels.email = Some(server.email_config());
+    let started = Instant::now();
+    let gateway = frontdesk::app::start(config).await.expect("gateway");
+    let store = gateway.store();
+    let deadline = Instant::now() + Duration::from_secs(900);
+    while store.conversation_count().expect("count") < n as u64 {
+        assert!(Instant::now() < deadline, "intake did not finish");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let taken_secs = started.elapsed().as_secs_f64();
+    let unread = server
+        .mailbox(mail::SUPPORT)
+        .await
+        .iter()
+        .filter(|(_, seen, _)| !seen)
+        .count();
+    drop(store);
+    gateway.stop().await;
+    let (ours, base) = (n as f64 / taken_secs, n as f64 / bare_secs);
+    format!(
+        "| email: {n} mails waiting in IMAP → all taken in (stored, flushed, \\Seen; {unread} left unread) | {ours:.0}/s ({taken_secs:.1} s, start-up included) | bare IMAP fetch: {base:.0}/s ({bare_secs:.2} s) | **{:.0}%** |\n",
+        ours / base * 100.0
+    )
 }
 
 fn inbound(i: usize) -> InboundMessage {
@@ -402,6 +542,7 @@ fn main() {
             rounds: 2,
             intake: 256,
             chat: 128,
+            email: 40,
         }
     } else {
         Scale {
@@ -409,6 +550,7 @@ fn main() {
             rounds: 200,
             intake: 20_000,
             chat: 5_000,
+            email: 5_000,
         }
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -428,9 +570,14 @@ fn main() {
         "### Intent classification (300 intents, 600 patterns)\n\n{}",
         bench_intents(&scale)
     );
+    println!(
+        "### The shipped intent pack on held-out text\n\n{}",
+        bench_shipped_intents(&scale)
+    );
     let intake = runtime.block_on(bench_intake(&scale));
     let chat = runtime.block_on(bench_chat(&scale));
+    let email = runtime.block_on(bench_email(&scale));
     println!(
-        "### Throughput and latency\n\n| what | measured | baseline (same run) | ratio |\n|---|---|---|---|\n{intake}{chat}"
+        "### Throughput and latency\n\n| what | measured | baseline (same run) | ratio |\n|---|---|---|---|\n{intake}{chat}{email}"
     );
 }

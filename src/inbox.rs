@@ -5,7 +5,9 @@
 //! that confirms upstream after it (HTTP 202, WebSocket `received`, Telegram
 //! offset, IMAP `\Seen`) never confirms something a crash could lose. A
 //! message whose channel id was already taken in is a no-op returning the
-//! earlier result.
+//! earlier result. A channel taking in many at once (a mailbox catching up)
+//! `stage`s each and `commit`s them together: one flush for the lot, and
+//! nothing confirmed upstream before it.
 
 use crate::dispatcher::Dispatcher;
 use crate::events::{EventKind, Events};
@@ -69,39 +71,64 @@ impl Inbox {
 
     /// Stores `inbound` durably and schedules its automatic reply.
     pub async fn accept(&self, inbound: InboundMessage) -> Result<Accepted, InboxError> {
+        let accepted = self.stage(&inbound)?;
+        self.commit(std::slice::from_ref(&accepted)).await?;
+        Ok(accepted)
+    }
+
+    /// Writes `inbound` to the store, not yet durable: a channel taking in
+    /// many messages at once (a mailbox catching up) stages each, then
+    /// commits them together with one flush. Nothing staged may be
+    /// confirmed upstream before [`Inbox::commit`] returns.
+    pub fn stage(&self, inbound: &InboundMessage) -> Result<Accepted, InboxError> {
         let span = tracing::info_span!(
             "accept",
             channel = %inbound.customer.channel(),
             conversation_id = tracing::field::Empty
         );
-        async move {
-            let accepted = self
-                .store
-                .accept(&inbound, &self.new_conversation(&inbound))?;
-            tracing::Span::current().record(
-                "conversation_id",
-                tracing::field::display(accepted.conversation.id),
+        let _entered = span.enter();
+        let accepted = self
+            .store
+            .accept(inbound, &self.new_conversation(inbound))?;
+        span.record(
+            "conversation_id",
+            tracing::field::display(accepted.conversation.id),
+        );
+        Ok(accepted)
+    }
+
+    /// Makes staged messages durable (one group-commit flush), then
+    /// schedules their automatic replies in order. Duplicates wait for the
+    /// flush too (their first copy may not be on disk yet) but get nothing.
+    pub async fn commit(&self, staged: &[Accepted]) -> Result<(), InboxError> {
+        // On a failed flush the turns stay pending, redone at start-up.
+        self.store.sync().await?;
+        for accepted in staged {
+            let span = tracing::info_span!(
+                "accept",
+                channel = %accepted.conversation.channel(),
+                conversation_id = %accepted.conversation.id
             );
-            // Even a duplicate waits: its first copy may not be flushed yet.
-            self.store.sync().await?;
-            if accepted.duplicate {
-                tracing::info!(seq = accepted.message.seq, "Dropped a message seen before.");
-                return Ok(accepted);
-            }
-            tracing::debug!(seq = accepted.message.seq, "Stored a customer message.");
-            self.live
-                .publish(&accepted.conversation.customer.key(), accepted.message.seq);
-            self.events
-                .publish(EventKind::CustomerMessage, &accepted.conversation);
-            self.dispatcher
-                .submit(PendingTurn {
-                    conversation_id: accepted.conversation.id,
-                    seq: accepted.message.seq,
-                })
-                .await;
-            Ok(accepted)
+            self.announce(accepted).instrument(span).await;
         }
-        .instrument(span)
-        .await
+        Ok(())
+    }
+
+    async fn announce(&self, accepted: &Accepted) {
+        if accepted.duplicate {
+            tracing::info!(seq = accepted.message.seq, "Dropped a message seen before.");
+            return;
+        }
+        tracing::debug!(seq = accepted.message.seq, "Stored a customer message.");
+        self.live
+            .publish(&accepted.conversation.customer.key(), accepted.message.seq);
+        self.events
+            .publish(EventKind::CustomerMessage, &accepted.conversation);
+        self.dispatcher
+            .submit(PendingTurn {
+                conversation_id: accepted.conversation.id,
+                seq: accepted.message.seq,
+            })
+            .await;
     }
 }

@@ -702,3 +702,48 @@ async fn mail_over_tls_and_starttls_with_a_private_ca() {
         gw.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_mail_over_the_size_limit_is_imported_by_its_headers_beside_a_normal_one() {
+    let mail_server = MailServer::start();
+    let mut config = mail_server.email_config();
+    config.max_message_bytes = 4000;
+    let gw = TestGateway::start_with(move |c| c.channels.email = Some(config)).await;
+    let bob = "bob@customer.test";
+    let huge = format!(
+        "Here is the log.\r\n{}",
+        "x".repeat(80).repeat(100).replace("xx", "x\r\n")
+    );
+    write(&mail_server, bob, "<big@customer.test>", "Huge log", &huge).await;
+    write(
+        &mail_server,
+        ALICE,
+        "<small@customer.test>",
+        "Small",
+        "Where is my order?",
+    )
+    .await;
+    all_taken_in(&mail_server, 2).await;
+    let store = gw.store();
+    eventually("both stored", || {
+        store.conversation_count().is_ok_and(|n| n == 2)
+    })
+    .await;
+    let big = transcript(&store, bob);
+    assert!(
+        big[0].text.contains("over the 4000-byte limit")
+            && !big[0].text.contains("Here is the log"),
+        "{}",
+        big[0].text
+    );
+    let conversation = store
+        .conversation(big[0].conversation_id)
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        conversation.subject.as_deref(),
+        Some("Huge log"),
+        "the headers are kept"
+    );
+    assert_eq!(transcript(&store, ALICE)[0].text, "Where is my order?");
+}

@@ -365,7 +365,9 @@ fn export_then_import_is_identical() {
         store
             .accept(&inbound(2, "b", "pending"), &new(0))
             .expect("accept");
-        let blob = store.put_blob(b"%PDF-1.4 \x00\xff attachment").expect("blob");
+        let blob = store
+            .put_blob(b"%PDF-1.4 \x00\xff attachment")
+            .expect("blob");
         let mut records = Vec::new();
         store
             .export(&mut |r| {

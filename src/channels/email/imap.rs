@@ -2,11 +2,12 @@
 //! exactly once, losing none.
 //!
 //! Progress is a saved `(UIDVALIDITY, last UID)` per mailbox. Each round
-//! lists the UIDs above the last one, fetches each mail with `BODY.PEEK[]`
-//! (which leaves it unread), takes it in (stored and flushed), then marks
-//! it `\Seen`, then saves the new last UID. A crash anywhere re-reads at
-//! most the mails after the saved UID, and the Message-ID dedupe makes
-//! that harmless. On the first start, or when UIDVALIDITY changes (the
+//! lists the UIDs above the last one and their sizes, then works in
+//! batches (up to 50 mails or 8 MB): one `BODY.PEEK[]` fetch (which leaves
+//! them unread), each mail staged in the store, one flush for the batch,
+//! then one `\Seen` store for it, then the new last UID saved. A crash
+//! anywhere re-reads at most the mails after the saved UID, and the
+//! Message-ID dedupe makes that harmless. On the first start, or when UIDVALIDITY changes (the
 //! mailbox was rebuilt), the unread mails are taken in and the cursor
 //! starts over.
 //!
@@ -353,9 +354,15 @@ async fn round(session: &mut ImapSession, intake: &Intake) -> Result<(), ImapErr
         let newest = mailbox.uid_next.unwrap_or(1).saturating_sub(1);
         cursor.last_uid = uids.first().map_or(newest, |first| first.saturating_sub(1));
     }
-    for uid in uids {
-        take_in_uid(session, intake, uid_validity, uid).await?;
-        cursor.last_uid = cursor.last_uid.max(uid);
+    let mut sizes = Vec::with_capacity(uids.len());
+    for chunk in uids.chunks(SIZE_QUERY_UIDS) {
+        sizes.extend(fetch_sizes(session, chunk).await?);
+    }
+    for batch in batches(&sizes, intake.config.max_message_bytes) {
+        take_in_batch(session, intake, uid_validity, &batch).await?;
+        cursor.last_uid = batch
+            .iter()
+            .fold(cursor.last_uid, |m, (uid, _)| m.max(*uid));
         save_cursor(store, &config.mailbox, cursor).await;
     }
     if saved.is_none() {
@@ -366,72 +373,192 @@ async fn round(session: &mut ImapSession, intake: &Intake) -> Result<(), ImapErr
     Ok(())
 }
 
-/// Fetches, stores and marks one mail.
-async fn take_in_uid(
+/// UIDs asked for their sizes in one command.
+const SIZE_QUERY_UIDS: usize = 500;
+/// A batch fetched in one command and committed with one flush: at most
+/// this many mails and bytes (a huge FETCH can break the session,
+/// async-imap#66; mails over the byte limit come one by one).
+const BATCH_MAILS: usize = 50;
+const BATCH_BYTES: u64 = 8 << 20;
+
+/// A compact IMAP UID set: `3:7,9,12:13`.
+fn uid_set(uids: &[u32]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let mut j = i;
+        while j + 1 < uids.len() && uids[j + 1] == uids[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            uids[i].to_string()
+        } else {
+            format!("{}:{}", uids[i], uids[j])
+        });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
+/// (uid, size) of the listed mails still there, in UID order.
+async fn fetch_sizes(
+    session: &mut ImapSession,
+    uids: &[u32],
+) -> Result<Vec<(u32, u64)>, ImapError> {
+    let mut stream = within(
+        COMMAND_TIMEOUT,
+        session.uid_fetch(uid_set(uids), "(UID RFC822.SIZE)"),
+    )
+    .await?;
+    let mut sizes = Vec::new();
+    while let Some(fetch) = within(COMMAND_TIMEOUT, stream.try_next()).await? {
+        if let (Some(uid), Some(size)) = (fetch.uid, fetch.size)
+            && uids.binary_search(&uid).is_ok()
+        {
+            sizes.push((uid, u64::from(size)));
+        }
+    }
+    sizes.sort_unstable();
+    Ok(sizes)
+}
+
+/// Groups mails into batches by count and bytes, in UID order. A mail over
+/// `max_mail` counts as its headers only (that is all that is fetched).
+fn batches(sizes: &[(u32, u64)], max_mail: u64) -> Vec<Vec<(u32, u64)>> {
+    let mut out: Vec<Vec<(u32, u64)>> = Vec::new();
+    let mut bytes = 0;
+    for &(uid, size) in sizes {
+        let counted = if size > max_mail { 0 } else { size };
+        let full = out
+            .last()
+            .is_none_or(|b| b.len() >= BATCH_MAILS || bytes + counted > BATCH_BYTES);
+        if full {
+            out.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += counted;
+        if let Some(batch) = out.last_mut() {
+            batch.push((uid, size));
+        }
+    }
+    out
+}
+
+/// Fetches a batch, stages every mail, commits them with one flush, and
+/// only then marks them `\Seen`. A mail that cannot be stored ends the
+/// round before anything of the batch is marked; what was staged before it
+/// is still committed (and deduped when the batch is read again).
+async fn take_in_batch(
     session: &mut ImapSession,
     intake: &Intake,
     uid_validity: u32,
-    uid: u32,
+    batch: &[(u32, u64)],
 ) -> Result<(), ImapError> {
     let max = intake.config.max_message_bytes;
-    let size = fetch_one(session, uid, "(UID RFC822.SIZE)")
-        .await?
-        .and_then(|(size, _)| size);
-    let Some(size) = size else {
-        // Expunged meanwhile.
-        return Ok(());
+    let (small, large): (Vec<u32>, Vec<u32>) = {
+        let (s, l): (Vec<_>, Vec<_>) = batch.iter().partition(|(_, size)| *size <= max);
+        (
+            s.iter().map(|(u, _)| *u).collect(),
+            l.iter().map(|(u, _)| *u).collect(),
+        )
     };
-    let query = if u64::from(size) > max {
-        "(UID RFC822.SIZE BODY.PEEK[HEADER])"
+    let mut raws = if small.is_empty() {
+        Vec::new()
     } else {
-        "(UID RFC822.SIZE BODY.PEEK[])"
+        fetch_raw(session, &uid_set(&small), "(UID BODY.PEEK[])").await?
     };
-    let Some((_, raw)) = fetch_one(session, uid, query).await? else {
-        return Ok(());
-    };
-    let mut raw = raw.unwrap_or_default();
-    if u64::from(size) > max {
-        raw.extend_from_slice(
-            format!(
-                "\r\n\r\n(This email is {size} bytes, over the {max}-byte limit; only its headers were imported. Read it in the mailbox.)\r\n"
-            )
-            .as_bytes(),
-        );
+    for uid in large {
+        let size = batch.iter().find(|(u, _)| *u == uid).map_or(0, |(_, s)| *s);
+        for (uid, mut raw) in
+            fetch_raw(session, &uid.to_string(), "(UID BODY.PEEK[HEADER])").await?
+        {
+            raw.extend_from_slice(
+                format!(
+                    "\r\n\r\n(This email is {size} bytes, over the {max}-byte limit; only its headers were imported. Read it in the mailbox.)\r\n"
+                )
+                .as_bytes(),
+            );
+            raws.push((uid, raw));
+        }
     }
-    let fallback_id = format!("imap:{uid_validity}:{uid}");
-    let span = tracing::info_span!("email", uid, conversation_id = tracing::field::Empty);
-    let accepted =
-        tracing::Instrument::instrument(intake.take_in(&raw, &fallback_id), span.clone())
-            .await
-            .map_err(|e| ImapError::Store(e.to_string()))?;
-    span.record(
-        "conversation_id",
-        tracing::field::display(accepted.conversation.id),
-    );
-    // Only now, with the mail durable, does the mailbox learn we have it.
-    let mut updates = within(
-        COMMAND_TIMEOUT,
-        session.uid_store(uid.to_string(), "+FLAGS.SILENT (\\Seen)"),
-    )
-    .await?;
-    while within(COMMAND_TIMEOUT, updates.try_next()).await?.is_some() {}
+    raws.sort_by_key(|(uid, _)| *uid);
+    let mut staged = Vec::with_capacity(raws.len());
+    let mut failure = None;
+    for (uid, raw) in &raws {
+        let fallback_id = format!("imap:{uid_validity}:{uid}");
+        match intake.stage(raw, &fallback_id) {
+            Ok(accepted) => staged.push(accepted),
+            Err(error) => {
+                failure = Some(ImapError::Store(error.to_string()));
+                break;
+            }
+        }
+    }
+    intake
+        .inbox
+        .commit(&staged)
+        .await
+        .map_err(|e| ImapError::Store(e.to_string()))?;
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    tracing::debug!(mails = staged.len(), "Took in a batch of mail.");
+    // Only now, with the batch durable, does the mailbox learn we have it.
+    let taken: Vec<u32> = raws.iter().map(|(uid, _)| *uid).collect();
+    if !taken.is_empty() {
+        let mut updates = within(
+            COMMAND_TIMEOUT,
+            session.uid_store(uid_set(&taken), "+FLAGS.SILENT (\\Seen)"),
+        )
+        .await?;
+        while within(COMMAND_TIMEOUT, updates.try_next()).await?.is_some() {}
+    }
     Ok(())
 }
 
-/// One FETCH for one UID: (size, body). `None` if the mail is gone.
-async fn fetch_one(
+/// One FETCH: (uid, body or header) of every listed mail still there.
+async fn fetch_raw(
     session: &mut ImapSession,
-    uid: u32,
+    set: &str,
     query: &str,
-) -> Result<Option<(Option<u32>, Option<Vec<u8>>)>, ImapError> {
-    let mut stream = within(COMMAND_TIMEOUT, session.uid_fetch(uid.to_string(), query)).await?;
-    let mut found = None;
+) -> Result<Vec<(u32, Vec<u8>)>, ImapError> {
+    let mut stream = within(COMMAND_TIMEOUT, session.uid_fetch(set, query)).await?;
+    let mut found = Vec::new();
     // Exhaust the stream before the next command.
     while let Some(fetch) = within(COMMAND_TIMEOUT, stream.try_next()).await? {
-        if fetch.uid == Some(uid) {
-            let body = fetch.body().or_else(|| fetch.header()).map(<[u8]>::to_vec);
-            found = Some((fetch.size, body));
+        if let Some(uid) = fetch.uid {
+            let body = fetch.body().or_else(|| fetch.header()).unwrap_or_default();
+            found.push((uid, body.to_vec()));
         }
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_are_compact() {
+        assert_eq!(uid_set(&[3, 4, 5, 6, 7, 9, 12, 13]), "3:7,9,12:13");
+        assert_eq!(uid_set(&[1]), "1");
+        assert_eq!(uid_set(&[]), "");
+    }
+
+    #[test]
+    fn batches_split_by_count_and_bytes() {
+        let many: Vec<(u32, u64)> = (1..=120).map(|u| (u, 1000)).collect();
+        let b = batches(&many, 1 << 30);
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![50, 50, 20]);
+        let big = [(1, 5 << 20), (2, 5 << 20), (3, 100 << 20), (4, 10)];
+        let b = batches(&big, 32 << 20);
+        // 5 MB + 5 MB is over 8 MB; the 100 MB mail counts as headers only.
+        assert_eq!(
+            b,
+            vec![
+                vec![(1, 5 << 20)],
+                vec![(2, 5 << 20), (3, 100 << 20), (4, 10)]
+            ]
+        );
+    }
 }

@@ -51,6 +51,14 @@ impl Intake {
     /// Stores `raw` durably and schedules its reply. `fallback_id` (the
     /// mailbox's UIDVALIDITY and UID) dedupes mails without a Message-ID.
     pub async fn take_in(&self, raw: &[u8], fallback_id: &str) -> Result<Accepted, IntakeError> {
+        let accepted = self.stage(raw, fallback_id)?;
+        self.inbox.commit(std::slice::from_ref(&accepted)).await?;
+        Ok(accepted)
+    }
+
+    /// Stores `raw`, not yet durable: the mailbox loop stages a batch, then
+    /// commits it with one flush before marking any of it `\Seen`.
+    pub fn stage(&self, raw: &[u8], fallback_id: &str) -> Result<Accepted, IntakeError> {
         let original = self.store.put_blob(raw)?;
         let own = self.config.own_addresses();
         let inbound = match parse::parse(raw, &own, self.config.domain()) {
@@ -76,7 +84,7 @@ impl Intake {
                 }
             }
         };
-        Ok(self.inbox.accept(inbound).await?)
+        Ok(self.inbox.stage(&inbound)?)
     }
 
     fn inbound(
