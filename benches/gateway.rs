@@ -382,6 +382,7 @@ async fn bench_intake(scale: &Scale) -> String {
     let new = NewConversation {
         priority: 0,
         locale: "en".into(),
+        segment: None,
     };
     let s = store.clone();
     let (store_rate, store_p50, store_p99, _) = concurrent(scale.intake, move |i| {

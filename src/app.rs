@@ -226,8 +226,10 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         NewConversation {
             priority: config.queue.default_priority,
             locale: config.locale.default.clone(),
+            segment: None,
         },
         rules.templates.locales().clone(),
+        config.segments.clone(),
     );
     let listen = config.server.listen;
     let listener = tokio::net::TcpListener::bind(listen)

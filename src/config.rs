@@ -61,6 +61,9 @@ pub struct Config {
     pub queue: QueueConfig,
     #[serde(default)]
     pub channels: ChannelsConfig,
+    /// Customer segments and their queue priority (`[[segments]]`).
+    #[serde(default)]
+    pub segments: Vec<SegmentConfig>,
     /// Where the config came from, for error messages.
     #[serde(skip)]
     pub source: String,
@@ -268,6 +271,27 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// A group of customers served with their own priority.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentConfig {
+    pub name: String,
+    /// Queue priority of its conversations (higher is served first).
+    pub priority: u8,
+    /// Exact email addresses.
+    #[serde(default)]
+    pub emails: Vec<String>,
+    /// Every address at these domains.
+    #[serde(default)]
+    pub email_domains: Vec<String>,
+    /// Telegram user ids.
+    #[serde(default)]
+    pub telegram_users: Vec<i64>,
+    /// Web chat visitors whose signed identity has all these attributes.
+    #[serde(default)]
+    pub web_attributes: BTreeMap<String, String>,
+}
+
 /// How Telegram tells us about new messages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -322,6 +346,10 @@ pub struct WebConfig {
     /// `"https://shop.example"` (CORS). The gateway's own pages need none.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// The secret the host site signs visitor identities with (HMAC-SHA256),
+    /// so segments can trust a visitor's user id and attributes. Use
+    /// `${ENV_VAR}`. Without it, identities are ignored.
+    pub identity_secret: Option<String>,
 }
 
 impl Default for WebConfig {
@@ -331,6 +359,7 @@ impl Default for WebConfig {
             max_message_bytes: default_max_message_bytes(),
             ack: AckPolicy::default(),
             allowed_origins: Vec::new(),
+            identity_secret: None,
         }
     }
 }
@@ -512,6 +541,27 @@ impl Config {
                     "poll_secs and send_timeout_secs must be greater than 0",
                 ));
             }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for segment in &self.segments {
+            if segment.name.trim().is_empty() || !names.insert(segment.name.as_str()) {
+                return Err(invalid(
+                    "segments.name",
+                    &format!("{:?}: every segment needs a name of its own", segment.name),
+                ));
+            }
+        }
+        if self
+            .channels
+            .web
+            .identity_secret
+            .as_deref()
+            .is_some_and(|s| s.len() < 16)
+        {
+            return Err(invalid(
+                "channels.web.identity_secret",
+                "must be at least 16 characters",
+            ));
         }
         if self.locale.default.is_empty() {
             return Err(invalid("locale.default", "must not be empty"));

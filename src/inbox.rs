@@ -9,10 +9,12 @@
 //! `stage`s each and `commit`s them together: one flush for the lot, and
 //! nothing confirmed upstream before it.
 
+use crate::config::SegmentConfig;
 use crate::dispatcher::Dispatcher;
 use crate::events::{EventKind, Events};
 use crate::live::LiveUpdates;
 use crate::model::InboundMessage;
+use crate::segments;
 use crate::store::{Accepted, NewConversation, PendingTurn, Store, StoreError};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -34,6 +36,8 @@ pub struct Inbox {
     defaults: NewConversation,
     /// Locales that have templates.
     locales: BTreeSet<String>,
+    /// Who is served first (`[[segments]]`).
+    segments: Vec<SegmentConfig>,
 }
 
 impl Inbox {
@@ -44,6 +48,7 @@ impl Inbox {
         events: Arc<Events>,
         defaults: NewConversation,
         locales: BTreeSet<String>,
+        segments: Vec<SegmentConfig>,
     ) -> Self {
         Self {
             store,
@@ -52,20 +57,24 @@ impl Inbox {
             events,
             defaults,
             locales,
+            segments,
         }
     }
 
     /// How a conversation opened by this message starts: in the channel's
-    /// reported language when we have templates for it.
+    /// reported language when we have templates for it, with the priority
+    /// of the customer's segment.
     fn new_conversation(&self, inbound: &InboundMessage) -> NewConversation {
         let hinted = inbound
             .locale_hint
             .as_deref()
             .map(|hint| hint.split(['-', '_']).next().unwrap_or(hint).to_lowercase())
             .filter(|code| self.locales.contains(code));
+        let segment = segments::segment_of(&self.segments, &inbound.customer, &inbound.attributes);
         NewConversation {
-            priority: self.defaults.priority,
+            priority: segment.map_or(self.defaults.priority, |s| s.priority),
             locale: hinted.unwrap_or_else(|| self.defaults.locale.clone()),
+            segment: segment.map(|s| s.name.clone()),
         }
     }
 

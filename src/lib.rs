@@ -51,6 +51,7 @@
 //! - [`agents`]: agent accounts, password hashes, the failed-login throttle.
 //! - [`events`]: live events for agent consoles.
 //! - [`secrets`]: random tokens and their hashes.
+//! - [`segments`]: customer segments, their priority, signed web identities.
 //! - [`http`]: the router, JSON errors, the agent API, static pages and probes.
 //! - [`assets`]: files built into the binary (intents, templates, web).
 //! - [`app`]: start-up and shutdown wiring.
@@ -71,5 +72,6 @@ pub mod locale;
 pub mod model;
 pub mod outbox;
 pub mod secrets;
+pub mod segments;
 pub mod store;
 pub mod templates;

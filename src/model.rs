@@ -166,6 +166,9 @@ pub struct Conversation {
     /// The email subject the conversation started with (replies keep it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// The customer's segment (`[[segments]]`), which set its priority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
 }
 
 impl Conversation {
@@ -338,6 +341,9 @@ pub struct InboundMessage {
     pub attachments: Vec<Attachment>,
     /// Blob hash of the message as received (the raw email).
     pub original: Option<String>,
+    /// Verified attributes of the customer (a signed web identity), for
+    /// the segment of a new conversation.
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
 
 impl InboundMessage {
@@ -360,6 +366,7 @@ impl InboundMessage {
             subject: None,
             attachments: Vec::new(),
             original: None,
+            attributes: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -434,6 +441,16 @@ pub struct WebSession {
     pub display_name: Option<String>,
     pub email: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Who the host site says the visitor is, when it signed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<VerifiedIdentity>,
+}
+
+/// A web chat visitor's identity as the host site signed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedIdentity {
+    pub user_id: String,
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
 
 /// What an agent may do beyond handling conversations.

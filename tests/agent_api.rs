@@ -320,6 +320,7 @@ async fn a_queued_bot_answer_is_not_sent_after_an_agent_claims() {
             &NewConversation {
                 priority: 0,
                 locale: "en".into(),
+                segment: None,
             },
         )
         .expect("accept");
@@ -681,6 +682,7 @@ async fn a_reply_that_cannot_be_delivered_is_marked_for_agents() {
             &NewConversation {
                 priority: 0,
                 locale: "en".into(),
+                segment: None,
             },
         )
         .expect("accept");

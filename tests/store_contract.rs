@@ -34,6 +34,7 @@ fn new(priority: u8) -> NewConversation {
     NewConversation {
         priority,
         locale: "en".into(),
+        segment: None,
     }
 }
 

@@ -611,3 +611,76 @@ async fn a_question_two_intents_fit_equally_gets_a_choice_and_the_choice_is_answ
     );
     assert_eq!(all[7]["from"], "bot");
 }
+
+#[tokio::test]
+async fn a_verified_premium_visitor_jumps_the_queue_and_a_forged_claim_does_not() {
+    const SECRET: &str = "the-shops-identity-secret";
+    let gw = TestGateway::start_with(|c| {
+        c.channels.web.identity_secret = Some(SECRET.into());
+        c.segments = vec![frontdesk::config::SegmentConfig {
+            name: "premium".into(),
+            priority: 10,
+            emails: Vec::new(),
+            email_domains: Vec::new(),
+            telegram_users: Vec::new(),
+            web_attributes: [("plan".to_string(), "premium".to_string())].into(),
+        }];
+    })
+    .await;
+    let session_with = |body: Value| {
+        let gw = &gw;
+        async move {
+            let r = gw
+                .http
+                .post(gw.url("/api/v1/chat/sessions"))
+                .json(&body)
+                .send()
+                .await
+                .expect("session");
+            assert_eq!(r.status(), 201);
+            let body: Value = r.json().await.expect("json");
+            body["session"].as_str().expect("token").to_string()
+        }
+    };
+    let plan = [("plan".to_string(), "premium".to_string())].into();
+    let anonymous = gw.session().await;
+    let forged = session_with(json!({
+        "user_id": "u-2", "attributes": {"plan": "premium"},
+        "signature": frontdesk::segments::sign_identity("a-guessed-secret-value", "u-2", &plan)
+    }))
+    .await;
+    let premium = session_with(json!({
+        "user_id": "u-3", "attributes": {"plan": "premium"},
+        "signature": frontdesk::segments::sign_identity(SECRET, "u-3", &plan)
+    }))
+    .await;
+    let mut tickets = Vec::new();
+    for (i, s) in [&anonymous, &forged, &premium].into_iter().enumerate() {
+        let (status, body) = gw.post(s, &i.to_string(), "my lamp flickers").await;
+        assert_eq!(status, 202);
+        tickets.push(body["conversation_id"].as_str().expect("id").to_string());
+        gw.wait_for_messages(s, 2).await;
+    }
+    let queue: Vec<String> = gw
+        .store()
+        .waiting_queue(10)
+        .expect("queue")
+        .iter()
+        .map(|id| id.to_string())
+        .collect();
+    assert_eq!(
+        queue,
+        vec![tickets[2].clone(), tickets[0].clone(), tickets[1].clone()],
+        "premium first, the forged claim in line by arrival"
+    );
+    let ack = gw.read(&premium, 0, 0).await;
+    let text = ack[1]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("number 1 in line"), "{text}");
+    let conversation = gw
+        .store()
+        .conversation(tickets[2].parse().expect("uuid"))
+        .expect("read")
+        .expect("stored");
+    assert_eq!(conversation.segment.as_deref(), Some("premium"));
+    assert_eq!(conversation.priority, 10);
+}

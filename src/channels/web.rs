@@ -13,8 +13,9 @@ use crate::channels::{Channel, SendError};
 use crate::http::error::{ApiJson, ApiQuery, AppError, require_text};
 use crate::model::{
     Author, ChannelKind, Conversation, CustomerAddress, InboundMessage, Message, OutboxEntry,
-    WebSession,
+    VerifiedIdentity, WebSession,
 };
+use crate::segments;
 use crate::store::Accepted;
 use axum::Json;
 use axum::Router;
@@ -30,6 +31,7 @@ use futures_util::future::BoxFuture;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -72,6 +74,54 @@ impl Channel for WebChannel {
 struct NewSession {
     name: Option<String>,
     email: Option<String>,
+    /// The host site's user id, its attributes, and its HMAC-SHA256 over
+    /// both (see `segments`): only a valid signature makes them count.
+    user_id: Option<String>,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+    signature: Option<String>,
+}
+
+/// Longest user id and attribute value of a signed identity.
+const MAX_IDENTITY_FIELD: usize = 200;
+const MAX_ATTRIBUTES: usize = 32;
+
+/// The visitor's identity if the host site signed it; unsigned or forged
+/// identities are ignored (the visitor is then simply anonymous).
+fn verified_identity(
+    app: &App,
+    request: &NewSession,
+) -> Result<Option<VerifiedIdentity>, AppError> {
+    let Some(user_id) = &request.user_id else {
+        return Ok(None);
+    };
+    let too_long = user_id.len() > MAX_IDENTITY_FIELD
+        || request.attributes.len() > MAX_ATTRIBUTES
+        || request
+            .attributes
+            .iter()
+            .any(|(k, v)| k.len() > MAX_IDENTITY_FIELD || v.len() > MAX_IDENTITY_FIELD);
+    if too_long {
+        return Err(AppError::bad_request(
+            "invalid_session",
+            format!(
+                "an identity has at most {MAX_ATTRIBUTES} attributes and {MAX_IDENTITY_FIELD} bytes per value"
+            ),
+        ));
+    }
+    let Some(secret) = &app.config.channels.web.identity_secret else {
+        tracing::debug!("Ignored a visitor identity: no identity_secret is configured.");
+        return Ok(None);
+    };
+    let signature = request.signature.as_deref().unwrap_or_default();
+    if !segments::verify_identity(secret, user_id, &request.attributes, signature) {
+        tracing::warn!("Ignored a visitor identity whose signature does not verify.");
+        return Ok(None);
+    }
+    Ok(Some(VerifiedIdentity {
+        user_id: user_id.clone(),
+        attributes: request.attributes.clone(),
+    }))
 }
 
 fn new_token() -> Result<String, AppError> {
@@ -112,6 +162,7 @@ async fn create_session(
         serde_json::from_slice(&body)
             .map_err(|e| AppError::bad_request("invalid_json", e.to_string()))?
     };
+    let identity = verified_identity(&app, &request)?;
     let display_name = clean_optional(request.name, MAX_NAME, "name")?;
     let email = clean_optional(request.email, MAX_EMAIL, "email")?;
     if email.as_deref().is_some_and(|e| !e.contains('@')) {
@@ -126,6 +177,7 @@ async fn create_session(
         display_name,
         email,
         created_at: Utc::now(),
+        identity,
     };
     app.store.create_web_session(&session)?;
     app.store.sync().await?;
@@ -166,6 +218,11 @@ async fn submit(
     require_text(text, app.config.channels.web.max_message_bytes)?;
     let inbound = InboundMessage {
         display_name: session.display_name.clone(),
+        attributes: session
+            .identity
+            .as_ref()
+            .map(|i| i.attributes.clone())
+            .unwrap_or_default(),
         ..InboundMessage::text(
             address(session),
             // Client ids are the visitor's own: scope them to the session.

@@ -369,6 +369,7 @@ fn summary(app: &App, c: &Conversation) -> Result<Value, AppError> {
         "updated_at": c.updated_at,
         "locale": c.locale,
         "undelivered": c.undelivered,
+        "segment": c.segment,
         "subject": c.subject,
         "preview": last.map(|m| preview(&m.text)),
     }))

@@ -44,6 +44,7 @@ pub enum StoreError {
 pub struct NewConversation {
     pub priority: u8,
     pub locale: String,
+    pub segment: Option<String>,
 }
 
 /// What [`Store::accept`] did with an inbound message.

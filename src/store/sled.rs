@@ -413,6 +413,7 @@ impl Store for SledStore {
                                 last_seq: 0,
                                 undelivered: false,
                                 subject: inbound.subject.clone(),
+                                segment: new.segment.clone(),
                             }
                         }
                     };
