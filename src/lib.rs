@@ -52,6 +52,7 @@
 //! - [`events`]: live events for agent consoles.
 //! - [`secrets`]: random tokens and their hashes.
 //! - [`segments`]: customer segments, their priority, signed web identities.
+//! - [`staffing`]: agents needed per hour by Erlang C.
 //! - [`http`]: the router, JSON errors, the agent API, static pages and probes.
 //! - [`assets`]: files built into the binary (intents, templates, web).
 //! - [`app`]: start-up and shutdown wiring.
@@ -73,5 +74,6 @@ pub mod model;
 pub mod outbox;
 pub mod secrets;
 pub mod segments;
+pub mod staffing;
 pub mod store;
 pub mod templates;

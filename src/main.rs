@@ -65,6 +65,21 @@ enum Command {
         #[command(subcommand)]
         command: EmailCommand,
     },
+    /// Agents needed for an hour's traffic to meet a service level (Erlang C).
+    Staffing {
+        /// Conversations handed to people per hour.
+        #[arg(long)]
+        arrivals_per_hour: f64,
+        /// Average agent handling time per conversation, in seconds.
+        #[arg(long)]
+        handling_secs: f64,
+        /// The first-response target, in seconds.
+        #[arg(long)]
+        target_secs: f64,
+        /// Share of customers to answer within the target (0 to 1).
+        #[arg(long, default_value_t = 0.8)]
+        share: f64,
+    },
     /// Manage agent accounts (with the gateway stopped; while it runs, admins use the API).
     Agent {
         #[command(subcommand)]
@@ -224,6 +239,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             command: IntentsCommand::Try { text, lang, config },
         } => {
             intents_try(config.as_deref(), &text, lang.as_deref())?;
+        }
+        Command::Staffing {
+            arrivals_per_hour,
+            handling_secs,
+            target_secs,
+            share,
+        } => {
+            use frontdesk::staffing;
+            let Some(agents) =
+                staffing::agents_needed(arrivals_per_hour, handling_secs, target_secs, share)
+            else {
+                bail!("the handling time must be positive and the share below 1");
+            };
+            let level =
+                staffing::service_level(agents, arrivals_per_hour, handling_secs, target_secs);
+            out!(
+                "{agents} agents answer {:.1}% within {target_secs} s ({:.1} erlangs of traffic)",
+                level * 100.0,
+                arrivals_per_hour / 3600.0 * handling_secs
+            );
         }
         Command::Email {
             command:

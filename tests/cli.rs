@@ -263,3 +263,34 @@ async fn export_then_import_reproduces_the_store() {
     );
     gateway.stop().await;
 }
+
+#[test]
+fn staffing_gives_the_agents_an_hour_needs_by_erlang_c() {
+    // The textbook case: 10 erlangs, 80% within 20 s needs 14 agents.
+    let out = frontdesk(&[
+        "staffing",
+        "--arrivals-per-hour",
+        "200",
+        "--handling-secs",
+        "180",
+        "--target-secs",
+        "20",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).starts_with("14 agents answer 88.8%"),
+        "{}",
+        text(&out)
+    );
+    let bad = frontdesk(&[
+        "staffing",
+        "--arrivals-per-hour",
+        "5",
+        "--handling-secs",
+        "0",
+        "--target-secs",
+        "20",
+    ]);
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("handling time"), "{}", text(&bad));
+}
