@@ -22,6 +22,7 @@ use crate::model::{
 use crate::outbox::Outbox;
 use crate::store::{PendingTurn, Store, StoreError, TurnOutcome};
 use crate::templates::{ReplyContext, Templates};
+use crate::waiting;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -295,7 +296,13 @@ fn decide(
         });
     }
     context.position = store.queue_position(conversation)?;
-    context.wait_minutes = context.position * u64::from(rules.config.queue.minutes_per_customer);
+    let window = chrono::Duration::minutes(waiting::WINDOW_MINUTES as i64);
+    let recent = store.pickups_since(chrono::Utc::now() - window)?;
+    context.wait_minutes = waiting::expected_wait_minutes(
+        context.position,
+        &recent,
+        rules.config.queue.minutes_per_customer,
+    );
     match templates.render("handoff", &locale, channel, &context) {
         Ok(text) => replies.push(entry(
             conversation,

@@ -53,6 +53,7 @@
 //! - [`secrets`]: random tokens and their hashes.
 //! - [`segments`]: customer segments, their priority, signed web identities.
 //! - [`staffing`]: agents needed per hour by Erlang C.
+//! - [`waiting`]: the expected wait quoted to a queued customer.
 //! - [`http`]: the router, JSON errors, the agent API, static pages and probes.
 //! - [`assets`]: files built into the binary (intents, templates, web).
 //! - [`app`]: start-up and shutdown wiring.
@@ -77,3 +78,4 @@ pub mod segments;
 pub mod staffing;
 pub mod store;
 pub mod templates;
+pub mod waiting;

@@ -824,3 +824,47 @@ async fn empty_or_oversized_agent_text_is_refused_and_changes_nothing() {
     );
     assert_eq!(gw.read(&session, 0, 0).await.len(), 2);
 }
+
+#[tokio::test]
+async fn the_quoted_wait_follows_how_fast_agents_have_been_picking_up() {
+    let (gw, ann, _bob, _boss) = gateway_with_agents().await;
+    let mut first_ack = String::new();
+    for i in 0..3 {
+        let (session, id) = waiting_customer(&gw, &format!("my lamp {i} flickers")).await;
+        if i == 0 {
+            first_ack = gw.wait_for_messages(&session, 2).await[1]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+        }
+        let (status, _) = gw
+            .agent_call(
+                &ann,
+                Method::POST,
+                &format!("/conversations/{id}/claim"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    // No pickups yet: the configured 5 minutes per place in line.
+    assert!(
+        first_ack.contains("number 1 in line, with an expected wait of about 5 minutes"),
+        "{first_ack}"
+    );
+    let pickups = gw
+        .store()
+        .pickups_since(Utc::now() - chrono::Duration::hours(1))
+        .expect("pickups");
+    assert_eq!(pickups.len(), 3);
+    // Three pickups in the last hour: one every 20 minutes.
+    let (session, _) = waiting_customer(&gw, "my chair wobbles").await;
+    let ack = gw.wait_for_messages(&session, 2).await[1]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        ack.contains("number 1 in line, with an expected wait of about 20 minutes"),
+        "{ack}"
+    );
+}

@@ -120,6 +120,13 @@ pub struct Updated {
 /// A conversation change: given the current state, the new one or a refusal.
 pub type Change<'a> = &'a (dyn Fn(&Conversation) -> Result<Conversation, Refusal> + Sync);
 
+/// An agent taking a waiting conversation: when, and how long it waited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pickup {
+    pub at: DateTime<Utc>,
+    pub waited_ms: u64,
+}
+
 /// One line of an export: the whole store is a sequence of these.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -143,6 +150,7 @@ pub enum ExportRecord {
     WebSession(WebSession),
     Agent(Agent),
     Canned(CannedResponse),
+    Pickup(Pickup),
     /// Stored content (attachments, raw mail), base64.
     Blob {
         hash: String,
@@ -233,13 +241,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Changes a conversation atomically with its effects. Changes never
     /// interleave with each other or with intake and turns, so of two
-    /// agents claiming at once, the second sees the first's claim.
+    /// agents claiming at once, the second sees the first's claim. A change
+    /// from waiting to an agent is recorded as a [`Pickup`].
     fn update_conversation(
         &self,
         id: ConversationId,
         change: Change<'_>,
         effects: Effects,
     ) -> Result<Updated, UpdateError>;
+
+    /// Pickups (a waiting conversation taken by an agent) since `since`,
+    /// oldest first. Recorded by [`Store::update_conversation`].
+    fn pickups_since(&self, since: DateTime<Utc>) -> Result<Vec<Pickup>, StoreError>;
 
     /// Outbox entries of one conversation not yet delivered.
     fn outbox_of(&self, id: ConversationId) -> Result<Vec<OutboxEntry>, StoreError>;

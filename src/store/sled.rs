@@ -5,8 +5,8 @@
 
 use super::commit::GroupCommit;
 use super::{
-    Accepted, Change, Effects, ExportRecord, NewConversation, PendingTurn, SCHEMA_VERSION, Store,
-    StoreError, TurnOutcome, TurnRecorded, UpdateError, Updated, keys,
+    Accepted, Change, Effects, ExportRecord, NewConversation, PendingTurn, Pickup, SCHEMA_VERSION,
+    Store, StoreError, TurnOutcome, TurnRecorded, UpdateError, Updated, keys,
 };
 use crate::model::{
     Agent, AgentSession, Author, CannedResponse, ChannelKind, Conversation, ConversationId,
@@ -66,6 +66,8 @@ pub struct SledStore {
     hash_blob: sled::Tree,
     /// customer address key ++ 0 ++ time ++ random → () per automatic reply
     customer_autoreply: sled::Tree,
+    /// time ++ conversation id → Pickup
+    time_pickup: sled::Tree,
     /// Held around every transaction that changes a conversation, so such
     /// changes apply one after another (an agent's claim and a bot turn
     /// never interleave). Flushing happens outside it.
@@ -219,6 +221,7 @@ impl SledStore {
             name_canned: tree("name_canned")?,
             hash_blob: tree("hash_blob")?,
             customer_autoreply: tree("customer_autoreply")?,
+            time_pickup: tree("time_pickup")?,
             writer: Mutex::new(()),
             commit: GroupCommit::start(move || {
                 flusher.flush().map(|_| ()).map_err(|e| e.to_string())
@@ -285,6 +288,14 @@ impl SledStore {
 
     fn conversation_by_key(&self, key: &[u8]) -> Result<Option<Conversation>, StoreError> {
         get_decoded(&self.conversations, key, "conversation")
+    }
+
+    fn put_pickup(&self, id: ConversationId, pickup: &Pickup) -> Result<(), StoreError> {
+        let mut key = (pickup.at.timestamp_millis().max(0) as u64)
+            .to_be_bytes()
+            .to_vec();
+        key.extend_from_slice(&keys::conversation(id));
+        put_encoded(&self.time_pickup, &key, pickup)
     }
 
     fn put_conversation_plain(&self, c: &Conversation) -> Result<(), StoreError> {
@@ -841,7 +852,32 @@ impl Store for SledStore {
                 }))
             })
             .map_err(tx_error)?;
-        result.map_err(UpdateError::Refused)
+        let updated = result.map_err(UpdateError::Refused)?;
+        if updated.before.status == ConversationStatus::Waiting
+            && updated.after.status.human_owned()
+        {
+            let waited = updated
+                .before
+                .waiting_since
+                .map_or(0, |since| (now - since).num_milliseconds().max(0) as u64);
+            self.put_pickup(
+                id,
+                &Pickup {
+                    at: now,
+                    waited_ms: waited,
+                },
+            )?;
+        }
+        Ok(updated)
+    }
+
+    fn pickups_since(&self, since: DateTime<Utc>) -> Result<Vec<Pickup>, StoreError> {
+        let from = (since.timestamp_millis().max(0) as u64).to_be_bytes();
+        self.time_pickup
+            .range(from..)
+            .values()
+            .map(|v| decode("pickup", &v.map_err(io)?))
+            .collect()
     }
 
     fn outbox_of(&self, id: ConversationId) -> Result<Vec<OutboxEntry>, StoreError> {
@@ -1092,6 +1128,9 @@ impl Store for SledStore {
                 &v.map_err(io)?,
             )?))?;
         }
+        for v in self.time_pickup.iter().values() {
+            sink(ExportRecord::Pickup(decode("pickup", &v.map_err(io)?)?))?;
+        }
         for item in self.hash_blob.iter() {
             let (k, v) = item.map_err(io)?;
             sink(ExportRecord::Blob {
@@ -1152,6 +1191,10 @@ impl Store for SledStore {
             ExportRecord::WebSession(s) => self.create_web_session(&s)?,
             ExportRecord::Agent(a) => self.put_agent(&a)?,
             ExportRecord::Canned(c) => self.put_canned(&c)?,
+            ExportRecord::Pickup(p) => {
+                // The conversation part of the key only keeps keys apart.
+                self.put_pickup(ConversationId::new(), &p)?;
+            }
             ExportRecord::Blob { hash, base64 } => {
                 let bytes = data_encoding::BASE64
                     .decode(base64.as_bytes())
