@@ -145,8 +145,9 @@ pub struct Gateway {
     stop: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     outbox: JoinHandle<()>,
-    /// Inbound channel loops (Telegram polling), ended by the stop signal.
-    channel_tasks: Vec<JoinHandle<()>>,
+    /// Background loops (Telegram polling, the mailbox, the SLA watcher),
+    /// ended by the stop signal.
+    background_tasks: Vec<JoinHandle<()>>,
     /// The bot whose webhook we registered, to remove it at stop.
     webhook_bot: Option<teloxide::Bot>,
     store: Arc<dyn Store>,
@@ -254,12 +255,12 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         telegram: telegram.clone(),
         shutdown: shutdown.clone(),
     });
-    let mut channel_tasks = Vec::new();
+    let mut background_tasks = Vec::new();
     let mut webhook_bot = None;
     if let (Some(bot), Some(tg)) = (telegram, &app.config.channels.telegram) {
         match tg.mode {
             TelegramMode::Polling => {
-                channel_tasks.push(tokio::spawn(telegram::poll::run(
+                background_tasks.push(tokio::spawn(telegram::poll::run(
                     bot,
                     app.inbox.clone(),
                     store.clone(),
@@ -282,6 +283,14 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
             }
         }
     }
+    if let Some(sla) = &app.config.sla {
+        background_tasks.push(tokio::spawn(crate::sla::run(
+            store.clone(),
+            app.events.clone(),
+            sla.clone(),
+            shutdown.clone(),
+        )));
+    }
     if let Some(config) = email {
         let intake = email::intake::Intake {
             inbox: app.inbox.clone(),
@@ -289,7 +298,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
             events: app.events.clone(),
             config,
         };
-        channel_tasks.push(tokio::spawn(email::imap::run(intake, shutdown.clone())));
+        background_tasks.push(tokio::spawn(email::imap::run(intake, shutdown.clone())));
     }
     let router = crate::http::router(app);
     let mut until_stop = shutdown;
@@ -307,7 +316,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         stop,
         server,
         outbox: outbox_task,
-        channel_tasks,
+        background_tasks,
         webhook_bot,
         store,
     })
@@ -339,7 +348,7 @@ impl Gateway {
             tracing::warn!("Open connections did not finish within 10 s; stopping anyway.");
         }
         let _ = self.outbox.await;
-        for task in self.channel_tasks {
+        for task in self.background_tasks {
             let _ = task.await;
         }
         if let Err(error) = self.store.sync().await {

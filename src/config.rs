@@ -64,6 +64,8 @@ pub struct Config {
     /// Customer segments and their queue priority (`[[segments]]`).
     #[serde(default)]
     pub segments: Vec<SegmentConfig>,
+    /// First-response targets; without it nothing is tracked.
+    pub sla: Option<SlaConfig>,
     /// Where the config came from, for error messages.
     #[serde(skip)]
     pub source: String,
@@ -290,6 +292,25 @@ pub struct SegmentConfig {
     /// Web chat visitors whose signed identity has all these attributes.
     #[serde(default)]
     pub web_attributes: BTreeMap<String, String>,
+    /// This segment's first-response target, instead of `[sla]`'s.
+    pub first_response_minutes: Option<u32>,
+}
+
+/// The promise to customers handed to a person.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaConfig {
+    /// Minutes from the hand-off to an agent's first answer.
+    pub first_response_minutes: u32,
+    /// Seconds between checks of the deadlines.
+    #[serde(default = "default_sla_check")]
+    pub check_secs: u64,
+    /// Posted a JSON notice when a conversation breaches its deadline.
+    pub breach_webhook: Option<String>,
+}
+
+fn default_sla_check() -> u64 {
+    30
 }
 
 /// How Telegram tells us about new messages.
@@ -562,6 +583,20 @@ impl Config {
                 "channels.web.identity_secret",
                 "must be at least 16 characters",
             ));
+        }
+        if let Some(sla) = &self.sla {
+            if sla.first_response_minutes == 0 || sla.check_secs == 0 {
+                return Err(invalid(
+                    "sla.first_response_minutes",
+                    "first_response_minutes and check_secs must be greater than 0",
+                ));
+            }
+            if let Some(hook) = &sla.breach_webhook
+                && !url::Url::parse(hook)
+                    .is_ok_and(|u| u.scheme() == "http" || u.scheme() == "https")
+            {
+                return Err(invalid("sla.breach_webhook", "is not an http(s) URL"));
+            }
         }
         if self.locale.default.is_empty() {
             return Err(invalid("locale.default", "must not be empty"));

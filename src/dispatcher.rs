@@ -113,6 +113,7 @@ async fn handle_turn(
         locale: conversation.locale.clone(),
         handoff,
         replies: Vec::new(),
+        first_response_within: None,
     };
     let email = conversation.channel() == ChannelKind::Email;
     let outcome = if conversation.status.human_owned() {
@@ -143,6 +144,10 @@ async fn handle_turn(
             }
         }
     };
+    let outcome = TurnOutcome {
+        first_response_within: first_response_target(&conversation, rules),
+        ..outcome
+    };
     let recorded = store.record_turn(&outcome)?;
     if email && recorded.replies_queued {
         for _ in &outcome.replies {
@@ -168,6 +173,19 @@ async fn handle_turn(
         tracing::debug!("An agent owns the conversation; the bot stays silent.");
     }
     Ok(recorded.replies_queued && !outcome.replies.is_empty())
+}
+
+/// The first-response promise for this conversation if it is handed to a
+/// person: its segment's target, else `[sla]`'s; none without `[sla]`.
+fn first_response_target(conversation: &Conversation, rules: &Rules) -> Option<chrono::Duration> {
+    let sla = rules.config.sla.as_ref()?;
+    let minutes = conversation
+        .segment
+        .as_ref()
+        .and_then(|name| rules.config.segments.iter().find(|s| &s.name == name))
+        .and_then(|s| s.first_response_minutes)
+        .unwrap_or(sla.first_response_minutes);
+    Some(chrono::Duration::minutes(i64::from(minutes)))
 }
 
 /// Whether the customer already got the configured number of automatic
@@ -293,6 +311,7 @@ fn decide(
             locale,
             handoff: false,
             replies,
+            first_response_within: None,
         });
     }
     context.position = store.queue_position(conversation)?;
@@ -319,6 +338,7 @@ fn decide(
         locale,
         handoff: true,
         replies,
+        first_response_within: None,
     })
 }
 

@@ -26,6 +26,10 @@ pub enum EventKind {
     Assigned,
     /// The status changed.
     StatusChanged,
+    /// 80% of the first-response time is used.
+    SlaNear,
+    /// The first-response deadline passed without an answer.
+    SlaBreached,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -52,6 +52,7 @@
 //! - [`events`]: live events for agent consoles.
 //! - [`secrets`]: random tokens and their hashes.
 //! - [`segments`]: customer segments, their priority, signed web identities.
+//! - [`sla`]: first-response deadlines watched, announced, and posted on breach.
 //! - [`staffing`]: agents needed per hour by Erlang C.
 //! - [`waiting`]: the expected wait quoted to a queued customer.
 //! - [`http`]: the router, JSON errors, the agent API, static pages and probes.
@@ -75,6 +76,7 @@ pub mod model;
 pub mod outbox;
 pub mod secrets;
 pub mod segments;
+pub mod sla;
 pub mod staffing;
 pub mod store;
 pub mod templates;

@@ -169,6 +169,65 @@ pub struct Conversation {
     /// The customer's segment (`[[segments]]`), which set its priority.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<String>,
+    /// The first-response promise, from the moment it was handed to a
+    /// person (`[sla]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<Sla>,
+}
+
+/// A conversation's first-response deadline and how it is going.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sla {
+    /// When the clock started: the hand-off to a person.
+    pub started_at: DateTime<Utc>,
+    pub first_response_due: DateTime<Utc>,
+    /// When an agent first answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_at: Option<DateTime<Utc>>,
+    /// The worst state already announced to agents (and the webhook).
+    #[serde(default)]
+    pub announced: SlaState,
+}
+
+/// Where a first-response promise stands.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SlaState {
+    /// Less than 80% of the time used.
+    #[default]
+    Ok,
+    /// 80% or more used, no answer yet.
+    Near,
+    /// Past the deadline without an answer (or answered late).
+    Breached,
+    /// Answered in time.
+    Met,
+}
+
+impl Sla {
+    /// The state at `now`.
+    pub fn state(&self, now: DateTime<Utc>) -> SlaState {
+        if let Some(answered) = self.first_response_at {
+            return if answered <= self.first_response_due {
+                SlaState::Met
+            } else {
+                SlaState::Breached
+            };
+        }
+        let total = (self.first_response_due - self.started_at)
+            .num_milliseconds()
+            .max(1);
+        let used = (now - self.started_at).num_milliseconds();
+        if now > self.first_response_due {
+            SlaState::Breached
+        } else if used * 10 >= total * 8 {
+            SlaState::Near
+        } else {
+            SlaState::Ok
+        }
+    }
 }
 
 impl Conversation {

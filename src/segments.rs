@@ -112,6 +112,7 @@ mod tests {
             email_domains: Vec::new(),
             telegram_users: Vec::new(),
             web_attributes: BTreeMap::new(),
+            first_response_minutes: None,
         }
     }
 

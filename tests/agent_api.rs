@@ -346,6 +346,7 @@ async fn a_queued_bot_answer_is_not_sent_after_an_agent_claims() {
                 last_error: None,
                 options: Vec::new(),
             }],
+            first_response_within: None,
         })
         .expect("record");
     let id = accepted.conversation.id;
@@ -867,4 +868,127 @@ async fn the_quoted_wait_follows_how_fast_agents_have_been_picking_up() {
         ack.contains("number 1 in line, with an expected wait of about 20 minutes"),
         "{ack}"
     );
+}
+
+/// A loopback receiver for webhooks: every JSON body posted to it.
+async fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().expect("lock").push(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+/// Moves a conversation's first-response clock: started `ago` minutes ago,
+/// due in `left` minutes (negative: already past).
+fn shift_sla(gw: &TestGateway, id: &str, ago: i64, left: i64) {
+    let store = gw.store();
+    let mut c = store
+        .conversation(id.parse().expect("uuid"))
+        .expect("read")
+        .expect("stored");
+    let now = Utc::now();
+    let sla = c.sla.as_mut().expect("a deadline was set at the hand-off");
+    sla.started_at = now - chrono::Duration::minutes(ago);
+    sla.first_response_due = now + chrono::Duration::minutes(left);
+    store
+        .import(frontdesk::store::ExportRecord::Conversation(c))
+        .expect("rewrite");
+}
+
+#[tokio::test]
+async fn a_missed_first_response_deadline_is_flagged_and_posted_to_the_webhook_once() {
+    let (hook, posted) = webhook_receiver().await;
+    let gw = TestGateway::start_with(move |c| {
+        c.sla = Some(frontdesk::config::SlaConfig {
+            first_response_minutes: 60,
+            check_secs: 1,
+            breach_webhook: Some(hook),
+        })
+    })
+    .await;
+    gw.add_agent("ann", PASSWORD, Role::Agent);
+    let ann = gw.login("ann", PASSWORD).await;
+    let (_, id) = waiting_customer(&gw, "my lamp flickers").await;
+    let sla_of = |gw: &TestGateway| {
+        let c = gw
+            .store()
+            .conversation(id.parse().expect("uuid"))
+            .expect("read")
+            .expect("stored");
+        c.sla.expect("sla")
+    };
+    let sla = sla_of(&gw);
+    assert_eq!(
+        sla.first_response_due - sla.started_at,
+        chrono::Duration::minutes(60)
+    );
+    let (_, list) = gw
+        .agent_call(&ann, Method::GET, "/conversations?status=waiting", None)
+        .await;
+    assert_eq!(list["conversations"][0]["sla"]["state"], "ok", "{list}");
+
+    // 55 of 60 minutes used: near.
+    shift_sla(&gw, &id, 55, 5);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sla_of(&gw).announced != frontdesk::model::SlaState::Near {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "near was not announced"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, list) = gw
+        .agent_call(&ann, Method::GET, "/conversations?status=waiting", None)
+        .await;
+    assert_eq!(list["conversations"][0]["sla"]["state"], "near");
+    assert!(posted.lock().expect("lock").is_empty(), "near is no breach");
+
+    // Past the deadline: breached, posted once.
+    shift_sla(&gw, &id, 61, -1);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while posted.lock().expect("lock").is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no webhook call");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let calls = posted.lock().expect("lock").clone();
+    assert_eq!(calls.len(), 1, "announced once: {calls:?}");
+    assert_eq!(calls[0]["type"], "sla_breached");
+    assert_eq!(calls[0]["conversation_id"], json!(id));
+    assert!(
+        calls[0].get("text").is_none(),
+        "no customer text leaves in the notice"
+    );
+    let (_, list) = gw
+        .agent_call(&ann, Method::GET, "/conversations?status=waiting", None)
+        .await;
+    assert_eq!(list["conversations"][0]["sla"]["state"], "breached");
+
+    // The late answer is recorded; the breach stays a breach.
+    let (status, _) = gw
+        .agent_call(
+            &ann,
+            Method::POST,
+            &format!("/conversations/{id}/messages"),
+            Some(json!({"text": "Sorry for the wait!"})),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let sla = sla_of(&gw);
+    assert!(sla.first_response_at.is_some());
+    assert_eq!(sla.state(Utc::now()), frontdesk::model::SlaState::Breached);
 }

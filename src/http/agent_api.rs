@@ -370,6 +370,11 @@ fn summary(app: &App, c: &Conversation) -> Result<Value, AppError> {
         "locale": c.locale,
         "undelivered": c.undelivered,
         "segment": c.segment,
+        // ok, near (80% used), breached, or met; with the deadline.
+        "sla": c.sla.as_ref().map(|s| json!({
+            "state": s.state(chrono::Utc::now()),
+            "first_response_due": s.first_response_due,
+        })),
         "subject": c.subject,
         "preview": last.map(|m| preview(&m.text)),
     }))

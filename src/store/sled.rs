@@ -11,7 +11,7 @@ use super::{
 use crate::model::{
     Agent, AgentSession, Author, CannedResponse, ChannelKind, Conversation, ConversationId,
     ConversationStatus, CustomerAddress, Delivery, Handling, InboundMessage, Message, MessageId,
-    OutboundReason, OutboxEntry, Thread, WebSession,
+    OutboundReason, OutboxEntry, Sla, SlaState, Thread, WebSession,
 };
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
@@ -425,6 +425,7 @@ impl Store for SledStore {
                                 undelivered: false,
                                 subject: inbound.subject.clone(),
                                 segment: new.segment.clone(),
+                                sla: None,
                             }
                         }
                     };
@@ -436,6 +437,8 @@ impl Store for SledStore {
                         ConversationStatus::Resolved if !automatic => {
                             conversation.status = ConversationStatus::Bot;
                             conversation.assigned_agent = None;
+                            // A new case: a new promise when it is handed off.
+                            conversation.sla = None;
                         }
                         ConversationStatus::Pending if !automatic => {
                             conversation.status = ConversationStatus::Assigned;
@@ -609,6 +612,20 @@ impl Store for SledStore {
                 if outcome.handoff && new.status != ConversationStatus::Waiting {
                     new.status = ConversationStatus::Waiting;
                     new.waiting_since = Some(now);
+                    // The clock starts at the hand-off, unless an unanswered
+                    // promise is already running.
+                    let running = new
+                        .sla
+                        .as_ref()
+                        .is_some_and(|s| s.first_response_at.is_none());
+                    if let (Some(within), false) = (outcome.first_response_within, running) {
+                        new.sla = Some(Sla {
+                            started_at: now,
+                            first_response_due: now + within,
+                            first_response_at: None,
+                            announced: SlaState::Ok,
+                        });
+                    }
                 }
                 new.updated_at = now;
                 for entry in &outcome.replies {
@@ -813,6 +830,16 @@ impl Store for SledStore {
                 };
                 for entry in &effects.outbox {
                     outbox.insert(&keys::outbox(entry)[..], encode(entry).map_err(abort)?)?;
+                }
+                // An agent's first answer keeps (or breaks) the promise.
+                if effects
+                    .outbox
+                    .iter()
+                    .any(|e| e.reason == OutboundReason::Agent)
+                    && let Some(sla) = after.sla.as_mut()
+                    && sla.first_response_at.is_none()
+                {
+                    sla.first_response_at = Some(now);
                 }
                 let note = match &effects.note {
                     Some((agent, text)) => {

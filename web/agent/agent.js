@@ -136,6 +136,9 @@
       if (c.priority > 0) tags.appendChild(el("span", "tag priority", "priority " + c.priority));
       if (c.assigned_agent) tags.appendChild(el("span", "tag", "→ " + c.assigned_agent));
       if (c.undelivered) tags.appendChild(el("span", "tag bad", "undelivered"));
+      if (c.sla && c.sla.state === "breached") tags.appendChild(el("span", "tag bad", "SLA breached"));
+      if (c.sla && c.sla.state === "near") tags.appendChild(el("span", "tag warn", "SLA near"));
+      if (c.segment) tags.appendChild(el("span", "tag", c.segment));
       li.appendChild(tags);
       li.addEventListener("click", function () { select(c.id); });
       li.addEventListener("keydown", function (ev) { if (ev.key === "Enter") select(c.id); });

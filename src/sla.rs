@@ -1,0 +1,142 @@
+//! The first-response promise: each conversation handed to a person gets a
+//! deadline (`[sla] first_response_minutes`, or its segment's), and this
+//! watcher tells agents when one is close and when one is missed.
+//!
+//! Every `check_secs` it looks at the conversations waiting for or owned
+//! by a person. When 80% of a deadline's time is used without an agent's
+//! answer, it publishes `sla_near`; past the deadline, `sla_breached`, and
+//! it posts a JSON notice to `breach_webhook` for supervisors. Each state is
+//! announced once (recorded on the conversation), so a restart does not
+//! announce it again. The clock is wall-clock time.
+
+use crate::config::SlaConfig;
+use crate::events::{EventKind, Events};
+use crate::model::{Conversation, ConversationStatus, SlaState};
+use crate::store::{Effects, Store, StoreError, UpdateError};
+use chrono::Utc;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Conversations of one status looked at per check.
+const SCAN_LIMIT: usize = 10_000;
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs the watcher until `shutdown`.
+pub async fn run(
+    store: Arc<dyn Store>,
+    events: Arc<Events>,
+    config: SlaConfig,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let client = reqwest::Client::builder()
+        .timeout(WEBHOOK_TIMEOUT)
+        .build()
+        .unwrap_or_default();
+    loop {
+        if let Err(error) = check(store.as_ref(), &events, &config, &client).await {
+            tracing::error!(%error, "Cannot check the first-response deadlines; retrying at the next check.");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(config.check_secs)) => {}
+            _ = crate::app::stopped(&mut shutdown) => return,
+        }
+    }
+}
+
+/// One pass: announces every state reached and not yet announced.
+pub async fn check(
+    store: &dyn Store,
+    events: &Events,
+    config: &SlaConfig,
+    client: &reqwest::Client,
+) -> Result<(), StoreError> {
+    let now = Utc::now();
+    for status in [
+        ConversationStatus::Waiting,
+        ConversationStatus::Assigned,
+        ConversationStatus::Pending,
+    ] {
+        for conversation in store.conversations_with_status(status, SCAN_LIMIT)? {
+            let Some(sla) = &conversation.sla else {
+                continue;
+            };
+            let state = sla.state(now);
+            if !matches!(state, SlaState::Near | SlaState::Breached) || state <= sla.announced {
+                continue;
+            }
+            let updated = match store.update_conversation(
+                conversation.id,
+                &|c| {
+                    let mut c = c.clone();
+                    if let Some(sla) = c.sla.as_mut() {
+                        sla.announced = sla.announced.max(state);
+                    }
+                    Ok(c)
+                },
+                Effects::default(),
+            ) {
+                Ok(updated) => updated.after,
+                Err(UpdateError::Store(e)) => return Err(e),
+                Err(UpdateError::Refused(_)) => continue,
+            };
+            store.sync().await?;
+            if state == SlaState::Near {
+                tracing::info!(conversation_id = %updated.id, "A first-response deadline is close.");
+                events.publish(EventKind::SlaNear, &updated);
+            } else {
+                tracing::warn!(conversation_id = %updated.id, "A first-response deadline was missed.");
+                events.publish(EventKind::SlaBreached, &updated);
+                if let Some(hook) = &config.breach_webhook {
+                    notify(client, hook, &updated).await;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Posts the breach notice; a failure is logged (the console still shows
+/// the breach).
+async fn notify(client: &reqwest::Client, hook: &str, conversation: &Conversation) {
+    let body = json!({
+        "type": "sla_breached",
+        "conversation_id": conversation.id,
+        "ticket": conversation.ticket,
+        "channel": conversation.channel(),
+        "segment": conversation.segment,
+        "status": conversation.status,
+        "assigned_agent": conversation.assigned_agent,
+        "started_at": conversation.sla.as_ref().map(|s| s.started_at),
+        "first_response_due": conversation.sla.as_ref().map(|s| s.first_response_due),
+    });
+    match client.post(hook).json(&body).send().await {
+        Ok(r) if r.status().is_success() => {}
+        Ok(r) => tracing::warn!(status = %r.status(), "The SLA breach webhook refused the notice."),
+        Err(error) => tracing::warn!(%error, "Could not post to the SLA breach webhook."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{Sla, SlaState};
+    use chrono::{Duration, Utc};
+
+    #[test]
+    fn a_promise_is_ok_then_near_at_80_percent_then_breached_or_met() {
+        let start = Utc::now();
+        let sla = |answered: Option<i64>| Sla {
+            started_at: start,
+            first_response_due: start + Duration::minutes(60),
+            first_response_at: answered.map(|m| start + Duration::minutes(m)),
+            announced: SlaState::Ok,
+        };
+        let at = |m: i64| start + Duration::minutes(m);
+        assert_eq!(sla(None).state(at(47)), SlaState::Ok);
+        assert_eq!(sla(None).state(at(48)), SlaState::Near);
+        assert_eq!(sla(None).state(at(61)), SlaState::Breached);
+        assert_eq!(sla(Some(30)).state(at(90)), SlaState::Met);
+        assert_eq!(sla(Some(75)).state(at(90)), SlaState::Breached);
+    }
+}
