@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Templates the gateway itself needs, besides those intents name.
-pub const REQUIRED_TEMPLATES: &[&str] = &["handoff", "receipt", "clarify"];
+pub const REQUIRED_TEMPLATES: &[&str] = &["handoff", "handoff_closed", "receipt", "clarify"];
 
 /// Dispatcher workers; turns of one conversation always go to the same one.
 const DISPATCH_WORKERS: usize = 8;
@@ -132,6 +132,8 @@ pub enum StartError {
     Telegram(String),
     #[error("email: {0}")]
     Email(String),
+    #[error("business hours: {0}")]
+    Hours(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -192,7 +194,14 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
     };
     let outbox = Outbox::new(store.clone(), channels, live.clone(), events.clone());
     let outbox_task = tokio::spawn(outbox.clone().run(shutdown.clone()));
+    let hours = config
+        .business_hours
+        .as_ref()
+        .map(crate::hours::BusinessHours::from_config)
+        .transpose()
+        .map_err(|e| StartError::Hours(e.to_string()))?;
     let rules = Arc::new(Rules {
+        hours,
         intents: Arc::new(intents),
         templates: Arc::new(templates),
         config: config.clone(),

@@ -66,6 +66,8 @@ pub struct Config {
     pub segments: Vec<SegmentConfig>,
     /// First-response targets; without it nothing is tracked.
     pub sla: Option<SlaConfig>,
+    /// When people answer; without it, always.
+    pub business_hours: Option<BusinessHoursConfig>,
     /// Where the config came from, for error messages.
     #[serde(skip)]
     pub source: String,
@@ -307,6 +309,23 @@ pub struct SlaConfig {
     pub check_secs: u64,
     /// Posted a JSON notice when a conversation breaches its deadline.
     pub breach_webhook: Option<String>,
+}
+
+/// Opening hours per weekday (`"09:00-18:00"` or `"closed"`; a day left
+/// out is closed), in a named time zone, with holidays (`"2026-12-25"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHoursConfig {
+    pub timezone: String,
+    pub monday: Option<String>,
+    pub tuesday: Option<String>,
+    pub wednesday: Option<String>,
+    pub thursday: Option<String>,
+    pub friday: Option<String>,
+    pub saturday: Option<String>,
+    pub sunday: Option<String>,
+    #[serde(default)]
+    pub holidays: Vec<String>,
 }
 
 fn default_sla_check() -> u64 {
@@ -583,6 +602,11 @@ impl Config {
                 "channels.web.identity_secret",
                 "must be at least 16 characters",
             ));
+        }
+        if let Some(hours) = &self.business_hours
+            && let Err(e) = crate::hours::BusinessHours::from_config(hours)
+        {
+            return Err(invalid(&e.key, &e.message));
         }
         if let Some(sla) = &self.sla {
             if sla.first_response_minutes == 0 || sla.check_secs == 0 {

@@ -13,6 +13,7 @@
 
 use crate::config::{AckPolicy, Config};
 use crate::events::{EventKind, Events};
+use crate::hours::BusinessHours;
 use crate::intents::{self, Action, Classification, Decision, Intent, IntentSet};
 use crate::locale;
 use crate::model::{
@@ -30,6 +31,8 @@ use tracing::Instrument;
 
 /// Everything a dispatcher worker needs to decide a reply.
 pub struct Rules {
+    /// When people answer (`[business_hours]`).
+    pub hours: Option<BusinessHours>,
     pub intents: Arc<IntentSet>,
     pub templates: Arc<Templates>,
     pub config: Arc<Config>,
@@ -113,7 +116,7 @@ async fn handle_turn(
         locale: conversation.locale.clone(),
         handoff,
         replies: Vec::new(),
-        first_response_within: None,
+        first_response_due: None,
     };
     let email = conversation.channel() == ChannelKind::Email;
     let outcome = if conversation.status.human_owned() {
@@ -145,7 +148,7 @@ async fn handle_turn(
         }
     };
     let outcome = TurnOutcome {
-        first_response_within: first_response_target(&conversation, rules),
+        first_response_due: first_response_due(&conversation, rules),
         ..outcome
     };
     let recorded = store.record_turn(&outcome)?;
@@ -175,9 +178,13 @@ async fn handle_turn(
     Ok(recorded.replies_queued && !outcome.replies.is_empty())
 }
 
-/// The first-response promise for this conversation if it is handed to a
-/// person: its segment's target, else `[sla]`'s; none without `[sla]`.
-fn first_response_target(conversation: &Conversation, rules: &Rules) -> Option<chrono::Duration> {
+/// The first-response deadline for this conversation if it is handed to a
+/// person now: its segment's target, else `[sla]`'s, counted in business
+/// hours when there are any; none without `[sla]`.
+fn first_response_due(
+    conversation: &Conversation,
+    rules: &Rules,
+) -> Option<chrono::DateTime<chrono::Utc>> {
     let sla = rules.config.sla.as_ref()?;
     let minutes = conversation
         .segment
@@ -185,7 +192,11 @@ fn first_response_target(conversation: &Conversation, rules: &Rules) -> Option<c
         .and_then(|name| rules.config.segments.iter().find(|s| &s.name == name))
         .and_then(|s| s.first_response_minutes)
         .unwrap_or(sla.first_response_minutes);
-    Some(chrono::Duration::minutes(i64::from(minutes)))
+    let now = chrono::Utc::now();
+    match &rules.hours {
+        Some(hours) => hours.add_open_minutes(now, i64::from(minutes)),
+        None => Some(now + chrono::Duration::minutes(i64::from(minutes))),
+    }
 }
 
 /// Whether the customer already got the configured number of automatic
@@ -311,7 +322,7 @@ fn decide(
             locale,
             handoff: false,
             replies,
-            first_response_within: None,
+            first_response_due: None,
         });
     }
     context.position = store.queue_position(conversation)?;
@@ -322,7 +333,20 @@ fn decide(
         &recent,
         rules.config.queue.minutes_per_customer,
     );
-    match templates.render("handoff", &locale, channel, &context) {
+    // Outside business hours, say when people are back rather than quote
+    // a wait nobody is there to keep.
+    let closed_until = rules
+        .hours
+        .as_ref()
+        .filter(|h| !h.is_open(chrono::Utc::now()))
+        .and_then(|h| Some(h.describe(h.next_open(chrono::Utc::now())?, &locale)));
+    let ack = if closed_until.is_some() {
+        "handoff_closed"
+    } else {
+        "handoff"
+    };
+    context.reopens_at = closed_until;
+    match templates.render(ack, &locale, channel, &context) {
         Ok(text) => replies.push(entry(
             conversation,
             OutboundReason::Handoff,
@@ -338,7 +362,7 @@ fn decide(
         locale,
         handoff: true,
         replies,
-        first_response_within: None,
+        first_response_due: None,
     })
 }
 

@@ -52,6 +52,7 @@
 //! - [`events`]: live events for agent consoles.
 //! - [`secrets`]: random tokens and their hashes.
 //! - [`segments`]: customer segments, their priority, signed web identities.
+//! - [`hours`]: business hours, the next opening, deadlines in open time.
 //! - [`sla`]: first-response deadlines watched, announced, and posted on breach.
 //! - [`staffing`]: agents needed per hour by Erlang C.
 //! - [`waiting`]: the expected wait quoted to a queued customer.
@@ -67,6 +68,7 @@ pub mod config;
 pub mod dispatcher;
 pub mod evaluation;
 pub mod events;
+pub mod hours;
 pub mod http;
 pub mod inbox;
 pub mod intents;

@@ -38,6 +38,8 @@ pub struct ReplyContext {
     pub intent: Option<String>,
     /// The choices of a clarifying question, in order.
     pub options: Vec<String>,
+    /// When people are back, outside business hours.
+    pub reopens_at: Option<String>,
 }
 
 pub struct Templates {
@@ -200,6 +202,7 @@ impl Templates {
             wait_minutes: 15,
             intent: Some("sample".into()),
             options: vec!["Track order".into(), "Delivery period".into()],
+            reopens_at: Some("Monday 7 December, 09:00 (Europe/Berlin)".into()),
         }
     }
 
@@ -219,6 +222,7 @@ impl Templates {
         values.insert("wait_minutes".into(), Value::from(context.wait_minutes));
         values.insert("intent".into(), Value::from(context.intent.clone()));
         values.insert("options".into(), Value::from(context.options.clone()));
+        values.insert("reopens_at".into(), Value::from(context.reopens_at.clone()));
         Value::from(values)
     }
 

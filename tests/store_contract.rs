@@ -63,7 +63,7 @@ fn reply(store: &dyn Store, turn: PendingTurn, handoff: bool, due_in_ms: i64) ->
             locale: "en".into(),
             handoff,
             replies: vec![entry.clone()],
-            first_response_within: None,
+            first_response_due: None,
         })
         .expect("record turn");
     entry

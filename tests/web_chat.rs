@@ -685,3 +685,61 @@ async fn a_verified_premium_visitor_jumps_the_queue_and_a_forged_claim_does_not(
     assert_eq!(conversation.segment.as_deref(), Some("premium"));
     assert_eq!(conversation.priority, 10);
 }
+
+#[tokio::test]
+async fn outside_business_hours_the_ack_names_the_reopening_and_the_deadline_counts_open_time() {
+    // Today and tomorrow are holidays: people are back the day after, at 00:00 UTC.
+    let today = chrono::Utc::now().date_naive();
+    let back = today + chrono::Duration::days(2);
+    let holidays = vec![
+        today.to_string(),
+        (today + chrono::Duration::days(1)).to_string(),
+    ];
+    let every_day = Some("00:00-23:59".to_string());
+    let gw = TestGateway::start_with(move |c| {
+        c.business_hours = Some(frontdesk::config::BusinessHoursConfig {
+            timezone: "UTC".into(),
+            monday: every_day.clone(),
+            tuesday: every_day.clone(),
+            wednesday: every_day.clone(),
+            thursday: every_day.clone(),
+            friday: every_day.clone(),
+            saturday: every_day.clone(),
+            sunday: every_day,
+            holidays,
+        });
+        c.sla = Some(frontdesk::config::SlaConfig {
+            first_response_minutes: 60,
+            check_secs: 60,
+            breach_webhook: None,
+        });
+    })
+    .await;
+    let s = gw.session().await;
+    let (_, receipt) = gw.post(&s, "1", "my lamp flickers").await;
+    let all = gw.wait_for_messages(&s, 2).await;
+    let ack = all[1]["text"].as_str().unwrap_or_default();
+    let when = back.format("%A %-d %B, 00:00 (UTC)").to_string();
+    assert!(ack.contains(&format!("back on {when}")), "{ack}");
+    assert!(
+        !ack.contains("expected wait"),
+        "no wait promised while closed: {ack}"
+    );
+    let conversation = gw
+        .store()
+        .conversation(
+            receipt["conversation_id"]
+                .as_str()
+                .expect("id")
+                .parse()
+                .expect("uuid"),
+        )
+        .expect("read")
+        .expect("stored");
+    let due = conversation.sla.expect("deadline").first_response_due;
+    assert_eq!(
+        due.naive_utc(),
+        back.and_hms_opt(1, 0, 0).expect("time"),
+        "60 minutes of open time after the reopening"
+    );
+}

@@ -77,9 +77,9 @@ pub struct TurnOutcome {
     /// Automatic replies to deliver. Dropped if a human took the
     /// conversation in the meantime.
     pub replies: Vec<OutboxEntry>,
-    /// The first-response target that starts when this hand-off puts the
+    /// The first-response deadline that starts when this hand-off puts the
     /// conversation in the queue (`[sla]`), if one applies.
-    pub first_response_within: Option<chrono::Duration>,
+    pub first_response_due: Option<DateTime<Utc>>,
 }
 
 /// What [`Store::record_turn`] ended up doing.

@@ -618,10 +618,10 @@ impl Store for SledStore {
                         .sla
                         .as_ref()
                         .is_some_and(|s| s.first_response_at.is_none());
-                    if let (Some(within), false) = (outcome.first_response_within, running) {
+                    if let (Some(due), false) = (outcome.first_response_due, running) {
                         new.sla = Some(Sla {
                             started_at: now,
-                            first_response_due: now + within,
+                            first_response_due: due,
                             first_response_at: None,
                             announced: SlaState::Ok,
                         });
