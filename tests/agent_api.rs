@@ -996,3 +996,57 @@ async fn a_missed_first_response_deadline_is_flagged_and_posted_to_the_webhook_o
     assert!(sla.first_response_at.is_some());
     assert_eq!(sla.state(Utc::now()), frontdesk::model::SlaState::Breached);
 }
+
+#[tokio::test]
+async fn a_waiting_web_customer_sees_their_place_in_line_move_live() {
+    use futures_util::StreamExt;
+    let (gw, ann, _bob, _boss) = gateway_with_agents().await;
+    let (_, first) = waiting_customer(&gw, "my lamp flickers").await;
+    let (second, second_id) = waiting_customer(&gw, "my chair wobbles").await;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(gw.ws_url(&format!("/api/v1/chat/ws?session={second}")))
+            .await
+            .expect("ws connect");
+    let mut next_place = async || loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a frame in time")
+            .expect("open")
+            .expect("frame");
+        let value: Value = serde_json::from_str(frame.to_text().expect("text")).expect("json");
+        if value["type"] == "queue" {
+            return value;
+        }
+    };
+    let place = next_place().await;
+    assert_eq!(
+        (place["position"].as_u64(), place["wait_minutes"].as_u64()),
+        (Some(2), Some(10))
+    );
+    let claim = |id: String| {
+        let (gw, ann) = (&gw, &ann);
+        async move {
+            let (status, _) = gw
+                .agent_call(
+                    ann,
+                    Method::POST,
+                    &format!("/conversations/{id}/claim"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200);
+        }
+    };
+    claim(first).await;
+    assert_eq!(
+        next_place().await["position"],
+        1,
+        "moved up when the first was taken"
+    );
+    claim(second_id).await;
+    assert_eq!(
+        next_place().await["position"],
+        Value::Null,
+        "out of the queue once taken"
+    );
+}

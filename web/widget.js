@@ -134,6 +134,13 @@
     try { localStorage.removeItem(storageKey); } catch (e) { /* ignore */ }
   }
 
+  // While a person is awaited: the place in line, kept current.
+  function showPlace(q) {
+    if (!q) return;
+    if (q.position === null) { status.textContent = "Online"; return; }
+    status.textContent = "Online · number " + q.position + " in line, about " + q.wait_minutes + " min";
+  }
+
   var started = false;
   function start() {
     if (started) return;
@@ -150,6 +157,7 @@
     socket.onmessage = function (ev) {
       var f; try { f = JSON.parse(ev.data); } catch (e) { return; }
       if (f.type === "message") show(f);
+      else if (f.type === "queue") showPlace(f);
       else if (f.type === "error" && f.client_id) markFailed(f.client_id, f.detail);
     };
     socket.onclose = function () {
@@ -173,7 +181,7 @@
     status.textContent = "Online";
     (function next() {
       request("GET", "/messages?session=" + encodeURIComponent(session) + "&after=" + lastSeq + "&wait=25")
-        .then(function (d) { d.messages.forEach(show); next(); },
+        .then(function (d) { d.messages.forEach(show); if (d.queue) showPlace(d.queue); next(); },
               function (e) { if (e.status === 404) resetSession(); setTimeout(function () { ensureSession().then(next); }, 2000); });
     })();
     flush();

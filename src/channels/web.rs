@@ -10,13 +10,15 @@
 
 use crate::app::App;
 use crate::channels::{Channel, SendError};
+use crate::events::EventKind;
 use crate::http::error::{ApiJson, ApiQuery, AppError, require_text};
 use crate::model::{
-    Author, ChannelKind, Conversation, CustomerAddress, InboundMessage, Message, OutboxEntry,
-    VerifiedIdentity, WebSession,
+    Author, ChannelKind, Conversation, ConversationStatus, CustomerAddress, InboundMessage,
+    Message, OutboxEntry, VerifiedIdentity, WebSession,
 };
 use crate::segments;
 use crate::store::Accepted;
+use crate::waiting;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
@@ -34,7 +36,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
 /// Longest `wait` a long poll may ask for.
@@ -295,6 +297,23 @@ fn transcript_after(
     Ok((messages.iter().filter_map(visible).collect(), last))
 }
 
+/// The visitor's place in the waiting queue and the expected wait, while
+/// their conversation waits for a person.
+fn queue_place(app: &App, session: &WebSession) -> Result<Option<Value>, AppError> {
+    let Some(conversation) = app.store.conversation_of(&address(session))? else {
+        return Ok(None);
+    };
+    if conversation.status != ConversationStatus::Waiting {
+        return Ok(None);
+    }
+    let position = app.store.queue_position(&conversation)?;
+    let window = chrono::Duration::minutes(waiting::WINDOW_MINUTES as i64);
+    let recent = app.store.pickups_since(Utc::now() - window)?;
+    let wait =
+        waiting::expected_wait_minutes(position, &recent, app.config.queue.minutes_per_customer);
+    Ok(Some(json!({ "position": position, "wait_minutes": wait })))
+}
+
 #[derive(Debug, Deserialize)]
 struct ReadQuery {
     session: String,
@@ -317,7 +336,11 @@ async fn get_messages(
         updates.borrow_and_update();
         let (messages, _) = transcript_after(&app, &session, query.after)?;
         if !messages.is_empty() || tokio::time::Instant::now() >= deadline {
-            return Ok(Json(json!({ "messages": messages })));
+            let mut body = json!({ "messages": messages });
+            if let Some(place) = queue_place(&app, &session)? {
+                body["queue"] = place;
+            }
+            return Ok(Json(body));
         }
         tokio::select! {
             _ = updates.changed() => {}
@@ -362,10 +385,13 @@ async fn run_socket(app: Arc<App>, session: WebSession, after: u64, socket: WebS
     // Replies to the visitor's own frames, handed from the reader to the writer.
     let (replies, mut pending_replies) = mpsc::channel::<Value>(16);
     let mut updates = app.live.subscribe(&address(&session).key());
+    // Queue changes (someone queued or taken) move the visitor's place.
+    let mut queue_changes = app.events.subscribe();
     let mut shutdown = app.shutdown.clone();
 
     let writer = async {
         let mut cursor = after;
+        let mut place_sent: Option<Value> = None;
         loop {
             updates.borrow_and_update();
             loop {
@@ -381,15 +407,40 @@ async fn run_socket(app: Arc<App>, session: WebSession, after: u64, socket: WebS
                 }
                 cursor = last;
             }
-            tokio::select! {
-                changed = updates.changed() => changed.map_err(|_| ())?,
-                reply = pending_replies.recv() => {
-                    let reply = reply.ok_or(())?;
-                    sink.send(WsFrame::Text(reply.to_string().into())).await.map_err(|_| ())?;
-                }
-                _ = crate::app::stopped(&mut shutdown) => {
-                    let _ = sink.send(WsFrame::Close(None)).await;
-                    return Err(());
+            let place = queue_place(&app, &session).map_err(|_| ())?;
+            if place != place_sent {
+                // Leaving the queue is said too: `position` null.
+                let mut frame = place
+                    .clone()
+                    .unwrap_or_else(|| json!({ "position": null, "wait_minutes": null }));
+                frame["type"] = json!("queue");
+                sink.send(WsFrame::Text(frame.to_string().into()))
+                    .await
+                    .map_err(|_| ())?;
+                place_sent = place;
+            }
+            // Wait for something that can change what the visitor sees.
+            loop {
+                tokio::select! {
+                    changed = updates.changed() => {
+                        changed.map_err(|_| ())?;
+                        break;
+                    }
+                    event = queue_changes.recv() => match event {
+                        Ok(e) if matches!(e.kind, EventKind::Queued | EventKind::Assigned | EventKind::StatusChanged) => break,
+                        Ok(_) => {}
+                        Err(broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(broadcast::error::RecvError::Closed) => return Err(()),
+                    },
+                    reply = pending_replies.recv() => {
+                        let reply = reply.ok_or(())?;
+                        sink.send(WsFrame::Text(reply.to_string().into())).await.map_err(|_| ())?;
+                        break;
+                    }
+                    _ = crate::app::stopped(&mut shutdown) => {
+                        let _ = sink.send(WsFrame::Close(None)).await;
+                        return Err(());
+                    }
                 }
             }
         }
