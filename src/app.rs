@@ -158,6 +158,7 @@ pub struct Gateway {
 /// Starts the gateway described by `config` and returns once it listens.
 pub async fn start(config: Config) -> Result<Gateway, StartError> {
     let (intents, templates) = load_rules(&config)?;
+    crate::metrics::install();
     let config = Arc::new(config);
     let data_dir = &config.server.data_dir;
     std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir {

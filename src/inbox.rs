@@ -129,6 +129,7 @@ impl Inbox {
             return;
         }
         tracing::debug!(seq = accepted.message.seq, "Stored a customer message.");
+        crate::metrics::message_received(accepted.conversation.channel());
         self.live
             .publish(&accepted.conversation.customer.key(), accepted.message.seq);
         self.events

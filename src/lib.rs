@@ -53,6 +53,7 @@
 //! - [`secrets`]: random tokens and their hashes.
 //! - [`segments`]: customer segments, their priority, signed web identities.
 //! - [`hours`]: business hours, the next opening, deadlines in open time.
+//! - [`metrics`]: counters for operators, Prometheus text on `/metrics`.
 //! - [`sla`]: first-response deadlines watched, announced, and posted on breach.
 //! - [`staffing`]: agents needed per hour by Erlang C.
 //! - [`waiting`]: the expected wait quoted to a queued customer.
@@ -74,6 +75,7 @@ pub mod inbox;
 pub mod intents;
 pub mod live;
 pub mod locale;
+pub mod metrics;
 pub mod model;
 pub mod outbox;
 pub mod secrets;

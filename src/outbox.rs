@@ -214,8 +214,14 @@ impl Shared {
         if let Some(message) = finished {
             self.live.publish(&conversation.customer.key(), message.seq);
             let kind = match message.delivery {
-                Some(Delivery::Failed { .. }) => EventKind::DeliveryFailed,
-                _ => EventKind::Delivered,
+                Some(Delivery::Failed { .. }) => {
+                    crate::metrics::delivery_failed(channel);
+                    EventKind::DeliveryFailed
+                }
+                _ => {
+                    crate::metrics::reply_delivered(channel, entry.reason);
+                    EventKind::Delivered
+                }
             };
             self.events.publish(kind, &conversation);
         }

@@ -82,6 +82,11 @@ pub async fn check(
                 Err(UpdateError::Refused(_)) => continue,
             };
             store.sync().await?;
+            crate::metrics::sla_event(if state == SlaState::Near {
+                "near"
+            } else {
+                "breached"
+            });
             if state == SlaState::Near {
                 tracing::info!(conversation_id = %updated.id, "A first-response deadline is close.");
                 events.publish(EventKind::SlaNear, &updated);

@@ -743,3 +743,55 @@ async fn outside_business_hours_the_ack_names_the_reopening_and_the_deadline_cou
         "60 minutes of open time after the reopening"
     );
 }
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_and_count_what_happened() {
+    let gw = TestGateway::start().await;
+    let s = gw.session().await;
+    gw.post(&s, "1", "Where is my order?").await;
+    gw.wait_for_messages(&s, 2).await;
+    let r = gw
+        .http
+        .get(gw.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|t| t.starts_with("text/plain")),
+        "Prometheus text format"
+    );
+    let text = r.text().await.expect("text");
+    // Every line is a comment or `name{labels} value`.
+    let sample = regex::Regex::new(r#"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"]*")*\})? [-+0-9.eEinfNa]+$"#)
+        .expect("pattern");
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        assert!(sample.is_match(line), "not Prometheus text: {line:?}");
+    }
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    // Counters are shared by every gateway of this test process: at least ours.
+    assert!(
+        value("frontdesk_messages_received_total{channel=\"web\"}") >= 1.0,
+        "{text}"
+    );
+    assert!(
+        value("frontdesk_replies_delivered_total{channel=\"web\",reason=\"answer\"}") >= 1.0,
+        "{text}"
+    );
+    assert!(
+        text.contains("frontdesk_conversations{status=\"bot\"}"),
+        "{text}"
+    );
+    assert!(!text.contains("Where is my order"), "no message text");
+}

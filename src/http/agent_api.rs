@@ -572,6 +572,12 @@ async fn apply(
     if before.assigned_agent != after.assigned_agent {
         app.events.publish(EventKind::Assigned, after);
     }
+    if before.status == ConversationStatus::Waiting
+        && after.status.human_owned()
+        && let Some(since) = before.waiting_since
+    {
+        crate::metrics::picked_up((chrono::Utc::now() - since).num_milliseconds() as f64 / 1000.0);
+    }
     if before.status != after.status {
         app.events.publish(EventKind::StatusChanged, after);
         if after.status == ConversationStatus::Waiting {

@@ -1,9 +1,10 @@
 //! Static pages and probes: the demo page hosting the chat widget, the
-//! widget's script and style, the agent console, `/healthz` (alive) and `/readyz` (store
-//! readable, workers running).
+//! widget's script and style, the agent console, `/healthz` (alive),
+//! `/readyz` (store readable, workers running) and `/metrics` (Prometheus).
 
 use crate::app::App;
 use crate::assets;
+use crate::http::error::AppError;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -34,6 +35,7 @@ pub fn routes() -> Router<Arc<App>> {
             get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
         )
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route(
             "/agent",
             get(|| async { axum::response::Redirect::permanent("/agent/") }),
@@ -77,4 +79,17 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// `GET /metrics`: Prometheus text (counts only: no text, no addresses).
+async fn metrics(State(app): State<Arc<App>>) -> Result<Response, AppError> {
+    let text = crate::metrics::render(app.store.as_ref())?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
 }
