@@ -12,8 +12,8 @@
 //! - `frontdesk_pickup_wait_seconds`: how long conversations waited for an
 //!   agent (a summary).
 //! - `frontdesk_sla_events_total{state}`: deadlines near and breached.
-//! - `frontdesk_conversations{status}`: conversations per status, read from
-//!   the store at each scrape.
+//! - `frontdesk_conversations{status}`: conversations waiting, assigned and
+//!   pending, read from the store at each scrape.
 
 use crate::model::{ChannelKind, ConversationStatus, OutboundReason};
 use crate::store::{Store, StoreError};
@@ -71,8 +71,9 @@ pub fn render(store: &dyn Store) -> Result<String, StoreError> {
     let Some(handle) = install() else {
         return Ok(String::new());
     };
+    // The open work only: bot and resolved conversations pile up over the
+    // years and would make every scrape read them all.
     for status in [
-        ConversationStatus::Bot,
         ConversationStatus::Waiting,
         ConversationStatus::Assigned,
         ConversationStatus::Pending,

@@ -750,20 +750,28 @@ async fn metrics_are_prometheus_text_and_count_what_happened() {
     let s = gw.session().await;
     gw.post(&s, "1", "Where is my order?").await;
     gw.wait_for_messages(&s, 2).await;
-    let r = gw
-        .http
-        .get(gw.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics");
-    assert_eq!(r.status(), 200);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .is_ok_and(|t| t.starts_with("text/plain")),
-        "Prometheus text format"
-    );
-    let text = r.text().await.expect("text");
+    // The delivery is counted just after the customer can see it: poll.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let r = gw
+            .http
+            .get(gw.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics");
+        assert_eq!(r.status(), 200);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .is_ok_and(|t| t.starts_with("text/plain")),
+            "Prometheus text format"
+        );
+        let text = r.text().await.expect("text");
+        if text.contains("reason=\"answer\"") || tokio::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     // Every line is a comment or `name{labels} value`.
     let sample = regex::Regex::new(r#"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"]*")*\})? [-+0-9.eEinfNa]+$"#)
         .expect("pattern");
@@ -790,7 +798,7 @@ async fn metrics_are_prometheus_text_and_count_what_happened() {
         "{text}"
     );
     assert!(
-        text.contains("frontdesk_conversations{status=\"bot\"}"),
+        text.contains("frontdesk_conversations{status=\"waiting\"}"),
         "{text}"
     );
     assert!(!text.contains("Where is my order"), "no message text");
