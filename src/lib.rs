@@ -50,6 +50,7 @@
 //!   quote stripping, loop guard, SMTP replies).
 //! - [`agents`]: agent accounts, password hashes, the failed-login throttle.
 //! - [`events`]: live events for agent consoles.
+//! - [`reports`]: the summary report of a period for support leads.
 //! - [`secrets`]: random tokens and their hashes.
 //! - [`segments`]: customer segments, their priority, signed web identities.
 //! - [`hours`]: business hours, the next opening, deadlines in open time.
@@ -78,6 +79,7 @@ pub mod locale;
 pub mod metrics;
 pub mod model;
 pub mod outbox;
+pub mod reports;
 pub mod secrets;
 pub mod segments;
 pub mod sla;

@@ -1050,3 +1050,112 @@ async fn a_waiting_web_customer_sees_their_place_in_line_move_live() {
         "out of the queue once taken"
     );
 }
+
+#[tokio::test]
+async fn the_summary_report_matches_a_scripted_day_counted_by_hand() {
+    let gw = TestGateway::start_with(|c| {
+        c.sla = Some(frontdesk::config::SlaConfig {
+            first_response_minutes: 60,
+            check_secs: 60,
+            breach_webhook: None,
+        })
+    })
+    .await;
+    gw.add_agent("ann", PASSWORD, Role::Agent);
+    let ann = gw.login("ann", PASSWORD).await;
+    let started = Utc::now() - chrono::Duration::seconds(1);
+    // A: answered by the bot alone.
+    let a = gw.session().await;
+    gw.post(&a, "1", "Where is my order?").await;
+    gw.wait_for_messages(&a, 2).await;
+    // B: handed off, picked up and answered in time.
+    let (b, b_id) = waiting_customer(&gw, "my lamp flickers").await;
+    let (status, _) = gw
+        .agent_call(
+            &ann,
+            Method::POST,
+            &format!("/conversations/{b_id}/messages"),
+            Some(json!({"text": "Let us fix it."})),
+        )
+        .await;
+    assert_eq!(status, 202);
+    gw.wait_for_messages(&b, 3).await;
+    // C: handed off, still waiting.
+    waiting_customer(&gw, "my chair wobbles").await;
+
+    // By hand: 3 conversations, all web; B and C reached people, A did not
+    // (bot resolution 1/3); each got an automatic first response; B's
+    // human answer came within its hour (1 met, 0 breached: attainment 1);
+    // one pickup (B, claimed by replying).
+    let to = (Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
+    let from = started.to_rfc3339();
+    let path = format!("/summary?from={}&to={}", urlencode(&from), urlencode(&to));
+    let r = gw
+        .http
+        .get(gw.url(&format!("/api/v1/reports{path}")))
+        .bearer_auth(&ann.token)
+        .send()
+        .await
+        .expect("report");
+    assert_eq!(r.status(), 200);
+    let report: Value = r.json().await.expect("json");
+    assert_eq!(report["conversations"], 3, "{report}");
+    assert_eq!(report["by_channel"], json!({"web": 3}));
+    assert_eq!(report["handed_to_people"], 2);
+    let rate = report["bot_resolution_rate"].as_f64().expect("rate");
+    assert!((rate - 1.0 / 3.0).abs() < 1e-9, "{rate}");
+    assert_eq!(report["first_automatic_response"]["count"], 3);
+    assert_eq!(report["first_human_response"]["count"], 1);
+    assert_eq!(report["pickup_wait"]["count"], 1);
+    assert_eq!(
+        (report["sla_met"].as_u64(), report["sla_breached"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(report["sla_attainment"], 1.0);
+
+    // The same as CSV, and filters narrow it.
+    let csv = gw
+        .http
+        .get(gw.url(&format!("/api/v1/reports{path}&format=csv")))
+        .bearer_auth(&ann.token)
+        .send()
+        .await
+        .expect("csv")
+        .text()
+        .await
+        .expect("text");
+    assert!(csv.starts_with("metric,value\n"), "{csv}");
+    assert!(
+        csv.contains("\nconversations,3\n") && csv.contains("\nsla_met,1\n"),
+        "{csv}"
+    );
+    let r = gw
+        .http
+        .get(gw.url(&format!("/api/v1/reports{path}&channel=telegram")))
+        .bearer_auth(&ann.token)
+        .send()
+        .await
+        .expect("filtered");
+    let filtered: Value = r.json().await.expect("json");
+    assert_eq!(filtered["conversations"], 0);
+    // Agents only, and bad input is refused.
+    let anonymous = gw
+        .http
+        .get(gw.url("/api/v1/reports/summary"))
+        .send()
+        .await
+        .expect("anon");
+    assert_eq!(anonymous.status(), 401);
+    let bad = gw
+        .http
+        .get(gw.url("/api/v1/reports/summary?from=yesterday"))
+        .bearer_auth(&ann.token)
+        .send()
+        .await
+        .expect("bad");
+    assert_eq!(bad.status(), 400);
+}
+
+fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}

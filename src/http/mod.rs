@@ -5,6 +5,7 @@
 pub mod agent_api;
 pub mod error;
 mod pages;
+pub mod reports;
 
 use crate::app::App;
 use crate::channels;
@@ -38,6 +39,7 @@ pub fn router(app: Arc<App>) -> Router {
             channels::web::routes().layer(cors(&app.config.channels.web.allowed_origins)),
         )
         .nest("/api/v1/agent", agent_api::routes().0)
+        .nest("/api/v1/reports", reports::routes())
         .merge(channels::telegram::webhook::routes())
         .fallback(|| async { AppError::not_found("not_found", "no such endpoint") })
         .layer(DefaultBodyLimit::max(body_limit))

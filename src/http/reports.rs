@@ -1,0 +1,102 @@
+//! `GET /api/v1/reports/summary`: the summary report (see [`crate::reports`])
+//! as JSON, or CSV with `format=csv`. Signed-in agents only.
+
+use super::agent_api::Authed;
+use super::error::{ApiQuery, AppError};
+use crate::app::App;
+use crate::model::ChannelKind;
+use crate::reports::{self, Period};
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new().route("/summary", get(summary))
+}
+
+#[derive(Debug, Deserialize)]
+struct SummaryQuery {
+    /// RFC 3339; default: a week before `to`.
+    from: Option<String>,
+    /// RFC 3339; default: now.
+    to: Option<String>,
+    channel: Option<String>,
+    segment: Option<String>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+fn instant(name: &str, text: &str) -> Result<DateTime<Utc>, AppError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            AppError::bad_request(
+                "invalid_query",
+                format!("`{name}` is not an RFC 3339 time like 2026-12-01T00:00:00Z"),
+            )
+        })
+}
+
+async fn summary(
+    State(app): State<Arc<App>>,
+    _authed: Authed,
+    ApiQuery(query): ApiQuery<SummaryQuery>,
+) -> Result<Response, AppError> {
+    let to = match &query.to {
+        Some(t) => instant("to", t)?,
+        None => Utc::now(),
+    };
+    let from = match &query.from {
+        Some(f) => instant("from", f)?,
+        None => to - chrono::Duration::days(7),
+    };
+    if from >= to {
+        return Err(AppError::bad_request(
+            "invalid_query",
+            "`from` must be before `to`",
+        ));
+    }
+    let channel = match query.channel.as_deref() {
+        None => None,
+        Some(name) => Some(
+            serde_json::from_value::<ChannelKind>(serde_json::json!(name)).map_err(|_| {
+                AppError::bad_request("invalid_query", "`channel` is one of web, telegram, email")
+            })?,
+        ),
+    };
+    let period = Period {
+        from,
+        to,
+        channel,
+        segment: query.segment,
+    };
+    let store = app.store.clone();
+    let report = tokio::task::spawn_blocking(move || reports::summary(store.as_ref(), &period))
+        .await
+        .map_err(|_| AppError::unavailable("the report could not be computed"))??;
+    Ok(match query.format.as_deref() {
+        None | Some("json") => axum::Json(report).into_response(),
+        Some("csv") => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"summary.csv\"",
+                ),
+            ],
+            reports::to_csv(&report),
+        )
+            .into_response(),
+        Some(_) => {
+            return Err(AppError::bad_request(
+                "invalid_query",
+                "`format` is json or csv",
+            ));
+        }
+    })
+}
