@@ -42,6 +42,8 @@ pub struct App {
     pub outbox: Outbox,
     pub rules: Arc<Rules>,
     pub live: Arc<LiveUpdates>,
+    /// Places in line of the waiting conversations, kept current.
+    pub places: tokio::sync::watch::Receiver<crate::queue_view::Places>,
     pub events: Arc<Events>,
     pub login_throttle: LoginThrottle,
     /// The Telegram bot client, when the channel is configured.
@@ -253,7 +255,9 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         addr: listen,
         source,
     })?;
+    let (places_tx, places) = crate::queue_view::channel();
     let app = Arc::new(App {
+        places,
         config,
         store: store.clone(),
         inbox,
@@ -293,6 +297,13 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
             }
         }
     }
+    background_tasks.push(tokio::spawn(crate::queue_view::run(
+        store.clone(),
+        app.events.clone(),
+        app.config.queue.minutes_per_customer,
+        places_tx,
+        shutdown.clone(),
+    )));
     if let Some(sla) = &app.config.sla {
         background_tasks.push(tokio::spawn(crate::sla::run(
             store.clone(),

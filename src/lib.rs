@@ -50,6 +50,7 @@
 //!   quote stripping, loop guard, SMTP replies).
 //! - [`agents`]: agent accounts, password hashes, the failed-login throttle.
 //! - [`events`]: live events for agent consoles.
+//! - [`queue_view`]: every waiting conversation's place, shared by the sockets.
 //! - [`reports`]: the summary report of a period for support leads.
 //! - [`secrets`]: random tokens and their hashes.
 //! - [`segments`]: customer segments, their priority, signed web identities.
@@ -79,6 +80,7 @@ pub mod locale;
 pub mod metrics;
 pub mod model;
 pub mod outbox;
+pub mod queue_view;
 pub mod reports;
 pub mod secrets;
 pub mod segments;

@@ -10,7 +10,6 @@
 
 use crate::app::App;
 use crate::channels::{Channel, SendError};
-use crate::events::EventKind;
 use crate::http::error::{ApiJson, ApiQuery, AppError, require_text};
 use crate::model::{
     Author, ChannelKind, Conversation, ConversationStatus, CustomerAddress, InboundMessage,
@@ -36,7 +35,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 /// Longest `wait` a long poll may ask for.
@@ -298,7 +297,8 @@ fn transcript_after(
 }
 
 /// The visitor's place in the waiting queue and the expected wait, while
-/// their conversation waits for a person.
+/// their conversation waits for a person: from the shared view, or read
+/// directly when the view has not caught up with a hand-off yet.
 fn queue_place(app: &App, session: &WebSession) -> Result<Option<Value>, AppError> {
     let Some(conversation) = app.store.conversation_of(&address(session))? else {
         return Ok(None);
@@ -306,11 +306,20 @@ fn queue_place(app: &App, session: &WebSession) -> Result<Option<Value>, AppErro
     if conversation.status != ConversationStatus::Waiting {
         return Ok(None);
     }
-    let position = app.store.queue_position(&conversation)?;
-    let window = chrono::Duration::minutes(waiting::WINDOW_MINUTES as i64);
-    let recent = app.store.pickups_since(Utc::now() - window)?;
-    let wait =
-        waiting::expected_wait_minutes(position, &recent, app.config.queue.minutes_per_customer);
+    let known = app.places.borrow().get(&conversation.id).copied();
+    let (position, wait) = match known {
+        Some(place) => place,
+        None => {
+            let position = app.store.queue_position(&conversation)?;
+            let window = chrono::Duration::minutes(waiting::WINDOW_MINUTES as i64);
+            let recent = app.store.pickups_since(Utc::now() - window)?;
+            let minutes = app.config.queue.minutes_per_customer;
+            (
+                position,
+                waiting::expected_wait_minutes(position, &recent, minutes),
+            )
+        }
+    };
     Ok(Some(json!({ "position": position, "wait_minutes": wait })))
 }
 
@@ -386,7 +395,7 @@ async fn run_socket(app: Arc<App>, session: WebSession, after: u64, socket: WebS
     let (replies, mut pending_replies) = mpsc::channel::<Value>(16);
     let mut updates = app.live.subscribe(&address(&session).key());
     // Queue changes (someone queued or taken) move the visitor's place.
-    let mut queue_changes = app.events.subscribe();
+    let mut places = app.places.clone();
     let mut shutdown = app.shutdown.clone();
 
     let writer = async {
@@ -420,27 +429,16 @@ async fn run_socket(app: Arc<App>, session: WebSession, after: u64, socket: WebS
                 place_sent = place;
             }
             // Wait for something that can change what the visitor sees.
-            loop {
-                tokio::select! {
-                    changed = updates.changed() => {
-                        changed.map_err(|_| ())?;
-                        break;
-                    }
-                    event = queue_changes.recv() => match event {
-                        Ok(e) if matches!(e.kind, EventKind::Queued | EventKind::Assigned | EventKind::StatusChanged) => break,
-                        Ok(_) => {}
-                        Err(broadcast::error::RecvError::Lagged(_)) => break,
-                        Err(broadcast::error::RecvError::Closed) => return Err(()),
-                    },
-                    reply = pending_replies.recv() => {
-                        let reply = reply.ok_or(())?;
-                        sink.send(WsFrame::Text(reply.to_string().into())).await.map_err(|_| ())?;
-                        break;
-                    }
-                    _ = crate::app::stopped(&mut shutdown) => {
-                        let _ = sink.send(WsFrame::Close(None)).await;
-                        return Err(());
-                    }
+            tokio::select! {
+                changed = updates.changed() => changed.map_err(|_| ())?,
+                changed = places.changed() => changed.map_err(|_| ())?,
+                reply = pending_replies.recv() => {
+                    let reply = reply.ok_or(())?;
+                    sink.send(WsFrame::Text(reply.to_string().into())).await.map_err(|_| ())?;
+                }
+                _ = crate::app::stopped(&mut shutdown) => {
+                    let _ = sink.send(WsFrame::Close(None)).await;
+                    return Err(());
                 }
             }
         }
