@@ -24,7 +24,16 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Templates the gateway itself needs, besides those intents name.
-pub const REQUIRED_TEMPLATES: &[&str] = &["handoff", "handoff_closed", "receipt", "clarify"];
+pub const REQUIRED_TEMPLATES: &[&str] = &[
+    "handoff",
+    "handoff_closed",
+    "receipt",
+    "clarify",
+    "survey_csat",
+    "survey_nps",
+    "survey_ces",
+    "survey_thanks",
+];
 
 /// Dispatcher workers; turns of one conversation always go to the same one.
 const DISPATCH_WORKERS: usize = 8;

@@ -68,6 +68,8 @@ pub struct Config {
     pub sla: Option<SlaConfig>,
     /// When people answer; without it, always.
     pub business_hours: Option<BusinessHoursConfig>,
+    /// Satisfaction questions after a resolution; without it, none.
+    pub surveys: Option<SurveysConfig>,
     /// Where the config came from, for error messages.
     #[serde(skip)]
     pub source: String,
@@ -326,6 +328,23 @@ pub struct BusinessHoursConfig {
     pub sunday: Option<String>,
     #[serde(default)]
     pub holidays: Vec<String>,
+}
+
+/// Which surveys are asked, in order, and on which channels.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SurveysConfig {
+    #[serde(default = "default_survey_questions")]
+    pub questions: Vec<crate::model::SurveyKind>,
+    #[serde(default = "default_survey_channels")]
+    pub channels: Vec<ChannelKind>,
+}
+
+fn default_survey_questions() -> Vec<crate::model::SurveyKind> {
+    vec![crate::model::SurveyKind::Csat]
+}
+fn default_survey_channels() -> Vec<ChannelKind> {
+    vec![ChannelKind::Web, ChannelKind::Telegram, ChannelKind::Email]
 }
 
 fn default_sla_check() -> u64 {

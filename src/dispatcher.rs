@@ -121,6 +121,14 @@ async fn handle_turn(
     let email = conversation.channel() == ChannelKind::Email;
     let outcome = if conversation.status.human_owned() {
         quiet(false)
+    } else if let Some(rating) = message.rating {
+        tracing::info!(kind = ?rating.kind, score = rating.score, "Recorded a survey answer.");
+        TurnOutcome {
+            replies: crate::surveys::after_rating(rules, &rules.config, &conversation, rating.kind)
+                .into_iter()
+                .collect(),
+            ..quiet(false)
+        }
     } else {
         match &message.handling {
             Handling::Silent { rule } => {

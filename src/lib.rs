@@ -57,6 +57,7 @@
 //! - [`hours`]: business hours, the next opening, deadlines in open time.
 //! - [`metrics`]: counters for operators, Prometheus text on `/metrics`.
 //! - [`sla`]: first-response deadlines watched, announced, and posted on breach.
+//! - [`surveys`]: CSAT, NPS and CES questions after a resolution.
 //! - [`staffing`]: agents needed per hour by Erlang C.
 //! - [`waiting`]: the expected wait quoted to a queued customer.
 //! - [`http`]: the router, JSON errors, the agent API, static pages and probes.
@@ -87,5 +88,6 @@ pub mod segments;
 pub mod sla;
 pub mod staffing;
 pub mod store;
+pub mod surveys;
 pub mod templates;
 pub mod waiting;

@@ -328,6 +328,50 @@ pub struct Message {
     /// Choices the bot offered with this message (buttons).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<ReplyOption>,
+    /// The survey question this bot message asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub survey: Option<SurveyKind>,
+    /// The customer's answer to a survey question.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<Rating>,
+}
+
+/// A satisfaction question asked after a conversation is resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SurveyKind {
+    /// "How satisfied are you?" 1 to 5.
+    Csat,
+    /// "How likely are you to recommend us?" 0 to 10.
+    Nps,
+    /// "How easy was it?" 1 to 7.
+    Ces,
+}
+
+impl SurveyKind {
+    pub fn scale(self) -> std::ops::RangeInclusive<u8> {
+        match self {
+            SurveyKind::Csat => 1..=5,
+            SurveyKind::Nps => 0..=10,
+            SurveyKind::Ces => 1..=7,
+        }
+    }
+
+    /// The template that asks it.
+    pub fn template(self) -> &'static str {
+        match self {
+            SurveyKind::Csat => "survey_csat",
+            SurveyKind::Nps => "survey_nps",
+            SurveyKind::Ces => "survey_ces",
+        }
+    }
+}
+
+/// A customer's answer to a survey question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rating {
+    pub kind: SurveyKind,
+    pub score: u8,
 }
 
 /// One choice offered to the customer when the bot asks which of two
@@ -463,6 +507,9 @@ pub struct OutboxEntry {
     /// Choices to offer with the message (buttons where the channel has them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<ReplyOption>,
+    /// The survey question this message asks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub survey: Option<SurveyKind>,
 }
 
 impl OutboxEntry {
@@ -487,6 +534,7 @@ impl OutboxEntry {
             attempts: 0,
             last_error: None,
             options: Vec::new(),
+            survey: None,
         }
     }
 }

@@ -10,7 +10,7 @@
 //! met and missed). Pickup waits count the pickups in the period. Times
 //! are summarized as count, mean, median and 90th percentile in seconds.
 
-use crate::model::{Author, ChannelKind, Conversation, ConversationStatus, SlaState};
+use crate::model::{Author, ChannelKind, Conversation, ConversationStatus, SlaState, SurveyKind};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -66,6 +66,37 @@ pub struct Summary {
     pub sla_breached: usize,
     /// Met over met and breached.
     pub sla_attainment: Option<f64>,
+    /// Survey answers given in the period's conversations.
+    pub csat: Score,
+    pub ces: Score,
+    /// NPS: answers, and % promoters (9–10) minus % detractors (0–6).
+    pub nps: Score,
+}
+
+/// How many answered, and the score (a mean, or NPS).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Score {
+    pub count: usize,
+    pub score: Option<f64>,
+}
+
+impl Score {
+    fn mean(values: &[u8]) -> Self {
+        Self {
+            count: values.len(),
+            score: (!values.is_empty())
+                .then(|| values.iter().map(|v| f64::from(*v)).sum::<f64>() / values.len() as f64),
+        }
+    }
+
+    fn nps(values: &[u8]) -> Self {
+        let share = |f: &dyn Fn(u8) -> bool| values.iter().filter(|v| f(**v)).count() as f64;
+        Self {
+            count: values.len(),
+            score: (!values.is_empty())
+                .then(|| (share(&|v| v >= 9) - share(&|v| v <= 6)) * 100.0 / values.len() as f64),
+        }
+    }
 }
 
 fn secs(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
@@ -106,6 +137,7 @@ pub fn summary(store: &dyn Store, period: &Period) -> Result<Summary, StoreError
     let mut by_channel = BTreeMap::new();
     let (mut handed, mut bot_only, mut met, mut breached) = (0, 0, 0, 0);
     let (mut automatic, mut human) = (Vec::new(), Vec::new());
+    let mut ratings: BTreeMap<&'static str, Vec<u8>> = BTreeMap::new();
     for c in &conversations {
         *by_channel.entry(c.channel().to_string()).or_insert(0) += 1;
         let transcript = store.messages_after(c.id, 0, TRANSCRIPT_LIMIT)?;
@@ -113,6 +145,14 @@ pub fn summary(store: &dyn Store, period: &Period) -> Result<Summary, StoreError
         let first_bot = transcript.iter().find(|m| m.author == Author::Bot);
         if let (Some(asked), Some(answered)) = (first_customer, first_bot) {
             automatic.push(secs(asked.at, answered.at));
+        }
+        for rating in transcript.iter().filter_map(|m| m.rating) {
+            let kind = match rating.kind {
+                SurveyKind::Csat => "csat",
+                SurveyKind::Nps => "nps",
+                SurveyKind::Ces => "ces",
+            };
+            ratings.entry(kind).or_default().push(rating.score);
         }
         let agent_wrote = transcript.iter().any(|m| m.author == Author::Agent);
         let with_people = agent_wrote
@@ -159,6 +199,9 @@ pub fn summary(store: &dyn Store, period: &Period) -> Result<Summary, StoreError
         sla_met: met,
         sla_breached: breached,
         sla_attainment: (met + breached > 0).then(|| met as f64 / (met + breached) as f64),
+        csat: Score::mean(ratings.get("csat").map(Vec::as_slice).unwrap_or_default()),
+        ces: Score::mean(ratings.get("ces").map(Vec::as_slice).unwrap_or_default()),
+        nps: Score::nps(ratings.get("nps").map(Vec::as_slice).unwrap_or_default()),
     })
 }
 
@@ -197,6 +240,14 @@ pub fn to_csv(summary: &Summary) -> String {
     rows.push(("sla_met".into(), summary.sla_met.to_string()));
     rows.push(("sla_breached".into(), summary.sla_breached.to_string()));
     rows.push(("sla_attainment".into(), opt(summary.sla_attainment)));
+    for (name, score) in [
+        ("csat", &summary.csat),
+        ("nps", &summary.nps),
+        ("ces", &summary.ces),
+    ] {
+        rows.push((format!("{name}_count"), score.count.to_string()));
+        rows.push((format!("{name}_score"), opt(score.score)));
+    }
     let mut out = String::from("metric,value\n");
     for (metric, value) in rows {
         out.push_str(&format!("{metric},{value}\n"));
@@ -216,5 +267,13 @@ mod tests {
         assert_eq!(d.median, Some(3.0));
         assert_eq!(d.p90, Some(10.0));
         assert_eq!(Durations::of(Vec::new()), Durations::default());
+    }
+
+    #[test]
+    fn nps_is_promoters_minus_detractors() {
+        // 2 promoters, 1 passive, 1 detractor of 4: 50% − 25% = 25.
+        assert_eq!(Score::nps(&[10, 9, 8, 3]).score, Some(25.0));
+        assert_eq!(Score::mean(&[4, 5]).score, Some(4.5));
+        assert_eq!(Score::nps(&[]).score, None);
     }
 }

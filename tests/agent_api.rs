@@ -345,6 +345,7 @@ async fn a_queued_bot_answer_is_not_sent_after_an_agent_claims() {
                 attempts: 0,
                 last_error: None,
                 options: Vec::new(),
+                survey: None,
             }],
             first_response_due: None,
         })
@@ -1158,4 +1159,121 @@ async fn the_summary_report_matches_a_scripted_day_counted_by_hand() {
 
 fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn after_a_resolution_the_customer_is_asked_once_and_the_answers_are_recorded() {
+    let gw = TestGateway::start_with(|c| {
+        c.surveys = Some(frontdesk::config::SurveysConfig {
+            questions: vec![
+                frontdesk::model::SurveyKind::Csat,
+                frontdesk::model::SurveyKind::Nps,
+            ],
+            channels: vec![frontdesk::model::ChannelKind::Web],
+        })
+    })
+    .await;
+    gw.add_agent("ann", PASSWORD, Role::Agent);
+    let ann = gw.login("ann", PASSWORD).await;
+    let (session, id) = waiting_customer(&gw, "my lamp flickers").await;
+    let call = |path: String, body: Option<Value>| {
+        let (gw, ann) = (&gw, &ann);
+        async move { gw.agent_call(ann, Method::POST, &path, body).await.0 }
+    };
+    assert_eq!(
+        call(
+            format!("/conversations/{id}/messages"),
+            Some(json!({"text": "Fixed, a new lamp ships today."}))
+        )
+        .await,
+        202
+    );
+    assert_eq!(
+        call(format!("/conversations/{id}/resolve"), None).await,
+        200
+    );
+    assert_eq!(
+        call(format!("/conversations/{id}/resolve"), None).await,
+        409,
+        "resolved once, asked once"
+    );
+    let all = gw.wait_for_messages(&session, 4).await;
+    let csat = &all[3];
+    assert_eq!(csat["options"], json!(["1", "2", "3", "4", "5"]), "{csat}");
+    assert!(
+        csat["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("satisfied")),
+        "{csat}"
+    );
+
+    gw.post(&session, "r1", "4").await;
+    let all = gw.wait_for_messages(&session, 6).await;
+    assert_eq!(
+        all[5]["options"].as_array().map(Vec::len),
+        Some(11),
+        "NPS 0-10 next: {}",
+        all[5]
+    );
+    gw.post(&session, "r2", "9").await;
+    let all = gw.wait_for_messages(&session, 8).await;
+    assert!(
+        all[7]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Thank you")),
+        "{}",
+        all[7]
+    );
+    let store = gw.store();
+    let conversation = store
+        .conversation(id.parse().expect("uuid"))
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        conversation.status,
+        frontdesk::model::ConversationStatus::Resolved,
+        "a rating reopens nothing"
+    );
+    let ratings: Vec<(frontdesk::model::SurveyKind, u8)> = store
+        .messages_after(conversation.id, 0, 20)
+        .expect("transcript")
+        .iter()
+        .filter_map(|m| m.rating.map(|r| (r.kind, r.score)))
+        .collect();
+    assert_eq!(
+        ratings,
+        vec![
+            (frontdesk::model::SurveyKind::Csat, 4),
+            (frontdesk::model::SurveyKind::Nps, 9)
+        ]
+    );
+    let r = gw
+        .http
+        .get(gw.url("/api/v1/reports/summary"))
+        .bearer_auth(&ann.token)
+        .send()
+        .await
+        .expect("report");
+    let report: Value = r.json().await.expect("json");
+    assert_eq!(
+        report["csat"],
+        json!({"count": 1, "score": 4.0}),
+        "{report}"
+    );
+    assert_eq!(report["nps"], json!({"count": 1, "score": 100.0}));
+
+    // Words after the thanks are a new question: they reopen it.
+    gw.post(&session, "r3", "the new lamp flickers too").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let c = store
+            .conversation(conversation.id)
+            .expect("read")
+            .expect("stored");
+        if c.status != frontdesk::model::ConversationStatus::Resolved {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not reopened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

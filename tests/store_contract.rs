@@ -56,6 +56,7 @@ fn reply(store: &dyn Store, turn: PendingTurn, handoff: bool, due_in_ms: i64) ->
         attempts: 0,
         last_error: None,
         options: Vec::new(),
+        survey: None,
     };
     store
         .record_turn(&TurnOutcome {

@@ -728,13 +728,25 @@ async fn resolve(
 ) -> Result<Json<Value>, AppError> {
     let change = |c: &Conversation| {
         may_act(c, &authed)?;
+        if c.status == ConversationStatus::Resolved {
+            return Err(Refusal("the conversation is already resolved".into()));
+        }
         Ok(Conversation {
             status: ConversationStatus::Resolved,
             waiting_since: None,
             ..c.clone()
         })
     };
-    apply(&app, &id, &change, Effects::default(), false).await
+    // The satisfaction survey goes out with the resolution, atomically.
+    let current = load(&app, &id)?;
+    let transcript = app.store.messages_after(current.id, 0, MAX_TRANSCRIPT)?;
+    let effects = Effects {
+        outbox: crate::surveys::on_resolve(&app.rules, &app.config, &current, &transcript)
+            .into_iter()
+            .collect(),
+        note: None,
+    };
+    apply(&app, &id, &change, effects, false).await
 }
 
 #[derive(Deserialize)]

@@ -11,7 +11,7 @@ use super::{
 use crate::model::{
     Agent, AgentSession, Author, CannedResponse, ChannelKind, Conversation, ConversationId,
     ConversationStatus, CustomerAddress, Delivery, Handling, InboundMessage, Message, MessageId,
-    OutboundReason, OutboxEntry, Sla, SlaState, Thread, WebSession,
+    OutboundReason, OutboxEntry, Rating, Sla, SlaState, Thread, WebSession,
 };
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
@@ -394,10 +394,30 @@ impl Store for SledStore {
                             None => None,
                         },
                     };
-                    let opens = existing.as_ref().is_none_or(|c| {
-                        c.status == ConversationStatus::Resolved
-                            && !matches!(inbound.handling, Handling::Silent { .. })
-                    });
+                    // An answer to the survey the customer was just asked is
+                    // a rating: it reopens nothing.
+                    let rating = match &existing {
+                        Some(c) if c.status == ConversationStatus::Resolved => {
+                            match messages.get(&keys::message(c.id, c.last_seq)[..])? {
+                                Some(bytes) => {
+                                    let last: Message = decode("message", &bytes).map_err(abort)?;
+                                    last.survey.and_then(|kind| {
+                                        let score: u8 = inbound.text.trim().parse().ok()?;
+                                        kind.scale()
+                                            .contains(&score)
+                                            .then_some(Rating { kind, score })
+                                    })
+                                }
+                                None => None,
+                            }
+                        }
+                        _ => None,
+                    };
+                    let opens = rating.is_none()
+                        && existing.as_ref().is_none_or(|c| {
+                            c.status == ConversationStatus::Resolved
+                                && !matches!(inbound.handling, Handling::Silent { .. })
+                        });
                     let mut conversation = match &existing {
                         Some(c) => c.clone(),
                         None => {
@@ -431,7 +451,8 @@ impl Store for SledStore {
                     };
                     // Automatic mail (an out-of-office reply, a bounce) is
                     // kept but moves nothing: it reopens no resolved case.
-                    let automatic = matches!(inbound.handling, Handling::Silent { .. });
+                    let automatic =
+                        matches!(inbound.handling, Handling::Silent { .. }) || rating.is_some();
                     match conversation.status {
                         // Reopened: the bot handles it again, owned by no one.
                         ConversationStatus::Resolved if !automatic => {
@@ -472,6 +493,8 @@ impl Store for SledStore {
                         attachments: inbound.attachments.clone(),
                         original: inbound.original.clone(),
                         options: Vec::new(),
+                        survey: None,
+                        rating,
                     };
                     let message_key = keys::message(conversation.id, seq);
                     messages.insert(&message_key[..], encode(&message).map_err(abort)?)?;
@@ -740,6 +763,8 @@ impl Store for SledStore {
                     attachments: Vec::new(),
                     original: None,
                     options: entry.options.clone(),
+                    survey: entry.survey,
+                    rating: None,
                 };
                 messages.insert(
                     &keys::message(id, message.seq)[..],
@@ -861,6 +886,8 @@ impl Store for SledStore {
                             attachments: Vec::new(),
                             original: None,
                             options: Vec::new(),
+                            survey: None,
+                            rating: None,
                         };
                         messages.insert(
                             &keys::message(id, note.seq)[..],

@@ -116,7 +116,24 @@ impl Channel for TelegramChannel {
             let last = pieces.len() - 1;
             for (i, piece) in pieces.into_iter().enumerate() {
                 let mut request = self.bot.send_message(ChatId(chat_id), piece);
-                if i == last && entry.reason == OutboundReason::Answer {
+                if i == last && entry.reason == OutboundReason::Survey && !entry.options.is_empty()
+                {
+                    // A survey's scale as buttons, six to a row.
+                    let buttons: Vec<InlineKeyboardButton> = entry
+                        .options
+                        .iter()
+                        .enumerate()
+                        .map(|(n, o)| {
+                            InlineKeyboardButton::callback(
+                                o.label.clone(),
+                                format!("{}{}", parse::PICK_PREFIX, n + 1),
+                            )
+                        })
+                        .collect();
+                    let rows: Vec<Vec<InlineKeyboardButton>> =
+                        buttons.chunks(6).map(<[_]>::to_vec).collect();
+                    request = request.reply_markup(InlineKeyboardMarkup::new(rows));
+                } else if i == last && entry.reason == OutboundReason::Answer {
                     // The options of a clarifying question, one per row,
                     // then the way to a person.
                     let mut rows: Vec<Vec<InlineKeyboardButton>> = entry

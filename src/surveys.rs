@@ -1,0 +1,119 @@
+//! Satisfaction surveys after a resolution: CSAT (1–5), and as configured
+//! NPS (0–10) and CES (1–7), asked one after another.
+//!
+//! Resolving a conversation queues the first question, with its scale as
+//! buttons (web chat, Telegram) or a number to reply with (email). The
+//! customer's next message, if it is a number on that scale, is stored as
+//! the rating (and reopens nothing, see `Store::accept`); the bot then asks
+//! the next question or says thanks. Asked once per resolution, only on the
+//! channels `[surveys] channels` names, and never when the customer's last
+//! message was automatic mail.
+
+use crate::config::Config;
+use crate::dispatcher::Rules;
+use crate::model::{
+    Conversation, Handling, Message, OutboundReason, OutboxEntry, ReplyOption, SurveyKind,
+};
+use crate::templates::ReplyContext;
+
+/// The message asking `kind`, or `None` if its template fails (logged).
+pub fn question(
+    rules: &Rules,
+    conversation: &Conversation,
+    kind: SurveyKind,
+) -> Option<OutboxEntry> {
+    let labels: Vec<String> = kind.scale().map(|n| n.to_string()).collect();
+    let context = ReplyContext {
+        ticket: conversation.ticket,
+        customer_name: conversation.display_name.clone(),
+        options: labels.clone(),
+        ..ReplyContext::default()
+    };
+    let text = rules
+        .templates
+        .render(
+            kind.template(),
+            &conversation.locale,
+            conversation.channel(),
+            &context,
+        )
+        .map_err(
+            |error| tracing::error!(%error, "A survey template failed; the question is not asked."),
+        )
+        .ok()?;
+    Some(OutboxEntry {
+        options: labels
+            .into_iter()
+            .map(|label| ReplyOption {
+                label,
+                intent: String::new(),
+            })
+            .collect(),
+        survey: Some(kind),
+        ..OutboxEntry::due_now(conversation.id, OutboundReason::Survey, text, None, None)
+    })
+}
+
+/// The first question for a conversation being resolved, if one is due.
+pub fn on_resolve(
+    rules: &Rules,
+    config: &Config,
+    conversation: &Conversation,
+    transcript: &[Message],
+) -> Option<OutboxEntry> {
+    let surveys = config.surveys.as_ref()?;
+    let first = *surveys.questions.first()?;
+    let automatic = transcript
+        .iter()
+        .rev()
+        .find(|m| m.author == crate::model::Author::Customer)
+        .is_some_and(|m| matches!(m.handling, Handling::Silent { .. }));
+    if !surveys.channels.contains(&conversation.channel()) || automatic {
+        return None;
+    }
+    question(rules, conversation, first)
+}
+
+/// After a rating of `answered`: the next question, or thanks.
+pub fn after_rating(
+    rules: &Rules,
+    config: &Config,
+    conversation: &Conversation,
+    answered: SurveyKind,
+) -> Option<OutboxEntry> {
+    let questions = config
+        .surveys
+        .as_ref()
+        .map(|s| s.questions.as_slice())
+        .unwrap_or_default();
+    let next = questions
+        .iter()
+        .skip_while(|k| **k != answered)
+        .nth(1)
+        .copied();
+    if let Some(next) = next {
+        return question(rules, conversation, next);
+    }
+    let context = ReplyContext {
+        ticket: conversation.ticket,
+        customer_name: conversation.display_name.clone(),
+        ..ReplyContext::default()
+    };
+    let text = rules
+        .templates
+        .render(
+            "survey_thanks",
+            &conversation.locale,
+            conversation.channel(),
+            &context,
+        )
+        .map_err(|error| tracing::error!(%error, "The survey_thanks template failed."))
+        .ok()?;
+    Some(OutboxEntry::due_now(
+        conversation.id,
+        OutboundReason::Survey,
+        text,
+        None,
+        None,
+    ))
+}
