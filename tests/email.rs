@@ -747,3 +747,111 @@ async fn a_mail_over_the_size_limit_is_imported_by_its_headers_beside_a_normal_o
     );
     assert_eq!(transcript(&store, ALICE)[0].text, "Where is my order?");
 }
+
+#[tokio::test]
+async fn the_survey_goes_by_mail_is_answered_by_a_number_and_never_follows_automatic_mail() {
+    let mail_server = MailServer::start();
+    let config = mail_server.email_config();
+    let gw = TestGateway::start_with(move |c| {
+        c.channels.email = Some(config);
+        c.surveys = Some(frontdesk::config::SurveysConfig {
+            questions: vec![frontdesk::model::SurveyKind::Csat],
+            channels: vec![frontdesk::model::ChannelKind::Email],
+        });
+    })
+    .await;
+    let ann = agent(&gw).await;
+    let store = gw.store();
+    let resolve = |who: &'static str| {
+        let (gw, ann, store) = (&gw, &ann, store.clone());
+        async move {
+            let id = store
+                .conversation_of(&customer(who))
+                .expect("read")
+                .expect("stored")
+                .id;
+            let (status, _) = gw
+                .agent_call(
+                    ann,
+                    Method::POST,
+                    &format!("/conversations/{id}/resolve"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200);
+        }
+    };
+    write(
+        &mail_server,
+        ALICE,
+        "<v1@customer.test>",
+        "Lamp",
+        "my lamp flickers",
+    )
+    .await;
+    let got = mail_server.wait_for(ALICE, 1).await;
+    let ack_id = header(&got[0], "Message-ID").expect("id");
+    resolve(ALICE).await;
+    let got = mail_server.wait_for(ALICE, 2).await;
+    let survey = got
+        .iter()
+        .find(|m| body(m).contains("Reply with a number"))
+        .expect("the survey");
+    let survey_id = header(survey, "Message-ID").expect("id");
+    assert_eq!(
+        header(survey, "In-Reply-To").as_deref(),
+        Some("<v1@customer.test>")
+    );
+    let answer = mail(
+        ALICE,
+        "<v2@customer.test>",
+        "Re: Lamp",
+        &format!(
+            "In-Reply-To: {survey_id}\r\nReferences: <v1@customer.test> {ack_id} {survey_id}\r\n"
+        ),
+        "5\r\n\r\nOn Tue, 1 Dec 2026 at 10:00, Acme Shop Support <support@example.test> wrote:\r\n> How satisfied are you",
+    );
+    mail_server.send(ALICE, SUPPORT, &answer).await;
+    let got = mail_server.wait_for(ALICE, 3).await;
+    assert!(
+        got.iter().any(|m| body(m).contains("Thank you")),
+        "thanks by mail"
+    );
+    let rated: Vec<u8> = transcript(&store, ALICE)
+        .iter()
+        .filter_map(|m| m.rating.map(|r| r.score))
+        .collect();
+    assert_eq!(rated, vec![5]);
+
+    // Bob's last mail is his out-of-office: resolving asks him nothing.
+    let bob = "bob@customer.test";
+    write(
+        &mail_server,
+        bob,
+        "<w1@customer.test>",
+        "Chair",
+        "my chair wobbles",
+    )
+    .await;
+    let got = mail_server.wait_for(bob, 1).await;
+    let bob_ack = header(&got[0], "Message-ID").expect("id");
+    let ooo = mail(
+        bob,
+        "<w2@customer.test>",
+        "Out of office",
+        &format!("Auto-Submitted: auto-replied\r\nIn-Reply-To: {bob_ack}\r\n"),
+        "I am away.",
+    );
+    mail_server.send(bob, SUPPORT, &ooo).await;
+    eventually("the out-of-office is stored", || {
+        transcript(&store, bob).len() >= 3
+    })
+    .await;
+    resolve(bob).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        mail_server.mailbox(bob).await.len(),
+        1,
+        "no survey after automatic mail"
+    );
+}

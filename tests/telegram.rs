@@ -390,3 +390,70 @@ async fn a_clarifying_question_has_option_buttons_and_a_press_is_answered() {
     assert!(got[1].contains("shop.example/orders"), "{got:?}");
     assert_eq!(tg.answered_callbacks(), vec!["press-9".to_string()]);
 }
+
+#[tokio::test]
+async fn the_survey_after_a_resolution_is_answered_with_a_button() {
+    let tg = FakeTelegram::default();
+    let api_url = tg.start().await;
+    let gw = TestGateway::start_with(|c| {
+        c.channels.telegram = Some(TelegramConfig {
+            token: TOKEN.into(),
+            mode: TelegramMode::Polling,
+            api_url,
+            webhook_url: None,
+            webhook_secret: None,
+            poll_timeout_secs: 1,
+        });
+        c.surveys = Some(frontdesk::config::SurveysConfig {
+            questions: vec![frontdesk::model::SurveyKind::Csat],
+            channels: vec![frontdesk::model::ChannelKind::Telegram],
+        });
+    })
+    .await;
+    gw.add_agent("ann", "ann-password", Role::Agent);
+    let ann = gw.login("ann", "ann-password").await;
+    tg.push(tg.text(5, 1, "my lamp flickers"));
+    tg.wait_for(5, 1).await;
+    let id = gw
+        .store()
+        .conversation_of(&CustomerAddress::Telegram { chat_id: 5 })
+        .expect("read")
+        .expect("stored")
+        .id;
+    let (status, _) = gw
+        .agent_call(
+            &ann,
+            Method::POST,
+            &format!("/conversations/{id}/resolve"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let got = tg.wait_for(5, 2).await;
+    assert!(got[1].contains("satisfied"), "{got:?}");
+    let markup = tg.sent()[1].2.clone();
+    assert_eq!(
+        markup["inline_keyboard"][0][3]["callback_data"], "pick:4",
+        "{markup}"
+    );
+    tg.push(json!({ "callback_query": {
+        "id": "rate-1", "chat_instance": "ci", "data": "pick:4",
+        "from": { "id": 5, "is_bot": false, "first_name": "Customer" },
+        "message": {
+            "message_id": 101, "date": 1_700_000_000,
+            "chat": { "id": 5, "type": "private", "first_name": "Customer" },
+            "from": { "id": 1, "is_bot": true, "first_name": "Bot", "username": "test_bot" },
+            "text": got[1], "reply_markup": markup
+        }
+    }}));
+    let got = tg.wait_for(5, 3).await;
+    assert!(got[2].contains("Thank you"), "{got:?}");
+    let rated = gw
+        .store()
+        .messages_after(id, 0, 20)
+        .expect("transcript")
+        .iter()
+        .find_map(|m| m.rating)
+        .expect("a rating");
+    assert_eq!(rated.score, 4);
+}
