@@ -356,3 +356,76 @@ async fn console_agent_sees_the_queue_live_claims_replies_and_reads_customer_tex
         "an internal note reached the customer"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reports_page_shows_the_week_in_figures_and_a_chart() {
+    let gw = TestGateway::start().await;
+    gw.add_agent(
+        "ann",
+        "correct horse battery",
+        frontdesk::model::Role::Agent,
+    );
+    // Two web conversations: one answered by the bot, one waiting.
+    let s = gw.session().await;
+    gw.post(&s, "1", "Where is my order?").await;
+    gw.wait_for_messages(&s, 2).await;
+    let t = gw.session().await;
+    gw.post(&t, "1", "my lamp flickers").await;
+    gw.wait_for_messages(&t, 2).await;
+
+    let mut browser = Browser::launch().await;
+    let console = browser.open(&gw.url("/agent/")).await;
+    browser
+        .wait_for(&console, "!document.getElementById('login').hidden", WAIT)
+        .await;
+    browser
+        .eval(
+            &console,
+            "(() => { const f = document.getElementById('login-form'); f.username.value = 'ann'; \
+             f.password.value = 'correct horse battery'; f.requestSubmit(); return true; })()",
+        )
+        .await;
+    browser
+        .wait_for(&console, "!document.getElementById('app').hidden", WAIT)
+        .await;
+    browser
+        .eval(
+            &console,
+            "document.getElementById('show-reports').click(); true",
+        )
+        .await;
+    browser
+        .wait_for(
+            &console,
+            "document.querySelectorAll('#kpis .kpi').length === 10",
+            WAIT,
+        )
+        .await;
+    let figures = browser
+        .eval(
+            &console,
+            "[...document.querySelectorAll('#kpis .kpi')].slice(0, 3).map(k => k.querySelector('.kpi-value').textContent)",
+        )
+        .await;
+    assert_eq!(
+        figures,
+        json!(["2", "1", "50%"]),
+        "conversations, handed to people, bot resolution"
+    );
+    browser
+        .wait_for(
+            &console,
+            "document.getElementById('reports-live').textContent.includes('1 waiting')",
+            WAIT,
+        )
+        .await;
+    let bars = browser
+        .eval(
+            &console,
+            "document.querySelectorAll('#by-channel rect').length",
+        )
+        .await;
+    assert_eq!(bars, json!(1), "one bar: web");
+    let shot = browser.screenshot(&console, "reports").await;
+    println!("screenshot: {}", shot.display());
+}

@@ -100,6 +100,66 @@
     });
   }
 
+  /* ---------- reports ---------- */
+
+  var SVG = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, text) {
+    var e = document.createElementNS(SVG, tag);
+    Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function secs(v) {
+    if (v === null || v === undefined) return "–";
+    return v < 90 ? Math.round(v) + " s" : Math.round(v / 60) + " min";
+  }
+  function pct(v) { return v === null || v === undefined ? "–" : Math.round(v * 100) + "%"; }
+  function num(v, digits) { return v === null || v === undefined ? "–" : v.toFixed(digits); }
+
+  function showReports() {
+    selected = null;
+    $("placeholder").hidden = true;
+    $("conversation").hidden = true;
+    $("reports").hidden = false;
+    fetch("/api/v1/reports/summary", { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (d) {
+      var kpis = $("kpis");
+      kpis.textContent = "";
+      [
+        ["Conversations", d.conversations],
+        ["Handed to people", d.handed_to_people],
+        ["Bot resolution", pct(d.bot_resolution_rate)],
+        ["First reply (bot), median", secs(d.first_automatic_response.median)],
+        ["First human reply, median", secs(d.first_human_response.median)],
+        ["Wait for pickup, median", secs(d.pickup_wait.median)],
+        ["SLA met", pct(d.sla_attainment)],
+        ["CSAT (1–5)", num(d.csat.score, 1) + " · " + d.csat.count],
+        ["NPS", num(d.nps.score, 0) + " · " + d.nps.count],
+        ["CES (1–7)", num(d.ces.score, 1) + " · " + d.ces.count]
+      ].forEach(function (k) {
+        var card = el("div", "kpi");
+        card.appendChild(el("div", "kpi-value", String(k[1])));
+        card.appendChild(el("div", "kpi-name", k[0]));
+        kpis.appendChild(card);
+      });
+      var chart = $("by-channel");
+      chart.textContent = "";
+      var channels = Object.keys(d.by_channel);
+      var max = Math.max.apply(null, channels.map(function (c) { return d.by_channel[c]; }).concat([1]));
+      channels.forEach(function (c, i) {
+        var h = Math.round(110 * d.by_channel[c] / max);
+        chart.appendChild(svg("rect", { x: 20 + i * 130, y: 130 - h, width: 90, height: h, "class": "bar" }));
+        chart.appendChild(svg("text", { x: 65 + i * 130, y: 150, "text-anchor": "middle" }, c + " (" + d.by_channel[c] + ")"));
+      });
+    }, function () { notice("The report could not be loaded."); });
+    Promise.all(["waiting", "assigned", "pending"].map(function (s) {
+      return api("GET", "/conversations?status=" + s);
+    })).then(function (lists) {
+      $("reports-live").textContent = "Now: " + lists[0].conversations.length + " waiting, " +
+        lists[1].conversations.length + " assigned, " + lists[2].conversations.length + " pending";
+    });
+  }
+  $("show-reports").addEventListener("click", showReports);
+
   /* ---------- the list ---------- */
 
   document.querySelectorAll("#tabs button").forEach(function (b) {
@@ -168,6 +228,7 @@
   function renderConversation(d) {
     var c = d.conversation;
     $("placeholder").hidden = true;
+    $("reports").hidden = true;
     $("conversation").hidden = false;
     $("conv-title").textContent = c.customer_name;
     $("conv-meta").textContent = "Ticket #" + c.ticket + " · " + c.channel + " · " + c.status +
