@@ -165,6 +165,25 @@ async fn widget_offers_buttons_when_two_answers_fit_and_a_click_gets_the_chosen_
     assert_eq!(disabled, json!(true), "a choice is made once");
 }
 
+/// The agent console, signed in as ann (password "correct horse battery").
+async fn sign_in_to_console(gw: &TestGateway, browser: &mut Browser) -> Page {
+    let console = browser.open(&gw.url("/agent/")).await;
+    browser
+        .wait_for(&console, "!document.getElementById('login').hidden", WAIT)
+        .await;
+    browser
+        .eval(
+            &console,
+            "(() => { const f = document.getElementById('login-form'); f.username.value = 'ann'; \
+             f.password.value = 'correct horse battery'; f.requestSubmit(); return true; })()",
+        )
+        .await;
+    browser
+        .wait_for(&console, "!document.getElementById('app').hidden", WAIT)
+        .await;
+    console
+}
+
 /// The demo page with its widget connected.
 async fn open_widget(gw: &TestGateway, browser: &mut Browser) -> Page {
     let page = browser.open(&gw.url("/")).await;
@@ -199,20 +218,7 @@ async fn console_agent_sees_the_queue_live_claims_replies_and_reads_customer_tex
     let mut browser = Browser::launch().await;
 
     // The agent signs in.
-    let console = browser.open(&gw.url("/agent/")).await;
-    browser
-        .wait_for(&console, "!document.getElementById('login').hidden", WAIT)
-        .await;
-    browser
-        .eval(
-            &console,
-            "(() => { const f = document.getElementById('login-form'); f.username.value = 'ann'; \
-             f.password.value = 'correct horse battery'; f.requestSubmit(); return true; })()",
-        )
-        .await;
-    browser
-        .wait_for(&console, "!document.getElementById('app').hidden", WAIT)
-        .await;
+    let console = sign_in_to_console(&gw, &mut browser).await;
     browser
         .wait_for(
             &console,
@@ -374,20 +380,7 @@ async fn the_reports_page_shows_the_week_in_figures_and_a_chart() {
     gw.wait_for_messages(&t, 2).await;
 
     let mut browser = Browser::launch().await;
-    let console = browser.open(&gw.url("/agent/")).await;
-    browser
-        .wait_for(&console, "!document.getElementById('login').hidden", WAIT)
-        .await;
-    browser
-        .eval(
-            &console,
-            "(() => { const f = document.getElementById('login-form'); f.username.value = 'ann'; \
-             f.password.value = 'correct horse battery'; f.requestSubmit(); return true; })()",
-        )
-        .await;
-    browser
-        .wait_for(&console, "!document.getElementById('app').hidden", WAIT)
-        .await;
+    let console = sign_in_to_console(&gw, &mut browser).await;
     browser
         .eval(
             &console,
