@@ -142,21 +142,20 @@ async fn handle_turn(
             // One acknowledgment per email conversation: a follow-up in an
             // open thread goes to a person as it is.
             Handling::Normal if email && !message.opens => quiet(true),
-            Handling::Normal => {
-                let outcome = decide(turn, &conversation, &message, store, rules)?;
-                if email && over_auto_reply_cap(&conversation, store, rules)? {
-                    tracing::warn!(
-                        "Not answering: this sender reached the automatic-reply limit; a person takes it."
-                    );
-                    quiet(true)
-                } else {
-                    outcome
-                }
+            Handling::Normal if email && over_auto_reply_cap(&conversation, store, rules)? => {
+                tracing::warn!(
+                    "Not answering: this sender reached the automatic-reply limit; a person takes it."
+                );
+                quiet(true)
             }
+            Handling::Normal => decide(turn, &conversation, &message, store, rules)?,
         }
     };
     let outcome = TurnOutcome {
-        first_response_due: first_response_due(&conversation, rules),
+        first_response_due: outcome
+            .handoff
+            .then(|| first_response_due(&conversation, rules))
+            .flatten(),
         ..outcome
     };
     let recorded = store.record_turn(&outcome)?;
@@ -333,14 +332,8 @@ fn decide(
             first_response_due: None,
         });
     }
-    context.position = store.queue_position(conversation)?;
-    let window = chrono::Duration::minutes(waiting::WINDOW_MINUTES as i64);
-    let recent = store.pickups_since(chrono::Utc::now() - window)?;
-    context.wait_minutes = waiting::expected_wait_minutes(
-        context.position,
-        &recent,
-        rules.config.queue.minutes_per_customer,
-    );
+    (context.position, context.wait_minutes) =
+        waiting::place_of(store, conversation, rules.config.queue.minutes_per_customer)?;
     // Outside business hours, say when people are back rather than quote
     // a wait nobody is there to keep.
     let closed_until = rules

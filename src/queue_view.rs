@@ -10,7 +10,6 @@ use crate::events::{EventKind, Events};
 use crate::model::ConversationId;
 use crate::store::{Store, StoreError};
 use crate::waiting;
-use chrono::Utc;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{broadcast, watch};
@@ -29,8 +28,7 @@ pub fn channel() -> (watch::Sender<Places>, watch::Receiver<Places>) {
 
 /// Reads the queue: places in service order, waits from recent pickups.
 pub fn compute(store: &dyn Store, minutes_per_customer: u32) -> Result<Places, StoreError> {
-    let window = chrono::Duration::minutes(waiting::WINDOW_MINUTES as i64);
-    let recent = store.pickups_since(Utc::now() - window)?;
+    let recent = waiting::recent_pickups(store)?;
     let places = store
         .waiting_queue(QUEUE_LIMIT)?
         .into_iter()

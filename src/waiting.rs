@@ -7,12 +7,31 @@
 //! (a quiet night, a fresh install), and the configured
 //! `[queue] minutes_per_customer` per place in line is quoted instead.
 
-use crate::store::Pickup;
+use crate::model::Conversation;
+use crate::store::{Pickup, Store, StoreError};
 
 /// Pickups in the window needed before the measured rate is trusted.
 pub const MIN_PICKUPS: usize = 3;
 /// The window the rate is measured over, in minutes.
 pub const WINDOW_MINUTES: u64 = 60;
+
+/// The pickups of the last [`WINDOW_MINUTES`].
+pub fn recent_pickups(store: &dyn Store) -> Result<Vec<Pickup>, StoreError> {
+    let window = chrono::Duration::minutes(WINDOW_MINUTES as i64);
+    store.pickups_since(chrono::Utc::now() - window)
+}
+
+/// A conversation's place in line (or the one it would get if queued now)
+/// and its expected wait in minutes.
+pub fn place_of(
+    store: &dyn Store,
+    conversation: &Conversation,
+    minutes_per_customer: u32,
+) -> Result<(u64, u64), StoreError> {
+    let position = store.queue_position(conversation)?;
+    let wait = expected_wait_minutes(position, &recent_pickups(store)?, minutes_per_customer);
+    Ok((position, wait))
+}
 
 /// Expected wait in minutes for the customer at `position` (1-based).
 pub fn expected_wait_minutes(position: u64, recent: &[Pickup], minutes_per_customer: u32) -> u64 {

@@ -684,6 +684,17 @@ async fn a_verified_premium_visitor_jumps_the_queue_and_a_forged_claim_does_not(
         .expect("stored");
     assert_eq!(conversation.segment.as_deref(), Some("premium"));
     assert_eq!(conversation.priority, 10);
+    // An identity too large to be real is refused, not stored.
+    let r = gw
+        .http
+        .post(gw.url("/api/v1/chat/sessions"))
+        .json(&json!({ "user_id": "u".repeat(300), "signature": "00" }))
+        .send()
+        .await
+        .expect("session");
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_session");
 }
 
 #[tokio::test]

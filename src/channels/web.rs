@@ -309,16 +309,11 @@ fn queue_place(app: &App, session: &WebSession) -> Result<Option<Value>, AppErro
     let known = app.places.borrow().get(&conversation.id).copied();
     let (position, wait) = match known {
         Some(place) => place,
-        None => {
-            let position = app.store.queue_position(&conversation)?;
-            let window = chrono::Duration::minutes(waiting::WINDOW_MINUTES as i64);
-            let recent = app.store.pickups_since(Utc::now() - window)?;
-            let minutes = app.config.queue.minutes_per_customer;
-            (
-                position,
-                waiting::expected_wait_minutes(position, &recent, minutes),
-            )
-        }
+        None => waiting::place_of(
+            app.store.as_ref(),
+            &conversation,
+            app.config.queue.minutes_per_customer,
+        )?,
     };
     Ok(Some(json!({ "position": position, "wait_minutes": wait })))
 }
