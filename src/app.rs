@@ -62,6 +62,15 @@ pub struct App {
 }
 
 impl App {
+    /// The time zone reports count days and hours in: the business hours'
+    /// zone, else UTC.
+    pub fn report_zone(&self) -> chrono_tz::Tz {
+        self.rules
+            .hours
+            .as_ref()
+            .map_or(chrono_tz::UTC, |h| h.zone())
+    }
+
     /// Why the gateway cannot serve right now, if it cannot.
     pub fn readiness(&self) -> Result<(), String> {
         if *self.shutdown.borrow() {

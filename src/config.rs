@@ -70,9 +70,49 @@ pub struct Config {
     pub business_hours: Option<BusinessHoursConfig>,
     /// Satisfaction questions after a resolution; without it, none.
     pub surveys: Option<SurveysConfig>,
+    /// How the reports count (`[reports]`).
+    #[serde(default)]
+    pub reports: ReportsConfig,
     /// Where the config came from, for error messages.
     #[serde(skip)]
     pub source: String,
+}
+
+/// How the reports count.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportsConfig {
+    /// A resolved conversation the customer reopens within this many hours
+    /// was not resolved on first contact.
+    #[serde(default = "default_reopen_window")]
+    pub reopen_window_hours: u32,
+    /// Weeks of measured arrivals the staffing forecast averages.
+    #[serde(default = "default_staffing_weeks")]
+    pub staffing_weeks: u32,
+    /// The share of customers to answer within the first-response target
+    /// (the staffing forecast's service level), e.g. 0.8 for 80/20.
+    #[serde(default = "default_service_level")]
+    pub service_level: f64,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        Self {
+            reopen_window_hours: default_reopen_window(),
+            staffing_weeks: default_staffing_weeks(),
+            service_level: default_service_level(),
+        }
+    }
+}
+
+fn default_reopen_window() -> u32 {
+    72
+}
+fn default_staffing_weeks() -> u32 {
+    4
+}
+fn default_service_level() -> f64 {
+    0.8
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -640,6 +680,15 @@ impl Config {
             {
                 return Err(invalid("sla.breach_webhook", "is not an http(s) URL"));
             }
+        }
+        let reports = &self.reports;
+        if reports.staffing_weeks == 0
+            || !(reports.service_level > 0.0 && reports.service_level < 1.0)
+        {
+            return Err(invalid(
+                "reports.service_level",
+                "service_level must be between 0 and 1 (exclusive) and staffing_weeks at least 1",
+            ));
         }
         if self.locale.default.is_empty() {
             return Err(invalid("locale.default", "must not be empty"));

@@ -51,7 +51,8 @@
 //! - [`agents`]: agent accounts, password hashes, the failed-login throttle.
 //! - [`events`]: live events for agent consoles.
 //! - [`queue_view`]: every waiting conversation's place, shared by the sockets.
-//! - [`reports`]: the summary report of a period for support leads.
+//! - [`reports`]: the summary report of a period for support leads (by
+//!   channel, segment, day and agent), from the status log.
 //! - [`secrets`]: random tokens and their hashes.
 //! - [`segments`]: customer segments, their priority, signed web identities.
 //! - [`hours`]: business hours, the next opening, deadlines in open time.
@@ -59,6 +60,7 @@
 //! - [`sla`]: first-response deadlines watched, announced, and posted on breach.
 //! - [`surveys`]: CSAT, NPS and CES questions after a resolution.
 //! - [`staffing`]: agents needed per hour by Erlang C.
+//! - [`forecast`]: the staffing forecast from measured arrivals and handling.
 //! - [`waiting`]: the expected wait quoted to a queued customer.
 //! - [`http`]: the router, JSON errors, the agent API, static pages and probes.
 //! - [`assets`]: files built into the binary (intents, templates, web).
@@ -72,6 +74,7 @@ pub mod config;
 pub mod dispatcher;
 pub mod evaluation;
 pub mod events;
+pub mod forecast;
 pub mod hours;
 pub mod http;
 pub mod inbox;

@@ -4,7 +4,7 @@
 //! conversation, reopening, canned responses and live events.
 
 use crate::support::{AgentLogin, TestGateway, lines};
-use chrono::Utc;
+use chrono::{Datelike, Timelike, Utc};
 use frontdesk::model::{
     CustomerAddress, InboundMessage, OutboundReason, OutboxEntry, OutboxId, Role,
 };
@@ -1083,11 +1083,29 @@ async fn the_summary_report_matches_a_scripted_day_counted_by_hand() {
     gw.wait_for_messages(&b, 3).await;
     // C: handed off, still waiting.
     waiting_customer(&gw, "my chair wobbles").await;
+    // D: handed off, claimed, resolved, then reopened by the customer.
+    let (d, d_id) = waiting_customer(&gw, "my desk arrived broken").await;
+    for action in ["claim", "resolve"] {
+        let (status, _) = gw
+            .agent_call(
+                &ann,
+                Method::POST,
+                &format!("/conversations/{d_id}/{action}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{action}");
+    }
+    gw.post(&d, "q2", "it is still broken").await;
+    gw.wait_for_messages(&d, 4).await;
 
-    // By hand: 3 conversations, all web; B and C reached people, A did not
-    // (bot resolution 1/3); each got an automatic first response; B's
-    // human answer came within its hour (1 met, 0 breached: attainment 1);
-    // one pickup (B, claimed by replying).
+    // By hand: 4 conversations, all web; B, C and D reached people, A did
+    // not (bot resolution 1/4); each got an automatic first response; B's
+    // human answer came within its hour (1 met, 0 breached: attainment 1;
+    // D's reopening started a new promise, not yet due); two pickups (B,
+    // claimed by replying, and D). D was resolved once and reopened within
+    // the window: first contact resolution 0 of 1. Ann picked up both,
+    // resolved one, and one ownership of hers ended (D's).
     let to = (Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
     let from = started.to_rfc3339();
     let path = format!("/summary?from={}&to={}", urlencode(&from), urlencode(&to));
@@ -1100,19 +1118,42 @@ async fn the_summary_report_matches_a_scripted_day_counted_by_hand() {
         .expect("report");
     assert_eq!(r.status(), 200);
     let report: Value = r.json().await.expect("json");
-    assert_eq!(report["conversations"], 3, "{report}");
-    assert_eq!(report["by_channel"], json!({"web": 3}));
-    assert_eq!(report["handed_to_people"], 2);
-    let rate = report["bot_resolution_rate"].as_f64().expect("rate");
-    assert!((rate - 1.0 / 3.0).abs() < 1e-9, "{rate}");
-    assert_eq!(report["first_automatic_response"]["count"], 3);
+    assert_eq!(report["conversations"], 4, "{report}");
+    assert_eq!(report["by_channel"], json!({"web": 4}));
+    assert_eq!(report["handed_to_people"], 3);
+    assert_eq!(report["bot_resolution_rate"], 0.25);
+    assert_eq!(report["first_automatic_response"]["count"], 4);
     assert_eq!(report["first_human_response"]["count"], 1);
-    assert_eq!(report["pickup_wait"]["count"], 1);
+    assert_eq!(report["pickup_wait"]["count"], 2);
     assert_eq!(
         (report["sla_met"].as_u64(), report["sla_breached"].as_u64()),
         (Some(1), Some(0))
     );
     assert_eq!(report["sla_attainment"], 1.0);
+    assert_eq!(report["resolved"], 1);
+    assert_eq!(report["resolution_time"]["count"], 1);
+    assert_eq!(report["first_contact_resolution"], 0.0);
+    assert_eq!(report["agent_handling"]["count"], 1);
+    let ann_figures = &report["by_agent"]["ann"];
+    assert_eq!(
+        (
+            ann_figures["pickups"].as_u64(),
+            ann_figures["resolutions"].as_u64()
+        ),
+        (Some(2), Some(1)),
+        "{ann_figures}"
+    );
+    assert_eq!(ann_figures["first_human_response"]["count"], 1);
+    // By day (UTC here): today, or today and yesterday if the test ran
+    // over midnight.
+    let today = Utc::now().format("%Y-%m-%d").to_string();
+    let days = report["by_day"].as_object().expect("days");
+    let counted: u64 = days
+        .values()
+        .map(|d| d["conversations"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(counted, 4, "{days:?}");
+    assert!(days.contains_key(&today), "{days:?}");
 
     // The same as CSV, and filters narrow it.
     let csv = gw
@@ -1127,7 +1168,10 @@ async fn the_summary_report_matches_a_scripted_day_counted_by_hand() {
         .expect("text");
     assert!(csv.starts_with("metric,value\n"), "{csv}");
     assert!(
-        csv.contains("\nconversations,3\n") && csv.contains("\nsla_met,1\n"),
+        csv.contains("\nconversations,4\n")
+            && csv.contains("\nsla_met,1\n")
+            && csv.contains("\nagent.ann.pickups,2\n")
+            && csv.contains(&format!("\nday.{today}.conversations,")),
         "{csv}"
     );
     let r = gw
@@ -1155,6 +1199,73 @@ async fn the_summary_report_matches_a_scripted_day_counted_by_hand() {
         .await
         .expect("bad");
     assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test]
+async fn the_staffing_forecast_counts_hand_offs_by_hour_of_the_week() {
+    let gw = TestGateway::start_with(|c| {
+        c.sla = Some(frontdesk::config::SlaConfig {
+            first_response_minutes: 60,
+            check_secs: 60,
+            breach_webhook: None,
+        })
+    })
+    .await;
+    gw.add_agent("ann", PASSWORD, Role::Agent);
+    let ann = gw.login("ann", PASSWORD).await;
+    let (_, first) = waiting_customer(&gw, "my lamp flickers").await;
+    waiting_customer(&gw, "my chair wobbles").await;
+    for action in ["claim", "resolve"] {
+        let (status, _) = gw
+            .agent_call(
+                &ann,
+                Method::POST,
+                &format!("/conversations/{first}/{action}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{action}");
+        // A handling time the clock can see.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let now = Utc::now();
+    let r = gw
+        .http
+        .get(gw.url("/api/v1/reports/staffing"))
+        .bearer_auth(&ann.token)
+        .send()
+        .await
+        .expect("forecast");
+    assert_eq!(r.status(), 200);
+    let forecast: Value = r.json().await.expect("json");
+    // Two hand-offs this hour, averaged over the default 4 weeks; one
+    // handling measured (the claim to the resolution).
+    let (day, hour) = (
+        now.weekday().num_days_from_monday() as usize,
+        now.hour() as usize,
+    );
+    assert_eq!(forecast["weeks"], 4, "{forecast}");
+    assert_eq!(forecast["arrivals_per_hour"][day][hour], 0.5, "{forecast}");
+    assert_eq!(forecast["handlings_measured"], 1);
+    let plan = &forecast["targets"][0];
+    assert_eq!(plan["name"], "default");
+    assert_eq!(plan["first_response_secs"], 3600.0);
+    assert_eq!(plan["agents"][day][hour], 1, "one agent covers it");
+    let busy: u64 = plan["agents"]
+        .as_array()
+        .expect("days")
+        .iter()
+        .flat_map(|d| d.as_array().expect("hours").iter())
+        .map(|a| a.as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(busy, 1, "no one needed in the other hours");
+    let anonymous = gw
+        .http
+        .get(gw.url("/api/v1/reports/staffing"))
+        .send()
+        .await
+        .expect("anon");
+    assert_eq!(anonymous.status(), 401);
 }
 
 fn urlencode(text: &str) -> String {

@@ -365,7 +365,14 @@ async fn console_agent_sees_the_queue_live_claims_replies_and_reads_customer_tex
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reports_page_shows_the_week_in_figures_and_a_chart() {
-    let gw = TestGateway::start().await;
+    let gw = TestGateway::start_with(|c| {
+        c.sla = Some(frontdesk::config::SlaConfig {
+            first_response_minutes: 30,
+            check_secs: 60,
+            breach_webhook: None,
+        })
+    })
+    .await;
     gw.add_agent(
         "ann",
         "correct horse battery",
@@ -390,7 +397,7 @@ async fn the_reports_page_shows_the_week_in_figures_and_a_chart() {
     browser
         .wait_for(
             &console,
-            "document.querySelectorAll('#kpis .kpi').length === 10",
+            "document.querySelectorAll('#kpis .kpi').length === 13",
             WAIT,
         )
         .await;
@@ -419,6 +426,40 @@ async fn the_reports_page_shows_the_week_in_figures_and_a_chart() {
         )
         .await;
     assert_eq!(bars, json!(1), "one bar: web");
+    let days = browser
+        .eval(
+            &console,
+            "document.querySelectorAll('#day-table tr').length",
+        )
+        .await;
+    assert_eq!(days, json!(2), "a header and today");
+    // The staffing forecast: 7 days of 24 hours; the one hand-off's hour
+    // has no handling time measured yet, the others need no one.
+    browser
+        .wait_for(
+            &console,
+            "document.querySelectorAll('#staffing tr').length === 8",
+            WAIT,
+        )
+        .await;
+    let cells = browser
+        .eval(
+            &console,
+            "[...document.querySelectorAll('#staffing td')].map(td => td.textContent).filter(t => t !== '0')",
+        )
+        .await;
+    assert_eq!(cells, json!(["?"]), "{cells}");
+    let note = browser
+        .eval(
+            &console,
+            "document.getElementById('staffing-note').textContent",
+        )
+        .await;
+    assert!(
+        note.as_str()
+            .is_some_and(|n| n.contains("80% within 30 min") && n.contains("no handling time")),
+        "{note}"
+    );
     let shot = browser.screenshot(&console, "reports").await;
     println!("screenshot: {}", shot.display());
 }

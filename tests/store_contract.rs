@@ -7,7 +7,7 @@ use frontdesk::model::{
     OutboxEntry, OutboxId, Thread,
 };
 use frontdesk::store::sled::SledStore;
-use frontdesk::store::{ExportRecord, NewConversation, PendingTurn, Store, TurnOutcome};
+use frontdesk::store::{Effects, ExportRecord, NewConversation, PendingTurn, Store, TurnOutcome};
 use std::sync::Arc;
 use tempfile::TempDir;
 
@@ -358,6 +358,69 @@ fn automatic_mail_in_a_thread_reopens_nothing_and_renames_no_one() {
 }
 
 #[test]
+fn every_change_of_status_or_owner_is_logged_for_the_reports() {
+    for (name, backend) in BACKENDS {
+        let (store, _dir) = backend();
+        let since = Utc::now() - Duration::seconds(1);
+        let a = store
+            .accept(&inbound(1, "a", "help"), &new(0))
+            .expect("accept");
+        reply(store.as_ref(), turn_of(&a), true, 0);
+        for (status, agent) in [
+            (ConversationStatus::Assigned, Some("ann")),
+            (ConversationStatus::Assigned, Some("bob")),
+            (ConversationStatus::Resolved, Some("bob")),
+        ] {
+            store
+                .update_conversation(
+                    a.conversation.id,
+                    &|c| {
+                        let mut c = c.clone();
+                        c.status = status;
+                        c.assigned_agent = agent.map(str::to_string);
+                        Ok(c)
+                    },
+                    Effects::default(),
+                )
+                .expect("update");
+        }
+        // Unchanged status and owner: nothing logged.
+        store
+            .update_conversation(a.conversation.id, &|c| Ok(c.clone()), Effects::default())
+            .expect("no-op");
+        store
+            .accept(&inbound(1, "b", "again"), &new(0))
+            .expect("reopen");
+        let log: Vec<(ConversationStatus, ConversationStatus, Option<String>)> = store
+            .status_changes_since(since)
+            .expect("log")
+            .into_iter()
+            .map(|c| (c.from, c.to, c.agent))
+            .collect();
+        use ConversationStatus::*;
+        let ann = || Some("ann".to_string());
+        let bob = || Some("bob".to_string());
+        assert_eq!(
+            log,
+            vec![
+                (Bot, Waiting, None),
+                (Waiting, Assigned, ann()),
+                (Assigned, Assigned, bob()),
+                (Assigned, Resolved, bob()),
+                (Resolved, Bot, None),
+            ],
+            "{name}"
+        );
+        assert!(
+            store
+                .status_changes_since(Utc::now() + Duration::seconds(1))
+                .expect("log")
+                .is_empty()
+        );
+    }
+}
+
+#[test]
 fn export_then_import_is_identical() {
     for (name, backend) in BACKENDS {
         let (store, _dir) = backend();
@@ -390,6 +453,12 @@ fn export_then_import_is_identical() {
         })
         .expect("export");
         assert_eq!(records, again, "{name}");
+        assert!(
+            records
+                .iter()
+                .any(|r| matches!(r, ExportRecord::StatusChange(_))),
+            "{name}: the status log moves too"
+        );
         assert_eq!(
             copy.blob(&blob).expect("read").as_deref(),
             Some(&b"%PDF-1.4 \x00\xff attachment"[..]),

@@ -1,5 +1,6 @@
 //! `GET /api/v1/reports/summary`: the summary report (see [`crate::reports`])
-//! as JSON, or CSV with `format=csv`. Signed-in agents only.
+//! as JSON, or CSV with `format=csv`; `GET /api/v1/reports/staffing`: the
+//! staffing forecast (see [`crate::forecast`]). Signed-in agents only.
 
 use super::agent_api::Authed;
 use super::error::{ApiQuery, AppError};
@@ -16,7 +17,9 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<App>> {
-    Router::new().route("/summary", get(summary))
+    Router::new()
+        .route("/summary", get(summary))
+        .route("/staffing", get(staffing))
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,6 +77,8 @@ async fn summary(
         to,
         channel,
         segment: query.segment,
+        zone: app.report_zone(),
+        reopen_window: chrono::Duration::hours(i64::from(app.config.reports.reopen_window_hours)),
     };
     let store = app.store.clone();
     let report = tokio::task::spawn_blocking(move || reports::summary(store.as_ref(), &period))
@@ -99,4 +104,18 @@ async fn summary(
             ));
         }
     })
+}
+
+async fn staffing(
+    State(app): State<Arc<App>>,
+    _authed: Authed,
+) -> Result<axum::Json<crate::forecast::Forecast>, AppError> {
+    let zone = app.report_zone();
+    let (store, config) = (app.store.clone(), app.config.clone());
+    let forecast = tokio::task::spawn_blocking(move || {
+        crate::forecast::from_store(store.as_ref(), &config, zone, Utc::now())
+    })
+    .await
+    .map_err(|_| AppError::unavailable("the forecast could not be computed"))??;
+    Ok(axum::Json(forecast))
 }

@@ -130,6 +130,37 @@ pub struct Pickup {
     pub waited_ms: u64,
 }
 
+/// A conversation changing state or owner: the event log the KPIs
+/// (resolution time, first contact resolution, handling time) are read from.
+/// Recorded by the store itself whenever a change, a turn or an intake
+/// moves a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub at: DateTime<Utc>,
+    pub conversation_id: ConversationId,
+    pub from: ConversationStatus,
+    pub to: ConversationStatus,
+    /// The agent owning it after the change; for a resolution, who owned
+    /// it when it was resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+}
+
+impl StatusChange {
+    /// The change from `before` to `after`, if the status or owner moved.
+    pub fn between(before: &Conversation, after: &Conversation, at: DateTime<Utc>) -> Option<Self> {
+        (before.status != after.status || before.assigned_agent != after.assigned_agent).then(
+            || Self {
+                at,
+                conversation_id: after.id,
+                from: before.status,
+                to: after.status,
+                agent: after.assigned_agent.clone(),
+            },
+        )
+    }
+}
+
 /// One line of an export: the whole store is a sequence of these.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -154,6 +185,7 @@ pub enum ExportRecord {
     Agent(Agent),
     Canned(CannedResponse),
     Pickup(Pickup),
+    StatusChange(StatusChange),
     /// Stored content (attachments, raw mail), base64.
     Blob {
         hash: String,
@@ -256,6 +288,11 @@ pub trait Store: Send + Sync + 'static {
     /// Pickups (a waiting conversation taken by an agent) since `since`,
     /// oldest first. Recorded by [`Store::update_conversation`].
     fn pickups_since(&self, since: DateTime<Utc>) -> Result<Vec<Pickup>, StoreError>;
+
+    /// Status and owner changes since `since`, oldest first. Recorded by
+    /// [`Store::accept`], [`Store::record_turn`] and
+    /// [`Store::update_conversation`].
+    fn status_changes_since(&self, since: DateTime<Utc>) -> Result<Vec<StatusChange>, StoreError>;
 
     /// Outbox entries of one conversation not yet delivered.
     fn outbox_of(&self, id: ConversationId) -> Result<Vec<OutboxEntry>, StoreError>;

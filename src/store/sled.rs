@@ -6,7 +6,7 @@
 use super::commit::GroupCommit;
 use super::{
     Accepted, Change, Effects, ExportRecord, NewConversation, PendingTurn, Pickup, SCHEMA_VERSION,
-    Store, StoreError, TurnOutcome, TurnRecorded, UpdateError, Updated, keys,
+    StatusChange, Store, StoreError, TurnOutcome, TurnRecorded, UpdateError, Updated, keys,
 };
 use crate::model::{
     Agent, AgentSession, Author, CannedResponse, ChannelKind, Conversation, ConversationId,
@@ -68,6 +68,8 @@ pub struct SledStore {
     customer_autoreply: sled::Tree,
     /// time ++ conversation id → Pickup
     time_pickup: sled::Tree,
+    /// time ++ conversation id ++ unique id → StatusChange
+    time_status_change: sled::Tree,
     /// Held around every transaction that changes a conversation, so such
     /// changes apply one after another (an agent's claim and a bot turn
     /// never interleave). Flushing happens outside it.
@@ -222,6 +224,7 @@ impl SledStore {
             hash_blob: tree("hash_blob")?,
             customer_autoreply: tree("customer_autoreply")?,
             time_pickup: tree("time_pickup")?,
+            time_status_change: tree("time_status_change")?,
             writer: Mutex::new(()),
             commit: GroupCommit::start(move || {
                 flusher.flush().map(|_| ()).map_err(|e| e.to_string())
@@ -298,6 +301,16 @@ impl SledStore {
         put_encoded(&self.time_pickup, &key, pickup)
     }
 
+    fn put_status_change(&self, change: &StatusChange) -> Result<(), StoreError> {
+        let mut key = (change.at.timestamp_millis().max(0) as u64)
+            .to_be_bytes()
+            .to_vec();
+        key.extend_from_slice(&keys::conversation(change.conversation_id));
+        // Two changes of one conversation in one millisecond stay apart.
+        key.extend_from_slice(&self.db.generate_id().map_err(io)?.to_be_bytes());
+        put_encoded(&self.time_status_change, &key, change)
+    }
+
     fn put_conversation_plain(&self, c: &Conversation) -> Result<(), StoreError> {
         let id_key = keys::conversation(c.id);
         if let Some(old) = self.conversation_by_key(&id_key)? {
@@ -329,7 +342,7 @@ impl SledStore {
 /// resolved into full records.
 enum AcceptStep {
     Duplicate(Seen),
-    New(Box<(Conversation, Message)>),
+    New(Box<(Conversation, Message, Option<StatusChange>)>),
 }
 
 impl Store for SledStore {
@@ -505,13 +518,19 @@ impl Store for SledStore {
                     seen_ids.insert(external_key.as_slice(), encode(&seen).map_err(abort)?)?;
                     pending.insert(&message_key[..], &[][..])?;
                     tx_put_conversation(&trees, existing.as_ref(), &conversation)?;
-                    Ok(AcceptStep::New(Box::new((conversation, message))))
+                    let change = existing
+                        .as_ref()
+                        .and_then(|before| StatusChange::between(before, &conversation, now));
+                    Ok(AcceptStep::New(Box::new((conversation, message, change))))
                 },
             )
             .map_err(tx_error)?;
         match step {
-            AcceptStep::New(pair) => {
-                let (conversation, message) = *pair;
+            AcceptStep::New(step) => {
+                let (conversation, message, change) = *step;
+                if let Some(change) = change {
+                    self.put_status_change(&change)?;
+                }
                 Ok(Accepted {
                     conversation,
                     message,
@@ -625,10 +644,13 @@ impl Store for SledStore {
                     .ok_or_else(|| abort(StoreError::ConversationNotFound(id)))?;
                 pending.remove(&turn_key[..])?;
                 if old.status.human_owned() {
-                    return Ok(TurnRecorded {
-                        conversation: old,
-                        replies_queued: false,
-                    });
+                    return Ok((
+                        TurnRecorded {
+                            conversation: old,
+                            replies_queued: false,
+                        },
+                        None,
+                    ));
                 }
                 let mut new = old.clone();
                 new.locale = outcome.locale.clone();
@@ -655,12 +677,21 @@ impl Store for SledStore {
                     outbox.insert(&keys::outbox(entry)[..], encode(entry).map_err(abort)?)?;
                 }
                 tx_put_conversation(&trees, Some(&old), &new)?;
-                Ok(TurnRecorded {
-                    conversation: new,
-                    replies_queued: true,
-                })
+                Ok((
+                    TurnRecorded {
+                        conversation: new.clone(),
+                        replies_queued: true,
+                    },
+                    StatusChange::between(&old, &new, now),
+                ))
             })
             .map_err(tx_error)
+            .and_then(|(recorded, change)| {
+                if let Some(change) = change {
+                    self.put_status_change(&change)?;
+                }
+                Ok(recorded)
+            })
     }
 
     fn waiting_queue(&self, limit: usize) -> Result<Vec<ConversationId>, StoreError> {
@@ -907,6 +938,9 @@ impl Store for SledStore {
             })
             .map_err(tx_error)?;
         let updated = result.map_err(UpdateError::Refused)?;
+        if let Some(change) = StatusChange::between(&updated.before, &updated.after, now) {
+            self.put_status_change(&change)?;
+        }
         if updated.before.status == ConversationStatus::Waiting
             && updated.after.status.human_owned()
         {
@@ -923,6 +957,15 @@ impl Store for SledStore {
             )?;
         }
         Ok(updated)
+    }
+
+    fn status_changes_since(&self, since: DateTime<Utc>) -> Result<Vec<StatusChange>, StoreError> {
+        let from = (since.timestamp_millis().max(0) as u64).to_be_bytes();
+        self.time_status_change
+            .range(from..)
+            .values()
+            .map(|v| decode("status change", &v.map_err(io)?))
+            .collect()
     }
 
     fn pickups_since(&self, since: DateTime<Utc>) -> Result<Vec<Pickup>, StoreError> {
@@ -1185,6 +1228,12 @@ impl Store for SledStore {
         for v in self.time_pickup.iter().values() {
             sink(ExportRecord::Pickup(decode("pickup", &v.map_err(io)?)?))?;
         }
+        for v in self.time_status_change.iter().values() {
+            sink(ExportRecord::StatusChange(decode(
+                "status change",
+                &v.map_err(io)?,
+            )?))?;
+        }
         for item in self.hash_blob.iter() {
             let (k, v) = item.map_err(io)?;
             sink(ExportRecord::Blob {
@@ -1249,6 +1298,7 @@ impl Store for SledStore {
                 // The conversation part of the key only keeps keys apart.
                 self.put_pickup(ConversationId::new(), &p)?;
             }
+            ExportRecord::StatusChange(change) => self.put_status_change(&change)?,
             ExportRecord::Blob { hash, base64 } => {
                 let bytes = data_encoding::BASE64
                     .decode(base64.as_bytes())

@@ -116,6 +116,70 @@
   function pct(v) { return v === null || v === undefined ? "–" : Math.round(v * 100) + "%"; }
   function num(v, digits) { return v === null || v === undefined ? "–" : v.toFixed(digits); }
 
+  function table(t, head, rows) {
+    t.textContent = "";
+    var tr = el("tr");
+    head.forEach(function (h) { tr.appendChild(el("th", null, h)); });
+    t.appendChild(tr);
+    rows.forEach(function (r) {
+      var row = el("tr");
+      r.forEach(function (v) { row.appendChild(el("td", null, String(v))); });
+      t.appendChild(row);
+    });
+  }
+
+  function drawDays(days) {
+    var chart = $("by-day");
+    chart.textContent = "";
+    var keys = Object.keys(days);
+    var max = Math.max.apply(null, keys.map(function (k) { return days[k].conversations; }).concat([1]));
+    keys.forEach(function (k, i) {
+      var all = Math.round(120 * days[k].conversations / max);
+      var handed = Math.round(120 * days[k].handed_to_people / max);
+      chart.appendChild(svg("rect", { x: 20 + i * 75, y: 140 - all, width: 30, height: all, "class": "bar" }));
+      chart.appendChild(svg("rect", { x: 52 + i * 75, y: 140 - handed, width: 16, height: handed, "class": "bar handed" }));
+      chart.appendChild(svg("text", { x: 44 + i * 75, y: 160, "text-anchor": "middle" }, k.slice(5)));
+    });
+    table($("day-table"), ["Day", "Conversations", "To people", "Resolved", "Resolution, median", "FCR", "SLA met", "CSAT"],
+      keys.map(function (k) {
+        var f = days[k];
+        return [k, f.conversations, f.handed_to_people, f.resolved, secs(f.resolution_time.median),
+          pct(f.first_contact_resolution), pct(f.sla_attainment), num(f.csat.score, 1)];
+      }));
+  }
+
+  var DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+  function drawStaffing(f) {
+    var t = $("staffing");
+    t.textContent = "";
+    var plan = f.targets[0];
+    var note = $("staffing-note");
+    if (!plan) {
+      note.textContent = "Set [sla] first_response_minutes to get a staffing forecast.";
+      return;
+    }
+    note.textContent = "Agents needed to answer " + Math.round(f.service_level * 100) + "% within " +
+      secs(plan.first_response_secs) + " (" + plan.name + "), from " + f.weeks + " weeks of hand-offs (" + f.zone + ")" +
+      (f.handling_secs ? ", handling " + secs(f.handling_secs) + " on average." : "; no handling time measured yet.");
+    var head = el("tr");
+    head.appendChild(el("th"));
+    for (var h = 0; h < 24; h++) head.appendChild(el("th", null, String(h)));
+    t.appendChild(head);
+    var max = 1;
+    plan.agents.forEach(function (day) { day.forEach(function (n) { if (n > max) max = n; }); });
+    plan.agents.forEach(function (day, i) {
+      var row = el("tr");
+      row.appendChild(el("th", null, DAYS[i]));
+      day.forEach(function (n, hour) {
+        var cell = el("td", null, n === null ? "?" : String(n));
+        cell.title = DAYS[i] + " " + hour + ":00, " + f.arrivals_per_hour[i][hour].toFixed(1) + " hand-offs an hour";
+        if (n) cell.style.background = "rgba(37, 99, 235, " + (0.15 + 0.7 * n / max).toFixed(2) + ")";
+        row.appendChild(cell);
+      });
+      t.appendChild(row);
+    });
+  }
+
   function showReports() {
     selected = null;
     $("placeholder").hidden = true;
@@ -132,6 +196,9 @@
         ["First human reply, median", secs(d.first_human_response.median)],
         ["Wait for pickup, median", secs(d.pickup_wait.median)],
         ["SLA met", pct(d.sla_attainment)],
+        ["Resolution, median", secs(d.resolution_time.median)],
+        ["First contact resolution", pct(d.first_contact_resolution)],
+        ["Handling, median", secs(d.agent_handling.median)],
         ["CSAT (1–5)", num(d.csat.score, 1) + " · " + d.csat.count],
         ["NPS", num(d.nps.score, 0) + " · " + d.nps.count],
         ["CES (1–7)", num(d.ces.score, 1) + " · " + d.ces.count]
@@ -150,7 +217,20 @@
         chart.appendChild(svg("rect", { x: 20 + i * 130, y: 130 - h, width: 90, height: h, "class": "bar" }));
         chart.appendChild(svg("text", { x: 65 + i * 130, y: 150, "text-anchor": "middle" }, c + " (" + d.by_channel[c] + ")"));
       });
+      drawDays(d.by_day);
+      table($("agent-table"), ["Agent", "Picked up", "Resolved", "First reply, median", "Handling, median", "FCR", "CSAT"],
+        Object.keys(d.by_agent).map(function (name) {
+          var a = d.by_agent[name];
+          return [name, a.pickups, a.resolutions, secs(a.first_human_response.median), secs(a.handling.median),
+            pct(a.first_contact_resolution), num(a.csat.score, 1)];
+        }));
     }, function () { notice("The report could not be loaded."); });
+    fetch("/api/v1/reports/staffing", { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error(r.statusText);
+      return r.json();
+    }).then(drawStaffing, function () {
+      $("staffing-note").textContent = "The staffing forecast could not be loaded.";
+    });
     Promise.all(["waiting", "assigned", "pending"].map(function (s) {
       return api("GET", "/conversations?status=" + s);
     })).then(function (lists) {
