@@ -383,6 +383,7 @@ async fn bench_intake(scale: &Scale) -> String {
         priority: 0,
         locale: "en".into(),
         segment: None,
+        tags: Vec::new(),
     };
     let s = store.clone();
     let (store_rate, store_p50, store_p99, _) = concurrent(scale.intake, move |i| {

@@ -258,6 +258,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
             priority: config.queue.default_priority,
             locale: config.locale.default.clone(),
             segment: None,
+            tags: Vec::new(),
         },
         rules.templates.locales().clone(),
         config.segments.clone(),

@@ -336,6 +336,9 @@ pub struct SegmentConfig {
     /// Web chat visitors whose signed identity has all these attributes.
     #[serde(default)]
     pub web_attributes: BTreeMap<String, String>,
+    /// Customers an agent tagged with any of these.
+    #[serde(default)]
+    pub tags: Vec<String>,
     /// This segment's first-response target, instead of `[sla]`'s.
     pub first_response_minutes: Option<u32>,
 }

@@ -26,6 +26,8 @@ pub enum EventKind {
     Assigned,
     /// The status changed.
     StatusChanged,
+    /// Its tags, segment or priority changed (an agent tagged it).
+    Retagged,
     /// 80% of the first-response time is used.
     SlaNear,
     /// The first-response deadline passed without an answer.

@@ -70,11 +70,30 @@ impl Inbox {
             .as_deref()
             .map(|hint| hint.split(['-', '_']).next().unwrap_or(hint).to_lowercase())
             .filter(|code| self.locales.contains(code));
-        let segment = segments::segment_of(&self.segments, &inbound.customer, &inbound.attributes);
+        // Tags agents gave the customer stay with them into a new thread
+        // (a new email); otherwise the customer's conversation, if any,
+        // is continued and keeps its own.
+        let tags = match inbound.thread {
+            crate::model::Thread::Conversation(_) | crate::model::Thread::Current => Vec::new(),
+            crate::model::Thread::New => self
+                .store
+                .conversation_of(&inbound.customer)
+                .ok()
+                .flatten()
+                .map(|c| c.tags)
+                .unwrap_or_default(),
+        };
+        let segment = segments::segment_of(
+            &self.segments,
+            &inbound.customer,
+            &inbound.attributes,
+            &tags,
+        );
         NewConversation {
             priority: segment.map_or(self.defaults.priority, |s| s.priority),
             locale: hinted.unwrap_or_else(|| self.defaults.locale.clone()),
             segment: segment.map(|s| s.name.clone()),
+            tags,
         }
     }
 

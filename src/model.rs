@@ -173,6 +173,10 @@ pub struct Conversation {
     /// person (`[sla]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sla: Option<Sla>,
+    /// Labels agents put on the customer (`vip`, `reseller`); segments may
+    /// match them. A new conversation of the customer keeps them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 /// A conversation's first-response deadline and how it is going.

@@ -69,7 +69,10 @@ pub async fn run(
                 Ok(e)
                     if matches!(
                         e.kind,
-                        EventKind::Queued | EventKind::Assigned | EventKind::StatusChanged
+                        EventKind::Queued
+                            | EventKind::Assigned
+                            | EventKind::StatusChanged
+                            | EventKind::Retagged
                     ) =>
                 {
                     break;

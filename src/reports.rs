@@ -674,6 +674,7 @@ mod tests {
             subject: None,
             segment: None,
             sla: None,
+            tags: Vec::new(),
         }
     }
 

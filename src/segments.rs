@@ -2,7 +2,8 @@
 //! business, …), and so the priority their conversation gets in the queue.
 //!
 //! Rules come from `[[segments]]` in the config: email addresses or
-//! domains, Telegram user ids, or attributes of a web chat identity. A web
+//! domains, Telegram user ids, attributes of a web chat identity, or tags
+//! an agent put on the customer (see [`after_tagging`]). A web
 //! identity counts only when the host site signed it: the site sends the
 //! user id and attributes with an HMAC-SHA256 under a secret it shares with
 //! the gateway (`[channels.web] identity_secret`), so a visitor cannot make
@@ -17,16 +18,45 @@ use sha2::Sha256;
 use std::collections::BTreeMap;
 
 /// The segment `customer` belongs to. `attributes` are the verified web
-/// identity's (empty for other channels or unverified visitors).
+/// identity's (empty for other channels or unverified visitors); `tags`
+/// the ones agents gave the customer.
 pub fn segment_of<'a>(
     segments: &'a [SegmentConfig],
     customer: &CustomerAddress,
     attributes: &BTreeMap<String, String>,
+    tags: &[String],
 ) -> Option<&'a SegmentConfig> {
     segments
         .iter()
-        .filter(|s| matches(s, customer, attributes))
+        .filter(|s| matches(s, customer, attributes) || s.tags.iter().any(|t| tags.contains(t)))
         .max_by_key(|s| s.priority)
+}
+
+/// The segment of a conversation once an agent set its tags to `tags`:
+/// the best of what the address and the new tags match, and of the current
+/// segment when a signed web identity gave it (the identity is not kept, so
+/// it cannot be matched again).
+pub fn after_tagging<'a>(
+    segments: &'a [SegmentConfig],
+    customer: &CustomerAddress,
+    current: Option<&str>,
+    tags: &[String],
+) -> Option<&'a SegmentConfig> {
+    let by_identity = segments
+        .iter()
+        .find(|s| Some(s.name.as_str()) == current && !s.web_attributes.is_empty());
+    segment_of(segments, customer, &BTreeMap::new(), tags)
+        .into_iter()
+        .chain(by_identity)
+        .max_by_key(|s| s.priority)
+}
+
+/// Whether `tag` is a tag an agent may set: 1 to 40 of `a-z 0-9 _ -`.
+pub fn valid_tag(tag: &str) -> bool {
+    (1..=40).contains(&tag.len())
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 fn matches(
@@ -112,6 +142,7 @@ mod tests {
             email_domains: Vec::new(),
             telegram_users: Vec::new(),
             web_attributes: BTreeMap::new(),
+            tags: Vec::new(),
             first_response_minutes: None,
         }
     }
@@ -130,22 +161,28 @@ mod tests {
         let email = |a: &str| CustomerAddress::Email { address: a.into() };
         let name = |s: Option<&SegmentConfig>| s.map(|s| s.name.clone());
         assert_eq!(
-            name(segment_of(&all, &email("boss@bigcorp.example"), &none)),
+            name(segment_of(&all, &email("boss@bigcorp.example"), &none, &[])),
             Some("vip".into())
         );
         assert_eq!(
-            name(segment_of(&all, &email("ann@bigcorp.example"), &none)),
+            name(segment_of(&all, &email("ann@bigcorp.example"), &none, &[])),
             Some("business".into())
         );
         assert_eq!(
-            name(segment_of(&all, &email("ann@elsewhere.example"), &none)),
+            name(segment_of(
+                &all,
+                &email("ann@elsewhere.example"),
+                &none,
+                &[]
+            )),
             None
         );
         assert_eq!(
             name(segment_of(
                 &all,
                 &CustomerAddress::Telegram { chat_id: 42 },
-                &none
+                &none,
+                &[]
             )),
             Some("vip".into())
         );
@@ -154,10 +191,46 @@ mod tests {
         };
         let premium_plan = BTreeMap::from([("plan".into(), "premium".into())]);
         assert_eq!(
-            name(segment_of(&all, &web, &premium_plan)),
+            name(segment_of(&all, &web, &premium_plan, &[])),
             Some("premium".into())
         );
-        assert_eq!(name(segment_of(&all, &web, &none)), None);
+        assert_eq!(name(segment_of(&all, &web, &none, &[])), None);
+    }
+
+    #[test]
+    fn agent_tags_match_segments_and_keep_a_signed_identitys_segment() {
+        let mut vip = segment("vip", 20);
+        vip.tags = vec!["vip".into()];
+        let mut premium = segment("premium", 15);
+        premium.web_attributes = BTreeMap::from([("plan".into(), "premium".into())]);
+        let mut partner = segment("partner", 5);
+        partner.tags = vec!["reseller".into()];
+        let all = [vip, premium, partner];
+        let web = CustomerAddress::Web {
+            session_id: uuid::Uuid::nil(),
+        };
+        let name = |s: Option<&SegmentConfig>| s.map(|s| s.name.clone());
+        let tags = |t: &[&str]| t.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            name(after_tagging(&all, &web, None, &tags(&["vip"]))),
+            Some("vip".into())
+        );
+        // A premium visitor tagged as a reseller stays premium (higher).
+        assert_eq!(
+            name(after_tagging(
+                &all,
+                &web,
+                Some("premium"),
+                &tags(&["reseller"])
+            )),
+            Some("premium".into())
+        );
+        // Untagging a vip drops the segment; a made-up name is not kept.
+        assert_eq!(name(after_tagging(&all, &web, Some("vip"), &[])), None);
+        assert!(valid_tag("vip") && valid_tag("b2b-eu_2"));
+        assert!(
+            !valid_tag("") && !valid_tag("VIP") && !valid_tag("a b") && !valid_tag(&"x".repeat(41))
+        );
     }
 
     #[test]

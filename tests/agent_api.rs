@@ -321,6 +321,7 @@ async fn a_queued_bot_answer_is_not_sent_after_an_agent_claims() {
                 priority: 0,
                 locale: "en".into(),
                 segment: None,
+                tags: Vec::new(),
             },
         )
         .expect("accept");
@@ -685,6 +686,7 @@ async fn a_reply_that_cannot_be_delivered_is_marked_for_agents() {
                 priority: 0,
                 locale: "en".into(),
                 segment: None,
+                tags: Vec::new(),
             },
         )
         .expect("accept");
@@ -1199,6 +1201,64 @@ async fn the_summary_report_matches_a_scripted_day_counted_by_hand() {
         .await
         .expect("bad");
     assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test]
+async fn an_agent_tag_moves_a_customer_into_its_segment_and_up_the_queue() {
+    let gw = TestGateway::start_with(|c| {
+        c.segments = vec![frontdesk::config::SegmentConfig {
+            name: "key-accounts".into(),
+            priority: 20,
+            emails: Vec::new(),
+            email_domains: Vec::new(),
+            telegram_users: Vec::new(),
+            web_attributes: Default::default(),
+            tags: vec!["vip".into()],
+            first_response_minutes: None,
+        }];
+    })
+    .await;
+    gw.add_agent("ann", PASSWORD, Role::Agent);
+    let ann = gw.login("ann", PASSWORD).await;
+    let (_, first) = waiting_customer(&gw, "my lamp flickers").await;
+    let (_, second) = waiting_customer(&gw, "my chair wobbles").await;
+    let queue = || {
+        gw.store()
+            .waiting_queue(10)
+            .expect("queue")
+            .iter()
+            .map(|id| id.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(queue(), vec![first.clone(), second.clone()]);
+    let tag = |id: String, tags: Value| {
+        let (gw, ann) = (&gw, &ann);
+        async move {
+            gw.agent_call(
+                ann,
+                Method::PUT,
+                &format!("/conversations/{id}/tags"),
+                Some(json!({ "tags": tags })),
+            )
+            .await
+        }
+    };
+    let (status, body) = tag(second.clone(), json!(["vip", "vip", "eu"])).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["conversation"]["tags"], json!(["eu", "vip"]));
+    assert_eq!(body["conversation"]["segment"], "key-accounts");
+    assert_eq!(queue(), vec![second.clone(), first.clone()], "served first");
+    // Bad tags are refused and change nothing.
+    for bad in [json!(["VIP"]), json!(["a b"]), json!([""]), json!("vip")] {
+        let (status, body) = tag(second.clone(), bad.clone()).await;
+        assert!(status == 400 || status == 422, "{bad}: {status} {body}");
+    }
+    assert_eq!(queue(), vec![second.clone(), first.clone()]);
+    // Untagged: back in its segment-less place.
+    let (status, body) = tag(second.clone(), json!([])).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["conversation"]["segment"], Value::Null);
+    assert_eq!(queue(), vec![first, second]);
 }
 
 #[tokio::test]

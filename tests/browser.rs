@@ -348,6 +348,21 @@ async fn console_agent_sees_the_queue_live_claims_replies_and_reads_customer_tex
             WAIT,
         )
         .await;
+    // Tagging the customer: typed in any case, stored lowercase, shown
+    // back in the field once saved.
+    browser
+        .eval(
+            &console,
+            &fill_and_submit("#tags", "VIP, reseller", "#tags-form"),
+        )
+        .await;
+    browser
+        .wait_for(
+            &console,
+            "document.getElementById('tags').value === 'reseller, vip'",
+            WAIT,
+        )
+        .await;
     let shot = browser.screenshot(&console, "agent-console").await;
     println!("screenshot: {}", shot.display());
     let note_in_chat = browser

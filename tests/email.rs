@@ -492,6 +492,76 @@ async fn a_ticket_tag_threads_for_its_customer_but_not_for_a_stranger() {
 }
 
 #[tokio::test]
+async fn a_customer_an_agent_tagged_keeps_the_tag_and_segment_in_a_new_thread() {
+    let mail_server = MailServer::start();
+    let config = mail_server.email_config();
+    let gw = TestGateway::start_with(move |c| {
+        c.channels.email = Some(config);
+        c.segments = vec![frontdesk::config::SegmentConfig {
+            name: "key-accounts".into(),
+            priority: 20,
+            emails: Vec::new(),
+            email_domains: Vec::new(),
+            telegram_users: Vec::new(),
+            web_attributes: Default::default(),
+            tags: vec!["vip".into()],
+            first_response_minutes: None,
+        }];
+    })
+    .await;
+    let store = gw.store();
+    let ann = agent(&gw).await;
+    write(
+        &mail_server,
+        ALICE,
+        "<v1@customer.test>",
+        "Order 1",
+        "My order has not arrived.",
+    )
+    .await;
+    assert_eq!(mail_server.wait_for(ALICE, 1).await.len(), 1);
+    let first = store
+        .conversation_of(&customer(ALICE))
+        .expect("read")
+        .expect("conversation");
+    assert_eq!(first.segment, None);
+    let (status, body) = gw
+        .agent_call(
+            &ann,
+            Method::PUT,
+            &format!("/conversations/{}/tags", first.id),
+            Some(json!({"tags": ["vip"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["conversation"]["segment"], "key-accounts");
+    assert_eq!(body["conversation"]["priority"], 20);
+    // A new mail, not a reply: a new conversation, still a key account.
+    write(
+        &mail_server,
+        ALICE,
+        "<v2@customer.test>",
+        "Another question",
+        "Do you ship to Norway?",
+    )
+    .await;
+    eventually("a second conversation", || {
+        store.conversation_count().is_ok_and(|n| n == 2)
+    })
+    .await;
+    let second = store
+        .conversation_of(&customer(ALICE))
+        .expect("read")
+        .expect("conversation");
+    assert_ne!(second.id, first.id);
+    assert_eq!(second.tags, vec!["vip".to_string()]);
+    assert_eq!(
+        (second.segment.as_deref(), second.priority),
+        (Some("key-accounts"), 20)
+    );
+}
+
+#[tokio::test]
 async fn attachments_are_listed_to_agents_and_a_broken_mail_does_not_stop_the_loop() {
     let mail_server = MailServer::start();
     let gw = gateway(&mail_server).await;

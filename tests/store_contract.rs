@@ -35,6 +35,7 @@ fn new(priority: u8) -> NewConversation {
         priority,
         locale: "en".into(),
         segment: None,
+        tags: Vec::new(),
     }
 }
 

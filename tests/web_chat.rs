@@ -624,6 +624,7 @@ async fn a_verified_premium_visitor_jumps_the_queue_and_a_forged_claim_does_not(
             email_domains: Vec::new(),
             telegram_users: Vec::new(),
             web_attributes: [("plan".to_string(), "premium".to_string())].into(),
+            tags: Vec::new(),
             first_response_minutes: None,
         }];
     })

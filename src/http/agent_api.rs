@@ -93,6 +93,7 @@ pub fn routes() -> (Router<Arc<App>>, RouteTable) {
     .add(Method::POST, "/conversations/{id}/pending", pending)
     .add(Method::POST, "/conversations/{id}/messages", reply)
     .add(Method::POST, "/conversations/{id}/notes", note)
+    .add(Method::PUT, "/conversations/{id}/tags", set_tags)
     .add(
         Method::GET,
         "/conversations/{id}/canned",
@@ -370,6 +371,7 @@ fn summary(app: &App, c: &Conversation) -> Result<Value, AppError> {
         "locale": c.locale,
         "undelivered": c.undelivered,
         "segment": c.segment,
+        "tags": c.tags,
         // ok, near (80% used), breached, or met; with the deadline.
         "sla": c.sla.as_ref().map(|s| json!({
             "state": s.state(chrono::Utc::now()),
@@ -584,6 +586,9 @@ async fn apply(
             app.events.publish(EventKind::Queued, after);
         }
     }
+    if (&before.tags, before.priority) != (&after.tags, after.priority) {
+        app.events.publish(EventKind::Retagged, after);
+    }
     if activity {
         app.events.publish(EventKind::AgentActivity, after);
     }
@@ -747,6 +752,57 @@ async fn resolve(
         note: None,
     };
     apply(&app, &id, &change, effects, false).await
+}
+
+#[derive(Deserialize)]
+struct TagsBody {
+    tags: Vec<String>,
+}
+
+/// Most tags one customer carries.
+const MAX_TAGS: usize = 20;
+
+/// `PUT …/tags {"tags": ["vip"]}`: the customer's tags, which segments may
+/// match (`[[segments]] tags`). The conversation's segment and priority
+/// follow at once, so a tagged customer moves up the queue. Any agent may
+/// tag.
+async fn set_tags(
+    State(app): State<Arc<App>>,
+    _authed: Authed,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<TagsBody>,
+) -> Result<Json<Value>, AppError> {
+    let mut tags = body.tags;
+    tags.sort();
+    tags.dedup();
+    if tags.len() > MAX_TAGS {
+        return Err(AppError::bad_request(
+            "invalid_tags",
+            format!("at most {MAX_TAGS} tags"),
+        ));
+    }
+    if let Some(bad) = tags.iter().find(|t| !crate::segments::valid_tag(t)) {
+        return Err(AppError::bad_request(
+            "invalid_tags",
+            format!(
+                "{:?} is not a tag: use 1 to 40 of a-z, 0-9, _ and -",
+                bad.chars().take(60).collect::<String>()
+            ),
+        ));
+    }
+    let segments = &app.config.segments;
+    let default_priority = app.config.queue.default_priority;
+    let change = |c: &Conversation| {
+        let segment =
+            crate::segments::after_tagging(segments, &c.customer, c.segment.as_deref(), &tags);
+        Ok(Conversation {
+            tags: tags.clone(),
+            segment: segment.map(|s| s.name.clone()),
+            priority: segment.map_or(default_priority, |s| s.priority),
+            ..c.clone()
+        })
+    };
+    apply(&app, &id, &change, Effects::default(), false).await
 }
 
 #[derive(Deserialize)]

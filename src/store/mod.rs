@@ -45,6 +45,8 @@ pub struct NewConversation {
     pub priority: u8,
     pub locale: String,
     pub segment: Option<String>,
+    /// The customer's tags, from their earlier conversation.
+    pub tags: Vec<String>,
 }
 
 /// What [`Store::accept`] did with an inbound message.

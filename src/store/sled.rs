@@ -459,6 +459,7 @@ impl Store for SledStore {
                                 subject: inbound.subject.clone(),
                                 segment: new.segment.clone(),
                                 sla: None,
+                                tags: new.tags.clone(),
                             }
                         }
                     };

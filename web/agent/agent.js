@@ -305,6 +305,17 @@
 
   var authorNames = { customer: "Customer", bot: "Bot", agent: "Agent", note: "Internal note" };
 
+  $("tags-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (!selected) return;
+    var tags = $("tags").value.split(/[\s,]+/).filter(function (t) { return t; }).map(function (t) { return t.toLowerCase(); });
+    var id = selected;
+    api("PUT", "/conversations/" + id + "/tags", { tags: tags }).then(function () {
+      $("tags").blur();
+      loadConversation(id);
+    }, function (err) { notice(err.message); });
+  });
+
   function renderConversation(d) {
     var c = d.conversation;
     $("placeholder").hidden = true;
@@ -315,6 +326,7 @@
       (c.assigned_agent ? " · " + c.assigned_agent : "") + (c.priority ? " · priority " + c.priority : "") +
       " · " + c.locale + (c.subject ? " · “" + c.subject + "”" : "");
     $("undelivered").hidden = !c.undelivered;
+    if (document.activeElement !== $("tags")) $("tags").value = (c.tags || []).join(", ");
 
     var mine = c.assigned_agent === me.username;
     var owned = c.status === "assigned" || c.status === "pending";
