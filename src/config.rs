@@ -341,6 +341,9 @@ pub struct SegmentConfig {
     pub tags: Vec<String>,
     /// This segment's first-response target, instead of `[sla]`'s.
     pub first_response_minutes: Option<u32>,
+    /// This segment's resolution target, instead of `[sla]`'s.
+    #[serde(default)]
+    pub resolution_minutes: Option<u32>,
 }
 
 /// The promise to customers handed to a person.
@@ -349,6 +352,10 @@ pub struct SegmentConfig {
 pub struct SlaConfig {
     /// Minutes from the hand-off to an agent's first answer.
     pub first_response_minutes: u32,
+    /// Minutes from the hand-off to the resolution; without it, resolution
+    /// is not promised.
+    #[serde(default)]
+    pub resolution_minutes: Option<u32>,
     /// Seconds between checks of the deadlines.
     #[serde(default = "default_sla_check")]
     pub check_secs: u64,

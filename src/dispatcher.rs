@@ -116,7 +116,7 @@ async fn handle_turn(
         locale: conversation.locale.clone(),
         handoff,
         replies: Vec::new(),
-        first_response_due: None,
+        sla: None,
     };
     let email = conversation.channel() == ChannelKind::Email;
     let outcome = if conversation.status.human_owned() {
@@ -152,9 +152,9 @@ async fn handle_turn(
         }
     };
     let outcome = TurnOutcome {
-        first_response_due: outcome
+        sla: outcome
             .handoff
-            .then(|| first_response_due(&conversation, rules))
+            .then(|| promise(&conversation, rules, chrono::Utc::now()))
             .flatten(),
         ..outcome
     };
@@ -185,25 +185,47 @@ async fn handle_turn(
     Ok(recorded.replies_queued && !outcome.replies.is_empty())
 }
 
-/// The first-response deadline for this conversation if it is handed to a
-/// person now: its segment's target, else `[sla]`'s, counted in business
-/// hours when there are any; none without `[sla]`.
-fn first_response_due(
+/// The promise to this conversation if it is handed to a person at `now`:
+/// its segment's targets, else `[sla]`'s, with each deadline and its 80%
+/// mark counted in business hours when there are any; none without
+/// `[sla]`.
+pub fn promise(
     conversation: &Conversation,
     rules: &Rules,
-) -> Option<chrono::DateTime<chrono::Utc>> {
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<crate::model::Sla> {
     let sla = rules.config.sla.as_ref()?;
-    let minutes = conversation
+    let segment = conversation
         .segment
         .as_ref()
-        .and_then(|name| rules.config.segments.iter().find(|s| &s.name == name))
+        .and_then(|name| rules.config.segments.iter().find(|s| &s.name == name));
+    let first = segment
         .and_then(|s| s.first_response_minutes)
         .unwrap_or(sla.first_response_minutes);
-    let now = chrono::Utc::now();
-    match &rules.hours {
-        Some(hours) => hours.add_open_minutes(now, i64::from(minutes)),
-        None => Some(now + chrono::Duration::minutes(i64::from(minutes))),
-    }
+    let resolution = segment
+        .and_then(|s| s.resolution_minutes)
+        .or(sla.resolution_minutes);
+    // (deadline, 80% mark) of a target in minutes, in seconds of work.
+    let after = |minutes: u32| {
+        let secs = i64::from(minutes) * 60;
+        let at = |secs: i64| match &rules.hours {
+            Some(hours) => hours.add_open_secs(now, secs),
+            None => Some(now + chrono::Duration::seconds(secs)),
+        };
+        Some((at(secs)?, at(secs * 8 / 10)?))
+    };
+    let (first_response_due, first_response_near) = after(first)?;
+    let resolution = resolution.and_then(after);
+    Some(crate::model::Sla {
+        started_at: now,
+        first_response_due,
+        first_response_near: Some(first_response_near),
+        first_response_at: None,
+        resolution_due: resolution.map(|r| r.0),
+        resolution_near: resolution.map(|r| r.1),
+        resolved_at: None,
+        announced: crate::model::SlaState::Ok,
+    })
 }
 
 /// Whether the customer already got the configured number of automatic
@@ -329,11 +351,23 @@ fn decide(
             locale,
             handoff: false,
             replies,
-            first_response_due: None,
+            sla: None,
         });
     }
+    // The place it takes: in the queue already, or where its promise puts it.
+    let queued = if conversation.status == ConversationStatus::Waiting {
+        conversation.clone()
+    } else {
+        let now = chrono::Utc::now();
+        Conversation {
+            status: ConversationStatus::Waiting,
+            waiting_since: Some(now),
+            sla: promise(conversation, rules, now),
+            ..conversation.clone()
+        }
+    };
     (context.position, context.wait_minutes) =
-        waiting::place_of(store, conversation, rules.config.queue.minutes_per_customer)?;
+        waiting::place_of(store, &queued, rules.config.queue.minutes_per_customer)?;
     // Outside business hours, say when people are back rather than quote
     // a wait nobody is there to keep.
     let closed_until = rules
@@ -363,7 +397,7 @@ fn decide(
         locale,
         handoff: true,
         replies,
-        first_response_due: None,
+        sla: None,
     })
 }
 

@@ -156,7 +156,12 @@ impl BusinessHours {
 
     /// `at` plus `minutes` of open time.
     pub fn add_open_minutes(&self, at: DateTime<Utc>, minutes: i64) -> Option<DateTime<Utc>> {
-        let mut left = chrono::Duration::minutes(minutes);
+        self.add_open_secs(at, minutes * 60)
+    }
+
+    /// `at` plus `secs` seconds of open time.
+    pub fn add_open_secs(&self, at: DateTime<Utc>, secs: i64) -> Option<DateTime<Utc>> {
+        let mut left = chrono::Duration::seconds(secs);
         let mut cursor = at;
         loop {
             let (from, until) = self.next_span(cursor)?;

@@ -179,15 +179,28 @@ pub struct Conversation {
     pub tags: Vec<String>,
 }
 
-/// A conversation's first-response deadline and how it is going.
+/// A conversation's service-level deadlines (first response, and
+/// resolution when a target is set) and how they are going. Deadlines and
+/// the 80% marks are computed in business time when the hand-off happens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sla {
     /// When the clock started: the hand-off to a person.
     pub started_at: DateTime<Utc>,
     pub first_response_due: DateTime<Utc>,
+    /// When 80% of the first-response time (in business time) is used;
+    /// absent in data from before it was stored, then 80% of wall-clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_near: Option<DateTime<Utc>>,
     /// When an agent first answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_response_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution_due: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution_near: Option<DateTime<Utc>>,
+    /// When an agent resolved it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<DateTime<Utc>>,
     /// The worst state already announced to agents (and the webhook).
     #[serde(default)]
     pub announced: SlaState,
@@ -211,26 +224,76 @@ pub enum SlaState {
 }
 
 impl Sla {
-    /// The state at `now`.
+    /// The first-response promise at `now`.
+    pub fn first_response_state(&self, now: DateTime<Utc>) -> SlaState {
+        clock(
+            self.started_at,
+            self.first_response_near,
+            self.first_response_due,
+            self.first_response_at,
+            now,
+        )
+    }
+
+    /// The resolution promise at `now`, if there is one.
+    pub fn resolution_state(&self, now: DateTime<Utc>) -> Option<SlaState> {
+        let due = self.resolution_due?;
+        Some(clock(
+            self.started_at,
+            self.resolution_near,
+            due,
+            self.resolved_at,
+            now,
+        ))
+    }
+
+    /// Both promises at `now`: the worse of the two (met only when both
+    /// are).
     pub fn state(&self, now: DateTime<Utc>) -> SlaState {
-        if let Some(answered) = self.first_response_at {
-            return if answered <= self.first_response_due {
-                SlaState::Met
-            } else {
-                SlaState::Breached
-            };
+        let first = self.first_response_state(now);
+        match self.resolution_state(now) {
+            None => first,
+            Some(resolution) => {
+                // Breached, then near, then still running, then met.
+                let rank = |s: SlaState| match s {
+                    SlaState::Breached => 3,
+                    SlaState::Near => 2,
+                    SlaState::Ok => 1,
+                    SlaState::Met => 0,
+                };
+                if rank(resolution) > rank(first) {
+                    resolution
+                } else {
+                    first
+                }
+            }
         }
-        let total = (self.first_response_due - self.started_at)
-            .num_milliseconds()
-            .max(1);
-        let used = (now - self.started_at).num_milliseconds();
-        if now > self.first_response_due {
-            SlaState::Breached
-        } else if used * 10 >= total * 8 {
-            SlaState::Near
+    }
+}
+
+/// One promise: met or late once `done`, else ok, near (from `near`, or
+/// 80% of the wall-clock span) or breached.
+fn clock(
+    started: DateTime<Utc>,
+    near: Option<DateTime<Utc>>,
+    due: DateTime<Utc>,
+    done: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> SlaState {
+    if let Some(done) = done {
+        return if done <= due {
+            SlaState::Met
         } else {
-            SlaState::Ok
-        }
+            SlaState::Breached
+        };
+    }
+    let near = near.unwrap_or_else(|| started + (due - started) * 8 / 10);
+    if now > due {
+        SlaState::Breached
+    } else if now >= near {
+        SlaState::Near
+    } else {
+        SlaState::Ok
     }
 }
 

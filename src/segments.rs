@@ -144,6 +144,7 @@ mod tests {
             web_attributes: BTreeMap::new(),
             tags: Vec::new(),
             first_response_minutes: None,
+            resolution_minutes: None,
         }
     }
 

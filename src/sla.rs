@@ -1,13 +1,17 @@
-//! The first-response promise: each conversation handed to a person gets a
-//! deadline (`[sla] first_response_minutes`, or its segment's), and this
-//! watcher tells agents when one is close and when one is missed.
+//! The service-level promises: each conversation handed to a person gets a
+//! first-response deadline (`[sla] first_response_minutes`, or its
+//! segment's) and, when a target is set, a resolution deadline
+//! (`resolution_minutes`); this watcher tells agents when one is close and
+//! when one is missed.
 //!
 //! Every `check_secs` it looks at the conversations waiting for or owned
-//! by a person. When 80% of a deadline's time is used without an agent's
-//! answer, it publishes `sla_near`; past the deadline, `sla_breached`, and
-//! it posts a JSON notice to `breach_webhook` for supervisors. Each state is
+//! by a person. When 80% of a promise's time is used without an agent's
+//! answer (or resolution), it publishes `sla_near`; past the deadline,
+//! `sla_breached`, and it posts a JSON notice to `breach_webhook` for
+//! supervisors. The worse of the two promises counts, and each state is
 //! announced once (recorded on the conversation), so a restart does not
-//! announce it again. The clock is wall-clock time.
+//! announce it again. Deadlines and 80% marks are set at the hand-off in
+//! business time (see [`crate::dispatcher::promise`]).
 
 use crate::config::SlaConfig;
 use crate::events::{EventKind, Events};
@@ -115,6 +119,19 @@ async fn notify(client: &reqwest::Client, hook: &str, conversation: &Conversatio
         "assigned_agent": conversation.assigned_agent,
         "started_at": conversation.sla.as_ref().map(|s| s.started_at),
         "first_response_due": conversation.sla.as_ref().map(|s| s.first_response_due),
+        "resolution_due": conversation.sla.as_ref().and_then(|s| s.resolution_due),
+        // Which promises are broken: first_response, resolution.
+        "breached": conversation.sla.as_ref().map(|s| {
+            let now = chrono::Utc::now();
+            let mut broken = Vec::new();
+            if s.first_response_state(now) == SlaState::Breached {
+                broken.push("first_response");
+            }
+            if s.resolution_state(now) == Some(SlaState::Breached) {
+                broken.push("resolution");
+            }
+            broken
+        }),
     });
     match client.post(hook).json(&body).send().await {
         Ok(r) if r.status().is_success() => {}
@@ -134,7 +151,11 @@ mod tests {
         let sla = |answered: Option<i64>| Sla {
             started_at: start,
             first_response_due: start + Duration::minutes(60),
+            first_response_near: None,
             first_response_at: answered.map(|m| start + Duration::minutes(m)),
+            resolution_due: None,
+            resolution_near: None,
+            resolved_at: None,
             announced: SlaState::Ok,
         };
         let at = |m: i64| start + Duration::minutes(m);
@@ -143,5 +164,32 @@ mod tests {
         assert_eq!(sla(None).state(at(61)), SlaState::Breached);
         assert_eq!(sla(Some(30)).state(at(90)), SlaState::Met);
         assert_eq!(sla(Some(75)).state(at(90)), SlaState::Breached);
+    }
+
+    #[test]
+    fn the_stored_near_mark_counts_and_the_worse_promise_wins() {
+        let start = Utc::now();
+        let at = |m: i64| start + Duration::minutes(m);
+        // Business time: 80% of the hour is reached only at minute 600
+        // (the office closed in between).
+        let mut sla = Sla {
+            started_at: start,
+            first_response_due: at(700),
+            first_response_near: Some(at(600)),
+            first_response_at: None,
+            resolution_due: Some(at(2000)),
+            resolution_near: Some(at(1900)),
+            resolved_at: None,
+            announced: SlaState::Ok,
+        };
+        assert_eq!(sla.state(at(560)), SlaState::Ok, "not 80% of wall-clock");
+        assert_eq!(sla.state(at(600)), SlaState::Near);
+        sla.first_response_at = Some(at(650));
+        assert_eq!(sla.first_response_state(at(900)), SlaState::Met);
+        assert_eq!(sla.state(at(900)), SlaState::Ok, "resolution still running");
+        assert_eq!(sla.state(at(1950)), SlaState::Near);
+        assert_eq!(sla.state(at(2001)), SlaState::Breached);
+        sla.resolved_at = Some(at(1500));
+        assert_eq!(sla.state(at(3000)), SlaState::Met, "both kept");
     }
 }

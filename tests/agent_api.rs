@@ -348,7 +348,7 @@ async fn a_queued_bot_answer_is_not_sent_after_an_agent_claims() {
                 options: Vec::new(),
                 survey: None,
             }],
-            first_response_due: None,
+            sla: None,
         })
         .expect("record");
     let id = accepted.conversation.id;
@@ -907,9 +907,67 @@ fn shift_sla(gw: &TestGateway, id: &str, ago: i64, left: i64) {
     let sla = c.sla.as_mut().expect("a deadline was set at the hand-off");
     sla.started_at = now - chrono::Duration::minutes(ago);
     sla.first_response_due = now + chrono::Duration::minutes(left);
+    sla.first_response_near =
+        Some(sla.started_at + (sla.first_response_due - sla.started_at) * 8 / 10);
     store
         .import(frontdesk::store::ExportRecord::Conversation(c))
         .expect("rewrite");
+}
+
+#[tokio::test]
+async fn a_resolution_promise_is_set_at_the_hand_off_and_kept_by_resolving() {
+    let gw = TestGateway::start_with(|c| {
+        c.sla = Some(frontdesk::config::SlaConfig {
+            first_response_minutes: 60,
+            resolution_minutes: Some(480),
+            check_secs: 60,
+            breach_webhook: None,
+        })
+    })
+    .await;
+    gw.add_agent("ann", PASSWORD, Role::Agent);
+    let ann = gw.login("ann", PASSWORD).await;
+    let (_, id) = waiting_customer(&gw, "my lamp flickers").await;
+    let sla = gw
+        .store()
+        .conversation(id.parse().expect("uuid"))
+        .expect("read")
+        .expect("stored")
+        .sla
+        .expect("a promise");
+    let minutes = |a: chrono::DateTime<Utc>| (a - sla.started_at).num_seconds() as f64 / 60.0;
+    // Always open here: wall-clock deadlines, 80% marks at 48 and 384 min.
+    let near = sla.first_response_near.expect("near mark");
+    let resolution_due = sla.resolution_due.expect("resolution deadline");
+    assert!((minutes(near) - 48.0).abs() < 0.1, "{sla:?}");
+    assert!((minutes(resolution_due) - 480.0).abs() < 0.1, "{sla:?}");
+    assert!(
+        (minutes(sla.resolution_near.expect("near")) - 384.0).abs() < 0.1,
+        "{sla:?}"
+    );
+    let path = |action: &str| format!("/conversations/{id}/{action}");
+    let (status, _) = gw
+        .agent_call(
+            &ann,
+            Method::POST,
+            &path("messages"),
+            Some(json!({"text": "On it."})),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let (_, body) = gw
+        .agent_call(&ann, Method::GET, &format!("/conversations/{id}"), None)
+        .await;
+    let shown = &body["conversation"]["sla"];
+    assert_eq!(shown["first_response"], "met", "{shown}");
+    assert_eq!(shown["resolution"], "ok");
+    assert_eq!(shown["state"], "ok", "the resolution still runs");
+    let (status, body) = gw
+        .agent_call(&ann, Method::POST, &path("resolve"), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["conversation"]["sla"]["resolution"], "met", "{body}");
+    assert_eq!(body["conversation"]["sla"]["state"], "met");
 }
 
 #[tokio::test]
@@ -918,6 +976,7 @@ async fn a_missed_first_response_deadline_is_flagged_and_posted_to_the_webhook_o
     let gw = TestGateway::start_with(move |c| {
         c.sla = Some(frontdesk::config::SlaConfig {
             first_response_minutes: 60,
+            resolution_minutes: None,
             check_secs: 1,
             breach_webhook: Some(hook),
         })
@@ -1059,6 +1118,7 @@ async fn the_summary_report_matches_a_scripted_day_counted_by_hand() {
     let gw = TestGateway::start_with(|c| {
         c.sla = Some(frontdesk::config::SlaConfig {
             first_response_minutes: 60,
+            resolution_minutes: None,
             check_secs: 60,
             breach_webhook: None,
         })
@@ -1215,6 +1275,7 @@ async fn an_agent_tag_moves_a_customer_into_its_segment_and_up_the_queue() {
             web_attributes: Default::default(),
             tags: vec!["vip".into()],
             first_response_minutes: None,
+            resolution_minutes: None,
         }];
     })
     .await;
@@ -1266,6 +1327,7 @@ async fn the_staffing_forecast_counts_hand_offs_by_hour_of_the_week() {
     let gw = TestGateway::start_with(|c| {
         c.sla = Some(frontdesk::config::SlaConfig {
             first_response_minutes: 60,
+            resolution_minutes: None,
             check_secs: 60,
             breach_webhook: None,
         })

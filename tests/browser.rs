@@ -383,6 +383,7 @@ async fn the_reports_page_shows_the_week_in_figures_and_a_chart() {
     let gw = TestGateway::start_with(|c| {
         c.sla = Some(frontdesk::config::SlaConfig {
             first_response_minutes: 30,
+            resolution_minutes: None,
             check_secs: 60,
             breach_webhook: None,
         })

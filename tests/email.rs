@@ -506,6 +506,7 @@ async fn a_customer_an_agent_tagged_keeps_the_tag_and_segment_in_a_new_thread() 
             web_attributes: Default::default(),
             tags: vec!["vip".into()],
             first_response_minutes: None,
+            resolution_minutes: None,
         }];
     })
     .await;

@@ -65,7 +65,7 @@ fn reply(store: &dyn Store, turn: PendingTurn, handoff: bool, due_in_ms: i64) ->
             locale: "en".into(),
             handoff,
             replies: vec![entry.clone()],
-            first_response_due: None,
+            sla: None,
         })
         .expect("record turn");
     entry
@@ -121,6 +121,58 @@ fn accept_is_idempotent_by_channel_id() {
         let e = store.accept(&email, &new(0)).expect("accept");
         assert!(!e.duplicate, "{name}");
         assert_ne!(e.conversation.ticket, a.conversation.ticket, "{name}");
+    }
+}
+
+/// Hands a turn to a person with a first-response promise due in
+/// `minutes`.
+fn hand_off_with_promise(store: &dyn Store, turn: PendingTurn, minutes: i64) {
+    let now = Utc::now();
+    store
+        .record_turn(&TurnOutcome {
+            turn,
+            locale: "en".into(),
+            handoff: true,
+            replies: Vec::new(),
+            sla: Some(frontdesk::model::Sla {
+                started_at: now,
+                first_response_due: now + Duration::minutes(minutes),
+                first_response_near: None,
+                first_response_at: None,
+                resolution_due: None,
+                resolution_near: None,
+                resolved_at: None,
+                announced: frontdesk::model::SlaState::Ok,
+            }),
+        })
+        .expect("record turn");
+}
+
+#[test]
+fn within_a_priority_the_tighter_first_response_promise_goes_first() {
+    for (name, backend) in BACKENDS {
+        let (store, _dir) = backend();
+        let hour = store
+            .accept(&inbound(1, "a", "x"), &new(0))
+            .expect("accept");
+        hand_off_with_promise(store.as_ref(), turn_of(&hour), 60);
+        let ten_minutes = store
+            .accept(&inbound(2, "b", "x"), &new(0))
+            .expect("accept");
+        hand_off_with_promise(store.as_ref(), turn_of(&ten_minutes), 10);
+        let urgent_but_low = store
+            .accept(&inbound(3, "c", "x"), &new(5))
+            .expect("accept");
+        hand_off_with_promise(store.as_ref(), turn_of(&urgent_but_low), 240);
+        assert_eq!(
+            store.waiting_queue(10).expect("queue"),
+            vec![
+                urgent_but_low.conversation.id,
+                ten_minutes.conversation.id,
+                hour.conversation.id
+            ],
+            "{name}: priority first, then the earlier deadline"
+        );
     }
 }
 

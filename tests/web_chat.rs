@@ -626,6 +626,7 @@ async fn a_verified_premium_visitor_jumps_the_queue_and_a_forged_claim_does_not(
             web_attributes: [("plan".to_string(), "premium".to_string())].into(),
             tags: Vec::new(),
             first_response_minutes: None,
+            resolution_minutes: None,
         }];
     })
     .await;
@@ -722,6 +723,7 @@ async fn outside_business_hours_the_ack_names_the_reopening_and_the_deadline_cou
         });
         c.sla = Some(frontdesk::config::SlaConfig {
             first_response_minutes: 60,
+            resolution_minutes: None,
             check_secs: 60,
             breach_webhook: None,
         });
@@ -748,11 +750,16 @@ async fn outside_business_hours_the_ack_names_the_reopening_and_the_deadline_cou
         )
         .expect("read")
         .expect("stored");
-    let due = conversation.sla.expect("deadline").first_response_due;
+    let sla = conversation.sla.expect("deadline");
     assert_eq!(
-        due.naive_utc(),
+        sla.first_response_due.naive_utc(),
         back.and_hms_opt(1, 0, 0).expect("time"),
         "60 minutes of open time after the reopening"
+    );
+    assert_eq!(
+        sla.first_response_near.map(|n| n.naive_utc()),
+        Some(back.and_hms_opt(0, 48, 0).expect("time")),
+        "near after 48 of the 60 open minutes, not 80% of the closed night"
     );
 }
 

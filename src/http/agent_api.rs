@@ -372,10 +372,14 @@ fn summary(app: &App, c: &Conversation) -> Result<Value, AppError> {
         "undelivered": c.undelivered,
         "segment": c.segment,
         "tags": c.tags,
-        // ok, near (80% used), breached, or met; with the deadline.
+        // ok, near (80% used), breached, or met: the worse of the first
+        // response and the resolution; with both deadlines.
         "sla": c.sla.as_ref().map(|s| json!({
             "state": s.state(chrono::Utc::now()),
             "first_response_due": s.first_response_due,
+            "first_response": s.first_response_state(chrono::Utc::now()),
+            "resolution_due": s.resolution_due,
+            "resolution": s.resolution_state(chrono::Utc::now()),
         })),
         "subject": c.subject,
         "preview": last.map(|m| preview(&m.text)),

@@ -37,11 +37,18 @@ pub fn queue(priority: u8, waiting_since_ms: i64, id: ConversationId) -> [u8; 25
     k
 }
 
-/// The queue key of a conversation, if it is waiting.
+/// The queue key of a conversation, if it is waiting: by priority, then
+/// by its first-response deadline while that is unanswered (so a customer
+/// with a tighter promise goes ahead), else by how long it has waited.
 pub fn queue_of(c: &Conversation) -> Option<[u8; 25]> {
-    match (c.status, c.waiting_since) {
-        (crate::model::ConversationStatus::Waiting, Some(since)) => {
-            Some(queue(c.priority, since.timestamp_millis(), c.id))
+    let deadline = c
+        .sla
+        .as_ref()
+        .filter(|s| s.first_response_at.is_none())
+        .map(|s| s.first_response_due);
+    match (c.status, deadline.or(c.waiting_since)) {
+        (crate::model::ConversationStatus::Waiting, Some(at)) => {
+            Some(queue(c.priority, at.timestamp_millis(), c.id))
         }
         _ => None,
     }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 /// The schema version written by this build. Opening a store written with a
 /// newer version is refused; older versions are migrated at open.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -79,9 +79,9 @@ pub struct TurnOutcome {
     /// Automatic replies to deliver. Dropped if a human took the
     /// conversation in the meantime.
     pub replies: Vec<OutboxEntry>,
-    /// The first-response deadline that starts when this hand-off puts the
-    /// conversation in the queue (`[sla]`), if one applies.
-    pub first_response_due: Option<DateTime<Utc>>,
+    /// The promise that starts when this hand-off puts the conversation in
+    /// the queue (`[sla]`), if one applies.
+    pub sla: Option<crate::model::Sla>,
 }
 
 /// What [`Store::record_turn`] ended up doing.
@@ -236,7 +236,8 @@ pub trait Store: Send + Sync + 'static {
     /// Applies a turn's outcome and clears the pending mark, atomically.
     fn record_turn(&self, outcome: &TurnOutcome) -> Result<TurnRecorded, StoreError>;
 
-    /// Waiting conversations, most urgent first (priority, then wait).
+    /// Waiting conversations, most urgent first: priority, then the
+    /// unanswered first-response deadline (else the time it was queued).
     fn waiting_queue(&self, limit: usize) -> Result<Vec<ConversationId>, StoreError>;
 
     /// 1-based place in the waiting queue a conversation has, or would have

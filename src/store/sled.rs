@@ -11,7 +11,7 @@ use super::{
 use crate::model::{
     Agent, AgentSession, Author, CannedResponse, ChannelKind, Conversation, ConversationId,
     ConversationStatus, CustomerAddress, Delivery, Handling, InboundMessage, Message, MessageId,
-    OutboundReason, OutboxEntry, Rating, Sla, SlaState, Thread, WebSession,
+    OutboundReason, OutboxEntry, Rating, Thread, WebSession,
 };
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
@@ -256,6 +256,21 @@ impl SledStore {
                 self.status_index
                     .insert(keys::status(c.status, c.id), &[][..])
                     .map_err(io)?;
+            }
+        }
+        if found < 3 {
+            // Version 3 orders the queue by first-response deadline.
+            tracing::info!(
+                from = found,
+                to = SCHEMA_VERSION,
+                "Rebuilding the waiting queue."
+            );
+            self.queue.clear().map_err(io)?;
+            for v in self.conversations.iter().values() {
+                let c: Conversation = decode("conversation", &v.map_err(io)?)?;
+                if let Some(k) = keys::queue_of(&c) {
+                    self.queue.insert(k, &[][..]).map_err(io)?;
+                }
             }
         }
         if found != SCHEMA_VERSION || self.meta.get(META_SCHEMA).map_err(io)?.is_none() {
@@ -664,13 +679,8 @@ impl Store for SledStore {
                         .sla
                         .as_ref()
                         .is_some_and(|s| s.first_response_at.is_none());
-                    if let (Some(due), false) = (outcome.first_response_due, running) {
-                        new.sla = Some(Sla {
-                            started_at: now,
-                            first_response_due: due,
-                            first_response_at: None,
-                            announced: SlaState::Ok,
-                        });
+                    if let (Some(sla), false) = (&outcome.sla, running) {
+                        new.sla = Some(sla.clone());
                     }
                 }
                 new.updated_at = now;
@@ -897,6 +907,12 @@ impl Store for SledStore {
                     && sla.first_response_at.is_none()
                 {
                     sla.first_response_at = Some(now);
+                }
+                if after.status == ConversationStatus::Resolved
+                    && before.status != ConversationStatus::Resolved
+                    && let Some(sla) = after.sla.as_mut()
+                {
+                    sla.resolved_at.get_or_insert(now);
                 }
                 let note = match &effects.note {
                     Some((agent, text)) => {
