@@ -388,6 +388,11 @@ pub struct SurveysConfig {
     pub questions: Vec<crate::model::SurveyKind>,
     #[serde(default = "default_survey_channels")]
     pub channels: Vec<ChannelKind>,
+    /// The gateway's public address (`https://support.example.com`): email
+    /// surveys then link to a small rating page (`/rate/…`) instead of
+    /// asking for a number in reply.
+    #[serde(default)]
+    pub rating_page_url: Option<String>,
 }
 
 fn default_survey_questions() -> Vec<crate::model::SurveyKind> {
@@ -690,6 +695,14 @@ impl Config {
             {
                 return Err(invalid("sla.breach_webhook", "is not an http(s) URL"));
             }
+        }
+        if let Some(url) = self
+            .surveys
+            .as_ref()
+            .and_then(|s| s.rating_page_url.as_ref())
+            && !url::Url::parse(url).is_ok_and(|u| u.scheme() == "http" || u.scheme() == "https")
+        {
+            return Err(invalid("surveys.rating_page_url", "is not an http(s) URL"));
         }
         let reports = &self.reports;
         if reports.staffing_weeks == 0

@@ -514,6 +514,9 @@ pub struct InboundMessage {
     /// Verified attributes of the customer (a signed web identity), for
     /// the segment of a new conversation.
     pub attributes: std::collections::BTreeMap<String, String>,
+    /// A survey answer given on the rating page (not in words); stored as
+    /// the rating and reopens nothing.
+    pub rating: Option<Rating>,
 }
 
 impl InboundMessage {
@@ -537,6 +540,7 @@ impl InboundMessage {
             attachments: Vec::new(),
             original: None,
             attributes: std::collections::BTreeMap::new(),
+            rating: None,
         }
     }
 }

@@ -23,10 +23,25 @@ pub fn question(
     kind: SurveyKind,
 ) -> Option<OutboxEntry> {
     let labels: Vec<String> = kind.scale().map(|n| n.to_string()).collect();
+    let id = crate::model::OutboxId::new();
+    // By email, a link per score to the rating page, when it is public.
+    let links = match rules
+        .config
+        .surveys
+        .as_ref()
+        .and_then(|s| s.rating_page_url.as_deref())
+    {
+        Some(base) if conversation.channel() == crate::model::ChannelKind::Email => kind
+            .scale()
+            .map(|n| crate::http::rating_page::link(base, conversation.id, &id.to_string(), n))
+            .collect(),
+        _ => Vec::new(),
+    };
     let context = ReplyContext {
         ticket: conversation.ticket,
         customer_name: conversation.display_name.clone(),
         options: labels.clone(),
+        links,
         ..ReplyContext::default()
     };
     let text = rules
@@ -50,6 +65,7 @@ pub fn question(
             })
             .collect(),
         survey: Some(kind),
+        id,
         ..OutboxEntry::due_now(conversation.id, OutboundReason::Survey, text, None, None)
     })
 }

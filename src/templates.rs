@@ -40,6 +40,8 @@ pub struct ReplyContext {
     pub options: Vec<String>,
     /// When people are back, outside business hours.
     pub reopens_at: Option<String>,
+    /// Rating page links, one per point of a survey's scale (email).
+    pub links: Vec<String>,
 }
 
 pub struct Templates {
@@ -203,6 +205,7 @@ impl Templates {
             intent: Some("sample".into()),
             options: vec!["Track order".into(), "Delivery period".into()],
             reopens_at: Some("Monday 7 December, 09:00 (Europe/Berlin)".into()),
+            links: vec!["https://support.example.com/rate/1/2?score=1".into()],
         }
     }
 
@@ -223,6 +226,7 @@ impl Templates {
         values.insert("intent".into(), Value::from(context.intent.clone()));
         values.insert("options".into(), Value::from(context.options.clone()));
         values.insert("reopens_at".into(), Value::from(context.reopens_at.clone()));
+        values.insert("links".into(), Value::from(context.links.clone()));
         Value::from(values)
     }
 

@@ -1403,6 +1403,7 @@ async fn after_a_resolution_the_customer_is_asked_once_and_the_answers_are_recor
                 frontdesk::model::SurveyKind::Nps,
             ],
             channels: vec![frontdesk::model::ChannelKind::Web],
+            rating_page_url: None,
         })
     })
     .await;

@@ -828,6 +828,7 @@ async fn the_survey_goes_by_mail_is_answered_by_a_number_and_never_follows_autom
         c.surveys = Some(frontdesk::config::SurveysConfig {
             questions: vec![frontdesk::model::SurveyKind::Csat],
             channels: vec![frontdesk::model::ChannelKind::Email],
+            rating_page_url: None,
         });
     })
     .await;
@@ -925,4 +926,128 @@ async fn the_survey_goes_by_mail_is_answered_by_a_number_and_never_follows_autom
         1,
         "no survey after automatic mail"
     );
+}
+
+#[tokio::test]
+async fn an_email_survey_links_to_a_rating_page_that_records_one_rating_with_a_comment() {
+    let mail_server = MailServer::start();
+    let config = mail_server.email_config();
+    let gw = TestGateway::start_with(move |c| {
+        c.channels.email = Some(config);
+        c.surveys = Some(frontdesk::config::SurveysConfig {
+            questions: vec![frontdesk::model::SurveyKind::Csat],
+            channels: vec![frontdesk::model::ChannelKind::Email],
+            // The public address; the test reaches the same gateway on
+            // its loopback port.
+            rating_page_url: Some("https://support.example.test/".into()),
+        });
+    })
+    .await;
+    let ann = agent(&gw).await;
+    let store = gw.store();
+    write(
+        &mail_server,
+        ALICE,
+        "<p1@customer.test>",
+        "Lamp",
+        "my lamp flickers",
+    )
+    .await;
+    mail_server.wait_for(ALICE, 1).await;
+    let id = store
+        .conversation_of(&customer(ALICE))
+        .expect("read")
+        .expect("stored")
+        .id;
+    let (status, _) = gw
+        .agent_call(
+            &ann,
+            Method::POST,
+            &format!("/conversations/{id}/resolve"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let got = mail_server.wait_for(ALICE, 2).await;
+    let survey = body(&got[1]);
+    let links: Vec<&str> = survey
+        .split_whitespace()
+        .filter(|w| w.starts_with("https://support.example.test/rate/"))
+        .collect();
+    assert_eq!(links.len(), 5, "a link per score: {survey}");
+    assert!(!survey.contains("Reply with a number"), "{survey}");
+    let local = |link: &str| link.replace("https://support.example.test", &gw.base);
+    let four = local(links[3]);
+    assert!(four.ends_with("?score=4"), "{four}");
+
+    // Following the link (as a mail scanner would) records nothing.
+    let page = gw.http.get(&four).send().await.expect("page");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("value=\"4\" required checked"), "{html}");
+    let ratings = || {
+        transcript(&store, ALICE)
+            .iter()
+            .filter_map(|m| m.rating.map(|r| (r.score, m.text.clone())))
+            .collect::<Vec<_>>()
+    };
+    assert!(ratings().is_empty());
+
+    let action = four.split('?').next().expect("path").to_string();
+    let post = |form: Vec<(&'static str, &'static str)>| {
+        let (gw, action) = (&gw, action.clone());
+        async move {
+            gw.http
+                .post(&action)
+                .form(&form)
+                .send()
+                .await
+                .expect("post")
+        }
+    };
+    let bad = post(vec![("score", "9")]).await;
+    assert_eq!(bad.status(), 400, "9 is off the 1-5 scale");
+    let done = post(vec![
+        ("score", "4"),
+        ("comment", "Quick & kind <b>thanks</b>"),
+    ])
+    .await;
+    assert_eq!(done.status(), 200);
+    assert!(done.text().await.expect("html").contains("Thank you"));
+    let got = mail_server.wait_for(ALICE, 3).await;
+    assert!(body(&got[2]).contains("Thank you"), "thanks by mail");
+    assert_eq!(
+        ratings(),
+        vec![(4, "Quick & kind <b>thanks</b>".to_string())],
+        "the comment is kept as written"
+    );
+    let c = store.conversation(id).expect("read").expect("stored");
+    assert_eq!(
+        c.status,
+        ConversationStatus::Resolved,
+        "a rating reopens nothing"
+    );
+
+    // A second submission changes nothing; the page says it is recorded.
+    let again = post(vec![("score", "1")]).await;
+    assert_eq!(again.status(), 200);
+    let page = gw
+        .http
+        .get(&four)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains("Thank you") && !page.contains("<form"),
+        "{page}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(ratings().len(), 1);
+    // A made-up question id is not a survey.
+    let forged = format!("{}/rate/{id}/{}", gw.base, uuid::Uuid::nil());
+    let r = gw.http.get(&forged).send().await.expect("forged");
+    assert_eq!(r.status(), 404);
 }

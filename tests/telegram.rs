@@ -407,6 +407,7 @@ async fn the_survey_after_a_resolution_is_answered_with_a_button() {
         c.surveys = Some(frontdesk::config::SurveysConfig {
             questions: vec![frontdesk::model::SurveyKind::Csat],
             channels: vec![frontdesk::model::ChannelKind::Telegram],
+            rating_page_url: None,
         });
     })
     .await;

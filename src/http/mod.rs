@@ -1,10 +1,12 @@
 //! The HTTP surface: one function builds the whole `Router` (so tests can
-//! drive it), mounting the web chat API, the agent API, the widget, the demo
-//! page, the agent console and the health probes.
+//! drive it), mounting the web chat API, the agent API, the reports, the
+//! widget, the demo page, the agent console, the survey rating page and the
+//! health probes.
 
 pub mod agent_api;
 pub mod error;
 mod pages;
+pub mod rating_page;
 pub mod reports;
 
 use crate::app::App;
@@ -34,6 +36,7 @@ pub fn router(app: Arc<App>) -> Router {
     let body_limit = app.config.server.max_body_bytes;
     Router::new()
         .merge(pages::routes())
+        .merge(rating_page::routes())
         .nest(
             "/api/v1/chat",
             channels::web::routes().layer(cors(&app.config.channels.web.allowed_origins)),

@@ -425,6 +425,7 @@ impl Store for SledStore {
                     // An answer to the survey the customer was just asked is
                     // a rating: it reopens nothing.
                     let rating = match &existing {
+                        _ if inbound.rating.is_some() => inbound.rating,
                         Some(c) if c.status == ConversationStatus::Resolved => {
                             match messages.get(&keys::message(c.id, c.last_seq)[..])? {
                                 Some(bytes) => {
