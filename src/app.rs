@@ -33,6 +33,7 @@ pub const REQUIRED_TEMPLATES: &[&str] = &[
     "survey_nps",
     "survey_ces",
     "survey_thanks",
+    "survey_comment_thanks",
 ];
 
 /// Dispatcher workers; turns of one conversation always go to the same one.

@@ -121,6 +121,14 @@ async fn handle_turn(
     let email = conversation.channel() == ChannelKind::Email;
     let outcome = if conversation.status.human_owned() {
         quiet(false)
+    } else if message.survey_comment {
+        tracing::info!("Recorded a survey comment.");
+        TurnOutcome {
+            replies: crate::surveys::after_comment(rules, &conversation)
+                .into_iter()
+                .collect(),
+            ..quiet(false)
+        }
     } else if let Some(rating) = message.rating {
         tracing::info!(kind = ?rating.kind, score = rating.score, "Recorded a survey answer.");
         TurnOutcome {

@@ -401,6 +401,12 @@ pub struct Message {
     /// The customer's answer to a survey question.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rating: Option<Rating>,
+    /// A bot message that invites a survey comment (see [`OutboxEntry`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub invites_comment: bool,
+    /// A customer's comment on the survey just answered.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub survey_comment: bool,
 }
 
 /// A satisfaction question asked after a conversation is resolved.
@@ -581,6 +587,10 @@ pub struct OutboxEntry {
     /// The survey question this message asks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub survey: Option<SurveyKind>,
+    /// The survey's last word, which invites a comment: the customer's
+    /// next message is kept as the comment and reopens nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub invites_comment: bool,
 }
 
 impl OutboxEntry {
@@ -606,6 +616,7 @@ impl OutboxEntry {
             last_error: None,
             options: Vec::new(),
             survey: None,
+            invites_comment: false,
         }
     }
 }

@@ -23,7 +23,7 @@
 //!   per conversation and agent, counting only ownerships that ended.
 //! - **SLA attainment**: deadlines met over met and missed.
 //! - **CSAT, CES, NPS**: the survey answers, credited to the agent who had
-//!   resolved the conversation.
+//!   resolved the conversation, and how many left a comment.
 //!
 //! Times are summarized as count, mean, median and 90th percentile in seconds.
 
@@ -144,6 +144,8 @@ pub struct Figures {
     pub ces: Score,
     /// NPS: answers, and % promoters (9–10) minus % detractors (0–6).
     pub nps: Score,
+    /// Comments customers left on the surveys.
+    pub survey_comments: usize,
 }
 
 /// What one agent did for the period's conversations.
@@ -195,6 +197,8 @@ pub struct Facts {
     pub sla: Option<SlaState>,
     /// Survey answers, with the agent who had resolved it.
     pub ratings: Vec<(SurveyKind, u8, Option<String>)>,
+    /// Comments left on the survey.
+    pub comments: usize,
 }
 
 fn secs(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
@@ -298,6 +302,7 @@ impl Facts {
             handling: handling_of(changes).into_iter().collect(),
             sla: c.sla.as_ref().map(|sla| sla.state(now)),
             ratings,
+            comments: transcript.iter().filter(|m| m.survey_comment).count(),
         }
     }
 }
@@ -385,6 +390,7 @@ impl Figures {
             csat: Score::of(SurveyKind::Csat, &ratings),
             ces: Score::of(SurveyKind::Ces, &ratings),
             nps: Score::of(SurveyKind::Nps, &ratings),
+            survey_comments: facts.iter().map(|f| f.comments).sum(),
         }
     }
 }
@@ -624,6 +630,7 @@ fn figure_rows(rows: &mut Vec<(String, String)>, p: &str, f: &Figures) {
         rows.push((format!("{p}{name}_count"), score.count.to_string()));
         rows.push((format!("{p}{name}_score"), opt(score.score)));
     }
+    rows.push((format!("{p}survey_comments"), f.survey_comments.to_string()));
 }
 
 #[cfg(test)]
@@ -733,6 +740,8 @@ mod tests {
                 kind: SurveyKind::Csat,
                 score: 5,
             }),
+            invites_comment: false,
+            survey_comment: false,
         };
         // Y: opened at 120 (1 Dec in Berlin), queued at 120, taken by ann
         // at 130, handed to bob at 140, resolved by bob at 160, reopened

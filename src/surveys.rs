@@ -5,7 +5,10 @@
 //! buttons (web chat, Telegram) or a number to reply with (email). The
 //! customer's next message, if it is a number on that scale, is stored as
 //! the rating (and reopens nothing, see `Store::accept`); the bot then asks
-//! the next question or says thanks. Asked once per resolution, only on the
+//! the next question or says thanks, inviting a comment: the customer's
+//! next message is kept as the comment (it reopens nothing either, and the
+//! bot thanks them and says how to get more help), and anything after that
+//! is a new message as usual. Asked once per resolution, only on the
 //! channels `[surveys] channels` names, and never when the customer's last
 //! message was automatic mail.
 
@@ -124,6 +127,29 @@ pub fn after_rating(
             &context,
         )
         .map_err(|error| tracing::error!(%error, "The survey_thanks template failed."))
+        .ok()?;
+    Some(OutboxEntry {
+        invites_comment: true,
+        ..OutboxEntry::due_now(conversation.id, OutboundReason::Survey, text, None, None)
+    })
+}
+
+/// After the customer's comment: thanks, and how to get more help.
+pub fn after_comment(rules: &Rules, conversation: &Conversation) -> Option<OutboxEntry> {
+    let context = ReplyContext {
+        ticket: conversation.ticket,
+        customer_name: conversation.display_name.clone(),
+        ..ReplyContext::default()
+    };
+    let text = rules
+        .templates
+        .render(
+            "survey_comment_thanks",
+            &conversation.locale,
+            conversation.channel(),
+            &context,
+        )
+        .map_err(|error| tracing::error!(%error, "The survey_comment_thanks template failed."))
         .ok()?;
     Some(OutboxEntry::due_now(
         conversation.id,

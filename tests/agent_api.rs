@@ -347,6 +347,7 @@ async fn a_queued_bot_answer_is_not_sent_after_an_agent_claims() {
                 last_error: None,
                 options: Vec::new(),
                 survey: None,
+                invites_comment: false,
             }],
             sla: None,
         })
@@ -1496,8 +1497,42 @@ async fn after_a_resolution_the_customer_is_asked_once_and_the_answers_are_recor
     );
     assert_eq!(report["nps"], json!({"count": 1, "score": 100.0}));
 
-    // Words after the thanks are a new question: they reopen it.
-    gw.post(&session, "r3", "the new lamp flickers too").await;
+    // Words right after the thanks (which invites them) are the comment:
+    // kept, thanked for, and nothing reopens.
+    gw.post(&session, "r3", "Quick and kind, thank you").await;
+    let all = gw.wait_for_messages(&session, 10).await;
+    assert!(
+        all[9]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("passed your comment on")),
+        "{}",
+        all[9]
+    );
+    let c = store
+        .conversation(conversation.id)
+        .expect("read")
+        .expect("stored");
+    assert_eq!(c.status, frontdesk::model::ConversationStatus::Resolved);
+    let commented: Vec<String> = store
+        .messages_after(conversation.id, 0, 20)
+        .expect("transcript")
+        .into_iter()
+        .filter(|m| m.survey_comment)
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(commented, vec!["Quick and kind, thank you".to_string()]);
+    let r = gw
+        .http
+        .get(gw.url("/api/v1/reports/summary"))
+        .bearer_auth(&ann.token)
+        .send()
+        .await
+        .expect("report");
+    let report: Value = r.json().await.expect("json");
+    assert_eq!(report["survey_comments"], 1, "{report}");
+
+    // Words after that are a new question: they reopen it.
+    gw.post(&session, "r4", "the new lamp flickers too").await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let c = store

@@ -435,6 +435,31 @@ async fn the_reports_page_shows_the_week_in_figures_and_a_chart() {
             WAIT,
         )
         .await;
+    // Live: an agent claiming the waiting one shows at once.
+    let waiting = gw
+        .store()
+        .waiting_queue(1)
+        .expect("queue")
+        .first()
+        .copied()
+        .expect("one waiting");
+    let ann = gw.login("ann", "correct horse battery").await;
+    let (status, _) = gw
+        .agent_call(
+            &ann,
+            reqwest::Method::POST,
+            &format!("/conversations/{waiting}/claim"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    browser
+        .wait_for(
+            &console,
+            "document.getElementById('reports-live').textContent.includes('1 assigned, 0 pending · agents: ann 1')",
+            WAIT,
+        )
+        .await;
     let bars = browser
         .eval(
             &console,

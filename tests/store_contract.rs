@@ -58,6 +58,7 @@ fn reply(store: &dyn Store, turn: PendingTurn, handoff: bool, due_in_ms: i64) ->
         last_error: None,
         options: Vec::new(),
         survey: None,
+        invites_comment: false,
     };
     store
         .record_turn(&TurnOutcome {

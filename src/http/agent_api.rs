@@ -460,6 +460,8 @@ fn message_json(m: &Message) -> Value {
         "error": error,
         "attachments": m.attachments,
         "original": m.original,
+        "rating": m.rating,
+        "survey_comment": m.survey_comment,
         "not_answered_because": match &m.handling {
             Handling::Normal => None,
             Handling::Silent { rule } => Some(format!("automatic mail ({rule})")),

@@ -423,26 +423,35 @@ impl Store for SledStore {
                         },
                     };
                     // An answer to the survey the customer was just asked is
-                    // a rating: it reopens nothing.
-                    let rating = match &existing {
-                        _ if inbound.rating.is_some() => inbound.rating,
+                    // a rating, and words right after the survey's thanks
+                    // (which invite them) are its comment: neither reopens
+                    // anything.
+                    let last_of_resolved = match &existing {
                         Some(c) if c.status == ConversationStatus::Resolved => {
                             match messages.get(&keys::message(c.id, c.last_seq)[..])? {
                                 Some(bytes) => {
-                                    let last: Message = decode("message", &bytes).map_err(abort)?;
-                                    last.survey.and_then(|kind| {
-                                        let score: u8 = inbound.text.trim().parse().ok()?;
-                                        kind.scale()
-                                            .contains(&score)
-                                            .then_some(Rating { kind, score })
-                                    })
+                                    Some(decode::<Message>("message", &bytes).map_err(abort)?)
                                 }
                                 None => None,
                             }
                         }
                         _ => None,
                     };
+                    let rating = inbound.rating.or_else(|| {
+                        let kind = last_of_resolved.as_ref()?.survey?;
+                        let score: u8 = inbound.text.trim().parse().ok()?;
+                        kind.scale()
+                            .contains(&score)
+                            .then_some(Rating { kind, score })
+                    });
+                    let comment = rating.is_none()
+                        && inbound.handling.is_normal()
+                        && !inbound.text.trim().is_empty()
+                        && last_of_resolved
+                            .as_ref()
+                            .is_some_and(|m| m.invites_comment && m.author == Author::Bot);
                     let opens = rating.is_none()
+                        && !comment
                         && existing.as_ref().is_none_or(|c| {
                             c.status == ConversationStatus::Resolved
                                 && !matches!(inbound.handling, Handling::Silent { .. })
@@ -481,8 +490,9 @@ impl Store for SledStore {
                     };
                     // Automatic mail (an out-of-office reply, a bounce) is
                     // kept but moves nothing: it reopens no resolved case.
-                    let automatic =
-                        matches!(inbound.handling, Handling::Silent { .. }) || rating.is_some();
+                    let automatic = matches!(inbound.handling, Handling::Silent { .. })
+                        || rating.is_some()
+                        || comment;
                     match conversation.status {
                         // Reopened: the bot handles it again, owned by no one.
                         ConversationStatus::Resolved if !automatic => {
@@ -525,6 +535,8 @@ impl Store for SledStore {
                         options: Vec::new(),
                         survey: None,
                         rating,
+                        invites_comment: false,
+                        survey_comment: comment,
                     };
                     let message_key = keys::message(conversation.id, seq);
                     messages.insert(&message_key[..], encode(&message).map_err(abort)?)?;
@@ -808,6 +820,8 @@ impl Store for SledStore {
                     options: entry.options.clone(),
                     survey: entry.survey,
                     rating: None,
+                    invites_comment: entry.invites_comment,
+                    survey_comment: false,
                 };
                 messages.insert(
                     &keys::message(id, message.seq)[..],
@@ -937,6 +951,8 @@ impl Store for SledStore {
                             options: Vec::new(),
                             survey: None,
                             rating: None,
+                            invites_comment: false,
+                            survey_comment: false,
                         };
                         messages.insert(
                             &keys::message(id, note.seq)[..],

@@ -92,6 +92,7 @@
     events.addEventListener("change", function (ev) {
       var change = JSON.parse(ev.data);
       refreshSoon();
+      if (!$("reports").hidden) showLive();
       if (selected && change.conversation_id === selected) loadConversation(selected);
     });
     events.addEventListener("resync", function () {
@@ -231,11 +232,23 @@
     }).then(drawStaffing, function () {
       $("staffing-note").textContent = "The staffing forecast could not be loaded.";
     });
+    showLive();
+  }
+
+  /* The queue and who holds what, now; redrawn on every change while the
+     reports are open. */
+  function showLive() {
     Promise.all(["waiting", "assigned", "pending"].map(function (s) {
       return api("GET", "/conversations?status=" + s);
     })).then(function (lists) {
+      var owners = {};
+      lists[1].conversations.concat(lists[2].conversations).forEach(function (c) {
+        if (c.assigned_agent) owners[c.assigned_agent] = (owners[c.assigned_agent] || 0) + 1;
+      });
+      var agents = Object.keys(owners).sort().map(function (a) { return a + " " + owners[a]; });
       $("reports-live").textContent = "Now: " + lists[0].conversations.length + " waiting, " +
-        lists[1].conversations.length + " assigned, " + lists[2].conversations.length + " pending";
+        lists[1].conversations.length + " assigned, " + lists[2].conversations.length + " pending" +
+        (agents.length ? " · agents: " + agents.join(", ") : "");
     });
   }
   $("show-reports").addEventListener("click", showReports);
@@ -347,7 +360,8 @@
       var li = el("li", "msg " + m.author + (m.delivered === false ? " failed" : ""));
       li.dataset.seq = m.seq;
       var head = el("div", "head");
-      head.appendChild(el("span", null, authorNames[m.author] + (m.agent ? " · " + m.agent : "") + (m.intent ? " · " + m.intent : "")));
+      head.appendChild(el("span", null, authorNames[m.author] + (m.agent ? " · " + m.agent : "") + (m.intent ? " · " + m.intent : "") +
+        (m.rating ? " · " + m.rating.kind.toUpperCase() + " " + m.rating.score : "") + (m.survey_comment ? " · survey comment" : "")));
       head.appendChild(el("time", null, new Date(m.at).toLocaleString()));
       li.appendChild(head);
       li.appendChild(el("div", "body", m.text));
