@@ -451,6 +451,9 @@ async fn bench_chat(scale: &Scale) -> String {
     let mut config = frontdesk::config::Config::load(None).expect("config");
     config.server.listen = "127.0.0.1:0".parse().expect("addr");
     config.server.data_dir = data.path().to_path_buf();
+    // A load generator is one address sending as fast as it can.
+    config.channels.web.session_messages_per_minute = 0;
+    config.channels.web.address_requests_per_minute = 0;
     let gateway = frontdesk::app::start(config).await.expect("gateway");
     let base = format!("http://{}", gateway.addr);
     let http = reqwest::Client::builder()

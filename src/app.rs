@@ -56,6 +56,9 @@ pub struct App {
     pub places: tokio::sync::watch::Receiver<crate::queue_view::Places>,
     pub events: Arc<Events>,
     pub login_throttle: LoginThrottle,
+    /// Chat messages per session, and chat requests per client address.
+    pub session_throttle: crate::http::throttle::Throttle<uuid::Uuid>,
+    pub address_throttle: crate::http::throttle::Throttle<std::net::IpAddr>,
     /// The Telegram bot client, when the channel is configured.
     pub telegram: Option<teloxide::Bot>,
     /// Turns true when the gateway stops, so long polls and sockets end.
@@ -276,6 +279,11 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         source,
     })?;
     let (places_tx, places) = crate::queue_view::channel();
+    let config_header_timeout = config.server.header_timeout_secs;
+    let web_limits = (
+        config.channels.web.session_messages_per_minute,
+        config.channels.web.address_requests_per_minute,
+    );
     let app = Arc::new(App {
         places,
         config,
@@ -286,6 +294,8 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         live,
         events,
         login_throttle: LoginThrottle::default(),
+        session_throttle: crate::http::throttle::Throttle::per_minute(web_limits.0),
+        address_throttle: crate::http::throttle::Throttle::per_minute(web_limits.1),
         telegram: telegram.clone(),
         shutdown: shutdown.clone(),
     });
@@ -341,14 +351,13 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         };
         background_tasks.push(tokio::spawn(email::imap::run(intake, shutdown.clone())));
     }
+    let header_timeout = Duration::from_secs(config_header_timeout.max(1));
     let router = crate::http::router(app);
     let mut until_stop = shutdown;
     let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { stopped(&mut until_stop).await })
+        crate::http::serve::serve(listener, router, header_timeout, async move {
+            stopped(&mut until_stop).await
+        })
         .await
     });
     tracing::info!(%addr, "Frontdesk is listening.");

@@ -125,6 +125,18 @@ pub struct ServerConfig {
     /// Largest HTTP request body accepted, in bytes.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// Seconds a client gets to send a request's headers; a slower one
+    /// (or an idle keep-alive connection) is closed.
+    #[serde(default = "default_client_timeout")]
+    pub header_timeout_secs: u64,
+    /// Seconds a client gets to send a request's body; a slower one gets
+    /// 408.
+    #[serde(default = "default_client_timeout")]
+    pub body_timeout_secs: u64,
+}
+
+fn default_client_timeout() -> u64 {
+    10
 }
 
 fn default_listen() -> SocketAddr {
@@ -464,6 +476,19 @@ pub struct WebConfig {
     /// so segments can trust a visitor's user id and attributes. Use
     /// `${ENV_VAR}`. Without it, identities are ignored.
     pub identity_secret: Option<String>,
+    /// Messages one chat session may send a minute (HTTP and WebSocket);
+    /// more get 429 with Retry-After. 0: no limit.
+    #[serde(default = "default_session_messages_per_minute")]
+    pub session_messages_per_minute: u32,
+    /// Messages and new sessions one client address may send a minute, over
+    /// all its sessions. Behind a reverse proxy every visitor has the
+    /// proxy's address: raise it or set 0 (no limit).
+    #[serde(default = "default_address_requests_per_minute")]
+    pub address_requests_per_minute: u32,
+    /// Seconds a frame may wait on a visitor who does not read before the
+    /// WebSocket is closed (the visitor can reconnect and replay).
+    #[serde(default = "default_ws_send_timeout")]
+    pub ws_send_timeout_secs: u64,
 }
 
 impl Default for WebConfig {
@@ -474,8 +499,21 @@ impl Default for WebConfig {
             ack: AckPolicy::default(),
             allowed_origins: Vec::new(),
             identity_secret: None,
+            session_messages_per_minute: default_session_messages_per_minute(),
+            address_requests_per_minute: default_address_requests_per_minute(),
+            ws_send_timeout_secs: default_ws_send_timeout(),
         }
     }
+}
+
+fn default_session_messages_per_minute() -> u32 {
+    30
+}
+fn default_address_requests_per_minute() -> u32 {
+    600
+}
+fn default_ws_send_timeout() -> u64 {
+    10
 }
 
 fn yes() -> bool {

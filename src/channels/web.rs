@@ -21,9 +21,9 @@ use crate::waiting;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message as WsFrame, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -33,6 +33,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -152,11 +153,28 @@ fn clean_optional(
     Ok(Some(value))
 }
 
+/// 429 when `client` sent more than its address may.
+fn check_address(app: &App, client: SocketAddr) -> Result<(), AppError> {
+    app.address_throttle.check(&client.ip()).map_err(|wait| {
+        tracing::warn!(address = %client.ip(), "Too many chat requests from one address.");
+        AppError::too_many("too many requests from your address; try again later", wait)
+    })
+}
+
 /// `POST /sessions` with an optional `{"name", "email"}` body.
 async fn create_session(
     State(app): State<Arc<App>>,
-    body: Bytes,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
+    check_address(&app, client)?;
+    let body = body.map_err(|rejection| {
+        if crate::http::error::is_body_timeout(&rejection) {
+            crate::http::error::body_timeout()
+        } else {
+            AppError::new(rejection.status(), "invalid_body", rejection.body_text())
+        }
+    })?;
     let request: NewSession = if body.iter().all(u8::is_ascii_whitespace) {
         NewSession::default()
     } else {
@@ -217,6 +235,13 @@ async fn submit(
         ));
     }
     require_text(text, app.config.channels.web.max_message_bytes)?;
+    app.session_throttle.check(&session.id).map_err(|wait| {
+        tracing::warn!("A chat session is sending too fast.");
+        AppError::too_many(
+            "you are sending messages too fast; wait a moment and send again",
+            wait,
+        )
+    })?;
     let inbound = InboundMessage {
         display_name: session.display_name.clone(),
         attributes: session
@@ -254,8 +279,10 @@ struct PostMessage {
 /// `POST /messages`: 202 once the message is durable.
 async fn post_message(
     State(app): State<Arc<App>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<PostMessage>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
+    check_address(&app, client)?;
     let session = session_of(&app, &body.session)?;
     let accepted = submit(&app, &session, &body.client_id, &body.text).await?;
     Ok((StatusCode::ACCEPTED, Json(receipt(&accepted))))
@@ -386,6 +413,10 @@ enum ClientFrame {
 
 async fn run_socket(app: Arc<App>, session: WebSession, after: u64, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
+    // A visitor who stops reading fills the socket's buffers; past this
+    // wait the socket is closed, so the task and its memory are let go.
+    let patience = Duration::from_secs(app.config.channels.web.ws_send_timeout_secs.max(1));
+
     // Replies to the visitor's own frames, handed from the reader to the writer.
     let (replies, mut pending_replies) = mpsc::channel::<Value>(16);
     let mut updates = app.live.subscribe(&address(&session).key());
@@ -402,9 +433,12 @@ async fn run_socket(app: Arc<App>, session: WebSession, after: u64, socket: WebS
                 let (messages, last) = transcript_after(&app, &session, cursor).map_err(|_| ())?;
                 for mut message in messages {
                     message["type"] = json!("message");
-                    sink.send(WsFrame::Text(message.to_string().into()))
-                        .await
-                        .map_err(|_| ())?;
+                    send_within(
+                        &mut sink,
+                        patience,
+                        WsFrame::Text(message.to_string().into()),
+                    )
+                    .await?;
                 }
                 if last == cursor {
                     break;
@@ -418,9 +452,7 @@ async fn run_socket(app: Arc<App>, session: WebSession, after: u64, socket: WebS
                     .clone()
                     .unwrap_or_else(|| json!({ "position": null, "wait_minutes": null }));
                 frame["type"] = json!("queue");
-                sink.send(WsFrame::Text(frame.to_string().into()))
-                    .await
-                    .map_err(|_| ())?;
+                send_within(&mut sink, patience, WsFrame::Text(frame.to_string().into())).await?;
                 place_sent = place;
             }
             // Wait for something that can change what the visitor sees.
@@ -429,10 +461,10 @@ async fn run_socket(app: Arc<App>, session: WebSession, after: u64, socket: WebS
                 changed = places.changed() => changed.map_err(|_| ())?,
                 reply = pending_replies.recv() => {
                     let reply = reply.ok_or(())?;
-                    sink.send(WsFrame::Text(reply.to_string().into())).await.map_err(|_| ())?;
+                    send_within(&mut sink, patience, WsFrame::Text(reply.to_string().into())).await?;
                 }
                 _ = crate::app::stopped(&mut shutdown) => {
-                    let _ = sink.send(WsFrame::Close(None)).await;
+                    let _ = send_within(&mut sink, patience, WsFrame::Close(None)).await;
                     return Err(());
                 }
             }
@@ -465,6 +497,22 @@ async fn run_socket(app: Arc<App>, session: WebSession, after: u64, socket: WebS
     }
 }
 
+/// Sends one frame, giving up on a visitor who has not read for `patience`.
+async fn send_within(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, WsFrame>,
+    patience: Duration,
+    frame: WsFrame,
+) -> Result<(), ()> {
+    match tokio::time::timeout(patience, sink.send(frame)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(()),
+        Err(_) => {
+            tracing::info!("Closing a web chat socket whose visitor does not read.");
+            Err(())
+        }
+    }
+}
+
 async fn handle_frame(app: &App, session: &WebSession, text: &str) -> Value {
     let frame: ClientFrame = match serde_json::from_str(text) {
         Ok(frame) => frame,
@@ -486,10 +534,14 @@ async fn handle_frame(app: &App, session: &WebSession, text: &str) -> Value {
 }
 
 fn error_frame(client_id: Option<&str>, error: &AppError) -> Value {
-    json!({
+    let mut frame = json!({
         "type": "error",
         "client_id": client_id,
         "error": error.error,
         "detail": error.detail,
-    })
+    });
+    if let Some(secs) = error.retry_after_secs() {
+        frame["retry_after_secs"] = json!(secs);
+    }
+    frame
 }

@@ -40,6 +40,19 @@ impl AppError {
         Self::new(StatusCode::NOT_FOUND, error, detail)
     }
 
+    /// 429 with Retry-After (whole seconds, at least 1).
+    pub fn too_many(detail: impl Into<String>, wait: std::time::Duration) -> Self {
+        Self {
+            retry_after_secs: Some(wait.as_secs_f64().ceil().max(1.0) as u64),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
+        }
+    }
+
+    /// Seconds the client should wait, when the error says so.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after_secs
+    }
+
     /// 503 with Retry-After: we could not make the request durable.
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self {
@@ -92,8 +105,32 @@ impl From<InboxError> for AppError {
     }
 }
 
+/// Whether `error` comes from a body the client did not send in time.
+pub fn is_body_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// 408 for a body sent too slowly.
+pub fn body_timeout() -> AppError {
+    AppError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        "the request body did not arrive in time",
+    )
+}
+
 impl From<JsonRejection> for AppError {
     fn from(rejection: JsonRejection) -> Self {
+        if is_body_timeout(&rejection) {
+            return body_timeout();
+        }
         let status = rejection.status();
         let error = match status {
             StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",

@@ -8,6 +8,8 @@ pub mod error;
 mod pages;
 pub mod rating_page;
 pub mod reports;
+pub mod serve;
+pub mod throttle;
 
 use crate::app::App;
 use crate::channels;
@@ -34,6 +36,7 @@ fn cors(origins: &[String]) -> CorsLayer {
 
 pub fn router(app: Arc<App>) -> Router {
     let body_limit = app.config.server.max_body_bytes;
+    let body_timeout = std::time::Duration::from_secs(app.config.server.body_timeout_secs.max(1));
     Router::new()
         .merge(pages::routes())
         .merge(rating_page::routes())
@@ -46,6 +49,10 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(channels::telegram::webhook::routes())
         .fallback(|| async { AppError::not_found("not_found", "no such endpoint") })
         .layer(DefaultBodyLimit::max(body_limit))
+        // A client dribbling its body gets 408 (slow headers: `serve`).
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_timeout,
+        ))
         // Spans name the path only: query strings carry session tokens.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             tracing::debug_span!("http", method = %request.method(), path = %request.uri().path())
