@@ -28,6 +28,15 @@ impl Process {
     }
 
     pub fn start_with_config(data: &Path, config: Option<&Path>) -> Self {
+        Self::launch(data, config, "info")
+    }
+
+    /// With every debug line, of the gateway and of every library, in the logs.
+    pub fn start_with_debug_logs(data: &Path, config: &Path) -> Self {
+        Self::launch(data, Some(config), "debug")
+    }
+
+    fn launch(data: &Path, config: Option<&Path>, log_filter: &str) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_frontdesk"));
         command.arg("serve");
         if let Some(config) = config {
@@ -37,7 +46,7 @@ impl Process {
             .args(["--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", log_filter)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

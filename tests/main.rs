@@ -10,6 +10,8 @@ mod cli;
 pub mod crash;
 mod email;
 mod email_fixtures;
+mod hostile_input;
+mod secrets_in_logs;
 mod store_contract;
 mod telegram;
 mod web_chat;

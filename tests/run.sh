@@ -54,3 +54,5 @@ done
 # The benchmark harness still runs (a few iterations; figures in BENCHMARKS.md come from `cargo bench`).
 cargo test --locked --bench gateway -- --quick
 cargo test --locked
+# Fuzzing, bounded in time (tests/fuzz.sh; FUZZ_SECONDS per target).
+bash tests/fuzz.sh

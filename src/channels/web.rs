@@ -91,7 +91,7 @@ const MAX_ATTRIBUTES: usize = 32;
 /// The visitor's identity if the host site signed it; unsigned or forged
 /// identities are ignored (the visitor is then simply anonymous).
 fn verified_identity(
-    app: &App,
+    identity_secret: Option<&str>,
     request: &NewSession,
 ) -> Result<Option<VerifiedIdentity>, AppError> {
     let Some(user_id) = &request.user_id else {
@@ -111,7 +111,7 @@ fn verified_identity(
             ),
         ));
     }
-    let Some(secret) = &app.config.channels.web.identity_secret else {
+    let Some(secret) = identity_secret else {
         tracing::debug!("Ignored a visitor identity: no identity_secret is configured.");
         return Ok(None);
     };
@@ -153,6 +153,63 @@ fn clean_optional(
     Ok(Some(value))
 }
 
+/// What a visitor's `POST /sessions` body asks for, checked.
+#[derive(Debug)]
+pub struct SessionRequest {
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    /// Present only when the host site's signature verifies.
+    pub identity: Option<VerifiedIdentity>,
+}
+
+/// Reads and checks a `POST /sessions` body (empty is fine): every fault is
+/// a 400 with what was wrong.
+pub fn read_session_request(
+    body: &[u8],
+    identity_secret: Option<&str>,
+) -> Result<SessionRequest, AppError> {
+    let request: NewSession = if body.iter().all(u8::is_ascii_whitespace) {
+        NewSession::default()
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| AppError::bad_request("invalid_json", e.to_string()))?
+    };
+    let identity = verified_identity(identity_secret, &request)?;
+    let display_name = clean_optional(request.name, MAX_NAME, "name")?;
+    let email = clean_optional(request.email, MAX_EMAIL, "email")?;
+    if email.as_deref().is_some_and(|e| !e.contains('@')) {
+        return Err(AppError::bad_request(
+            "invalid_session",
+            "`email` is not an email address",
+        ));
+    }
+    Ok(SessionRequest {
+        display_name,
+        email,
+        identity,
+    })
+}
+
+/// Checks a visitor message's `client_id` and text (HTTP and WebSocket).
+pub fn check_message(client_id: &str, text: &str, max_bytes: usize) -> Result<(), AppError> {
+    if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID {
+        return Err(AppError::bad_request(
+            "invalid_client_id",
+            format!("`client_id` must be 1 to {MAX_CLIENT_ID} bytes, unique per message"),
+        ));
+    }
+    require_text(text, max_bytes)
+}
+
+/// Reads a WebSocket frame's text: the message it carries as
+/// `(client_id, text)`, unchecked (see [`check_message`]).
+pub fn read_frame(text: &str) -> Result<(String, String), AppError> {
+    match serde_json::from_str::<ClientFrame>(text) {
+        Ok(ClientFrame::Message { client_id, text }) => Ok((client_id, text)),
+        Err(e) => Err(AppError::bad_request("invalid_json", e.to_string())),
+    }
+}
+
 /// 429 when `client` sent more than its address may.
 fn check_address(app: &App, client: SocketAddr) -> Result<(), AppError> {
     app.address_throttle.check(&client.ip()).map_err(|wait| {
@@ -175,21 +232,11 @@ async fn create_session(
             AppError::new(rejection.status(), "invalid_body", rejection.body_text())
         }
     })?;
-    let request: NewSession = if body.iter().all(u8::is_ascii_whitespace) {
-        NewSession::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| AppError::bad_request("invalid_json", e.to_string()))?
-    };
-    let identity = verified_identity(&app, &request)?;
-    let display_name = clean_optional(request.name, MAX_NAME, "name")?;
-    let email = clean_optional(request.email, MAX_EMAIL, "email")?;
-    if email.as_deref().is_some_and(|e| !e.contains('@')) {
-        return Err(AppError::bad_request(
-            "invalid_session",
-            "`email` is not an email address",
-        ));
-    }
+    let SessionRequest {
+        display_name,
+        email,
+        identity,
+    } = read_session_request(&body, app.config.channels.web.identity_secret.as_deref())?;
     let session = WebSession {
         id: Uuid::new_v4(),
         token: new_token()?,
@@ -228,13 +275,7 @@ async fn submit(
     client_id: &str,
     text: &str,
 ) -> Result<Accepted, AppError> {
-    if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID {
-        return Err(AppError::bad_request(
-            "invalid_client_id",
-            format!("`client_id` must be 1 to {MAX_CLIENT_ID} bytes, unique per message"),
-        ));
-    }
-    require_text(text, app.config.channels.web.max_message_bytes)?;
+    check_message(client_id, text, app.config.channels.web.max_message_bytes)?;
     app.session_throttle.check(&session.id).map_err(|wait| {
         tracing::warn!("A chat session is sending too fast.");
         AppError::too_many(
@@ -514,22 +555,18 @@ async fn send_within(
 }
 
 async fn handle_frame(app: &App, session: &WebSession, text: &str) -> Value {
-    let frame: ClientFrame = match serde_json::from_str(text) {
-        Ok(frame) => frame,
-        Err(e) => return error_frame(None, &AppError::bad_request("invalid_json", e.to_string())),
+    let (client_id, text) = match read_frame(text) {
+        Ok(message) => message,
+        Err(error) => return error_frame(None, &error),
     };
-    match frame {
-        ClientFrame::Message { client_id, text } => {
-            match submit(app, session, &client_id, &text).await {
-                Ok(accepted) => {
-                    let mut reply = receipt(&accepted);
-                    reply["type"] = json!("received");
-                    reply["client_id"] = json!(client_id);
-                    reply
-                }
-                Err(error) => error_frame(Some(&client_id), &error),
-            }
+    match submit(app, session, &client_id, &text).await {
+        Ok(accepted) => {
+            let mut reply = receipt(&accepted);
+            reply["type"] = json!("received");
+            reply["client_id"] = json!(client_id);
+            reply
         }
+        Err(error) => error_frame(Some(&client_id), &error),
     }
 }
 

@@ -2,7 +2,7 @@
 //! (`tests/servers/mail/`), on free loopback ports in a throwaway folder.
 //! The SMTP server answers 250 only after dovecot delivered, so a mail is in
 //! its mailbox when `send` returns. Every non-local recipient gets its own
-//! mailbox (login: the address, password `password`), so a test reads what
+//! mailbox (login: the address, password [`PASSWORD`]), so a test reads what
 //! the customer received.
 
 use async_imap::Session;
@@ -16,7 +16,9 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 pub const SUPPORT: &str = "support@example.test";
-pub const PASSWORD: &str = "password";
+/// Every mailbox's password: one no log line could contain by chance, so
+/// a test can check it never reaches the logs.
+pub const PASSWORD: &str = "mbx-pass-Q7v2Lx9";
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -77,6 +79,8 @@ impl MailServer {
             .env("SMTPS_PORT", smtps.to_string())
             .env("MAIL_TLS", if tls { "1" } else { "0" })
             .env("MAIL_SKIP_INSTALL", "1")
+            .env("SUPPORT_PASSWORD", PASSWORD)
+            .env("CUSTOMER_PASSWORD", PASSWORD)
             .stdin(std::process::Stdio::null())
             .output()
             .expect("run mail-up.sh");

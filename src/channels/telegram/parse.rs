@@ -144,6 +144,11 @@ fn from_callback(query: &CallbackQuery) -> Parsed {
     }
 }
 
+/// An update as the Bot API sends it (JSON), as a webhook body arrives.
+pub fn read_update(body: &[u8]) -> Result<Update, serde_json::Error> {
+    serde_json::from_slice(body)
+}
+
 /// What `update` means for the gateway.
 pub fn parse(update: &Update) -> Parsed {
     match &update.kind {

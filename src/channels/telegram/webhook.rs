@@ -49,7 +49,7 @@ async fn receive(
             "wrong or missing secret token",
         ));
     }
-    let update: teloxide::types::Update = serde_json::from_slice(&body)
+    let update = super::parse::read_update(&body)
         .map_err(|e| AppError::bad_request("invalid_update", e.to_string()))?;
     super::poll::take_in(bot, &app.inbox, &update)
         .await

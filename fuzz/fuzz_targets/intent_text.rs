@@ -1,0 +1,36 @@
+//! Any text a customer could send: normalizing it and deciding on the
+//! shipped intent pack never panics, and the decision does not depend on
+//! case or on invisible characters inserted.
+#![no_main]
+
+use frontdesk::intents::{Decision, IntentSet, normalize};
+use libfuzzer_sys::fuzz_target;
+use std::sync::LazyLock;
+
+static INTENTS: LazyLock<IntentSet> =
+    LazyLock::new(|| IntentSet::load(None).expect("the shipped intents load"));
+
+fn name(d: &Decision<'_>) -> String {
+    match d {
+        Decision::Matched(c) => c.intent.name.clone(),
+        Decision::Ambiguous(..) => "(ambiguous)".into(),
+        Decision::NoMatch => "(none)".into(),
+    }
+}
+
+fuzz_target!(|bytes: &[u8]| {
+    let text = String::from_utf8_lossy(bytes);
+    let normalized = normalize(&text);
+    assert_eq!(
+        normalize(&normalized),
+        normalized,
+        "normalizing twice changes it"
+    );
+    let decided = INTENTS.decide(&text);
+    let spaced: String = text.chars().flat_map(|c| [c, '\u{200b}']).collect();
+    assert_eq!(
+        name(&INTENTS.decide(&spaced)),
+        name(&decided),
+        "zero-width spaces changed the answer"
+    );
+});
