@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::json;
 use std::time::Duration;
 
-async fn gateway_with_telegram(mode: TelegramMode) -> (TestGateway, FakeTelegram) {
+pub async fn gateway_with_telegram(mode: TelegramMode) -> (TestGateway, FakeTelegram) {
     let tg = FakeTelegram::default();
     let api_url = tg.start().await;
     let gw = TestGateway::start_with(|c| {

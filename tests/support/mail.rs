@@ -215,6 +215,47 @@ impl MailServer {
             .status();
     }
 
+    /// Puts a mail straight into `user`'s INBOX (IMAP APPEND), unseen.
+    pub async fn append(&self, user: &str, raw: &str) {
+        let mut session = self.login(user).await;
+        session
+            .append("INBOX", None, None, raw.as_bytes())
+            .await
+            .expect("IMAP APPEND");
+        let _ = session.logout().await;
+    }
+
+    /// Stops the SMTP server (aiosmtpd); `restart_smtp` brings it back.
+    pub fn stop_smtp(&self) {
+        let pid = std::fs::read_to_string(self.dir.join("run/smtpd.pid")).expect("smtpd pid");
+        let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    pub fn restart_smtp(&self) {
+        let command =
+            std::fs::read_to_string(self.dir.join("run/smtpd.cmd")).expect("smtpd command");
+        let child = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "setsid {command} </dev/null >>{}/log/smtpd.log 2>&1 & echo $!",
+                self.dir.display()
+            ))
+            .output()
+            .expect("start smtpd");
+        let pid = String::from_utf8_lossy(&child.stdout).trim().to_string();
+        std::fs::write(self.dir.join("run/smtpd.pid"), pid).expect("pid");
+        // Listening again?
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.smtp_port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "smtpd did not come back"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn restart_imap(&self) {
         let _ = std::fs::remove_file(self.dir.join("run/dovecot/master.pid"));
         let status = Command::new("/usr/sbin/dovecot")

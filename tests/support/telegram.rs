@@ -36,6 +36,10 @@ struct Inner {
     script: VecDeque<Scripted>,
     answered_callbacks: Vec<String>,
     webhook: Option<(String, String)>,
+    /// Until then every method answers 502 Bad Gateway.
+    outage_until: Option<tokio::time::Instant>,
+    /// Calls answered with 502: (method, when).
+    failed_calls: Vec<(String, tokio::time::Instant)>,
 }
 
 #[derive(Clone, Default)]
@@ -117,6 +121,17 @@ impl FakeTelegram {
         self.lock().script.push_back(step);
     }
 
+    /// Answers every call with 502 Bad Gateway for `length`, as the Bot
+    /// API does when its servers have trouble.
+    pub fn outage(&self, length: Duration) {
+        self.lock().outage_until = Some(tokio::time::Instant::now() + length);
+    }
+
+    /// Calls answered with 502: (method, when).
+    pub fn failed_calls(&self) -> Vec<(String, tokio::time::Instant)> {
+        self.lock().failed_calls.clone()
+    }
+
     pub fn sent(&self) -> Vec<(i64, String, Value)> {
         self.lock().sent.clone()
     }
@@ -184,6 +199,18 @@ async fn handle(
     use axum::response::IntoResponse;
     if bot != format!("bot{TOKEN}") {
         return error(401, "Unauthorized", None).into_response();
+    }
+    {
+        let mut inner = tg.lock();
+        if inner
+            .outage_until
+            .is_some_and(|until| tokio::time::Instant::now() < until)
+        {
+            inner
+                .failed_calls
+                .push((method.to_lowercase(), tokio::time::Instant::now()));
+            return error(502, "Bad Gateway", None).into_response();
+        }
     }
     let params: Value = serde_json::from_slice(&body).unwrap_or_else(|_| form_fields(&body));
     match method.to_lowercase().as_str() {
