@@ -80,6 +80,9 @@ impl App {
         if *self.shutdown.borrow() {
             return Err("shutting down".into());
         }
+        if let Some(failure) = self.store.failure() {
+            return Err(format!("storage failed: {failure}"));
+        }
         self.store
             .next_outbox_due()
             .map(|_| ())
@@ -376,6 +379,18 @@ impl Gateway {
     /// The gateway's store, for embedding programs and tests.
     pub fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
+    }
+
+    /// Resolves when the store can no longer make writes durable (the disk
+    /// is full or failing), with the reason. The gateway then acknowledges
+    /// nothing more; stop it and start it again once the store opens.
+    pub async fn storage_failure(&self) -> String {
+        loop {
+            if let Some(failure) = self.store.failure() {
+                return failure;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// Stops accepting, lets open requests finish (up to 10 s), and flushes.

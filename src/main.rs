@@ -293,14 +293,45 @@ fn init_logging() {
         .init();
 }
 
-fn serve(config: Config) -> Result<()> {
+/// Seconds between attempts to start again after the store failed.
+const RESTART_SECS: u64 = 5;
+
+/// Runs the gateway until a signal. If its store fails while it runs (a
+/// full disk), the gateway stops, having acknowledged nothing it could not
+/// store, and starts again as soon as the store opens (when there is room
+/// again), on the same address. A first start that fails is an error.
+fn serve(mut config: Config) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let gateway = app::start(config).await?;
-        wait_for_signal().await;
-        tracing::info!("Stopping on signal.");
-        gateway.stop().await;
-        Ok(())
+        let mut signal = std::pin::pin!(wait_for_signal());
+        let mut gateway = app::start(config.clone()).await?;
+        config.server.listen = gateway.addr;
+        loop {
+            tokio::select! {
+                _ = &mut signal => {
+                    tracing::info!("Stopping on signal.");
+                    gateway.stop().await;
+                    return Ok(());
+                }
+                failure = gateway.storage_failure() => {
+                    tracing::error!(%failure, "The store cannot write (is the disk full?). Stopping: nothing more is acknowledged, and nothing acknowledged is lost. Frontdesk starts again once the store opens.");
+                    gateway.stop().await;
+                }
+            }
+            gateway = loop {
+                tokio::select! {
+                    _ = &mut signal => return Ok(()),
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(RESTART_SECS)) => {}
+                }
+                match app::start(config.clone()).await {
+                    Ok(gateway) => {
+                        tracing::info!("Started again after the storage failure.");
+                        break gateway;
+                    }
+                    Err(error) => tracing::warn!(%error, retry_in_secs = RESTART_SECS, "Cannot start again yet."),
+                }
+            };
+        }
     })
 }
 

@@ -201,6 +201,11 @@ pub trait Store: Send + Sync + 'static {
     /// Resolves once every write made before the call is on disk.
     fn sync(&self) -> BoxFuture<'static, Result<(), StoreError>>;
 
+    /// Why the store can no longer make writes durable (a full or failing
+    /// disk), once that happened; it stays so until the store is opened
+    /// again.
+    fn failure(&self) -> Option<String>;
+
     /// Takes in a customer message in one atomic step: drop it if its
     /// `(channel, external_id)` was seen, find or open the customer's
     /// conversation (reopening a resolved one), append the message and mark

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 const META_SCHEMA: &[u8] = b"schema_version";
 const META_NEXT_TICKET: &[u8] = b"next_ticket";
@@ -75,6 +75,8 @@ pub struct SledStore {
     /// never interleave). Flushing happens outside it.
     writer: Mutex<()>,
     commit: GroupCommit,
+    /// The first flush error: after it, nothing more becomes durable.
+    failure: Arc<Mutex<Option<String>>>,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -206,6 +208,8 @@ impl SledStore {
             })?;
         let tree = |name: &str| db.open_tree(name).map_err(io);
         let flusher = db.clone();
+        let failure = Arc::new(Mutex::new(None));
+        let failure_seen = failure.clone();
         let store = SledStore {
             meta: tree("meta")?,
             conversations: tree("conversationid_conversation")?,
@@ -227,8 +231,18 @@ impl SledStore {
             time_status_change: tree("time_status_change")?,
             writer: Mutex::new(()),
             commit: GroupCommit::start(move || {
-                flusher.flush().map(|_| ()).map_err(|e| e.to_string())
+                flusher.flush().map(|_| ()).map_err(|e| {
+                    let error = e.to_string();
+                    // sled refuses every write after a failed flush: this
+                    // database is done until it is opened again.
+                    failure_seen
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_or_insert_with(|| error.clone());
+                    error
+                })
             })?,
+            failure,
             db,
         };
         store.check_schema()?;
@@ -1000,6 +1014,13 @@ impl Store for SledStore {
             .values()
             .map(|v| decode("status change", &v.map_err(io)?))
             .collect()
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn pickups_since(&self, since: DateTime<Utc>) -> Result<Vec<Pickup>, StoreError> {
