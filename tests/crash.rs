@@ -150,16 +150,25 @@ async fn visitor(
     }
 }
 
+/// A visitor's whole transcript, page by page.
 async fn transcript(base: &str, session: &str) -> Vec<Value> {
-    let body: Value = reqwest::get(format!(
-        "{base}/api/v1/chat/messages?session={session}&after=0"
-    ))
-    .await
-    .expect("get")
-    .json()
-    .await
-    .expect("json");
-    body["messages"].as_array().expect("messages").clone()
+    let mut all: Vec<Value> = Vec::new();
+    loop {
+        let after = all.last().and_then(|m| m["seq"].as_u64()).unwrap_or(0);
+        let body: Value = reqwest::get(format!(
+            "{base}/api/v1/chat/messages?session={session}&after={after}"
+        ))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+        let page = body["messages"].as_array().expect("messages").clone();
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -295,4 +304,246 @@ async fn tally(base: &str, sessions: &[String], ledgers: &[Ledger]) -> Tally {
             .count();
     }
     t
+}
+
+/// Crash under load on every channel at once: web visitors post, a bot
+/// API server delivers Telegram updates, customers mail the support
+/// mailbox, while the binary is killed with SIGKILL ten times at moments
+/// that differ from round to round. Afterwards: every message acknowledged
+/// to its channel (HTTP 202, a Telegram offset past it, an IMAP `\Seen`)
+/// is stored exactly once, every customer got their reply, and no customer
+/// got more than one duplicate automatic reply per crash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_channel_survives_ten_kills_with_nothing_lost_or_stored_twice() {
+    use crate::support::mail::{MailServer, PASSWORD, SUPPORT};
+    use crate::support::telegram::{FakeTelegram, TOKEN};
+    use frontdesk::model::{Author, CustomerAddress};
+    use frontdesk::store::{ExportRecord, Store};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    const KILLS: usize = 10;
+    const VISITORS: usize = 4;
+    const CHATS: i64 = 4;
+    const MAILERS: usize = 3;
+    let tg = FakeTelegram::default();
+    let api_url = tg.start().await;
+    let mail = Arc::new(MailServer::start());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("frontdesk.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\n{vars}\
+             [channels.web]\nsession_messages_per_minute = 0\naddress_requests_per_minute = 0\n\
+             [channels.telegram]\ntoken = \"{TOKEN}\"\napi_url = \"{api_url}\"\npoll_timeout_secs = 1\n\
+             [channels.email]\naddress = \"{SUPPORT}\"\npoll_secs = 1\nauto_reply_limit = 100000\n\
+             [channels.email.imap]\nhost = \"127.0.0.1\"\nport = {imap}\nsecurity = \"plain\"\nusername = \"{SUPPORT}\"\npassword = \"{PASSWORD}\"\n\
+             [channels.email.smtp]\nhost = \"127.0.0.1\"\nport = {smtp}\nsecurity = \"plain\"\n",
+            vars = crate::support::shipped_vars(),
+            imap = mail.imap_port,
+            smtp = mail.smtp_port,
+        ),
+    )
+    .expect("config");
+    let data = dir.path().join("data");
+    let mut process = Process::start_with_config(&data, Some(&config));
+    let http = reqwest::Client::new();
+    let mut sessions = Vec::new();
+    for _ in 0..VISITORS {
+        let body: Value = http
+            .post(format!("{}/api/v1/chat/sessions", process.base))
+            .send()
+            .await
+            .expect("session")
+            .json()
+            .await
+            .expect("json");
+        sessions.push(body["session"].as_str().expect("token").to_string());
+    }
+    let ledgers: Vec<Ledger> = (0..VISITORS).map(|_| Ledger::default()).collect();
+    let mut counters = [0usize; VISITORS];
+
+    // Telegram and email customers write throughout, kills or not.
+    let running = Arc::new(AtomicBool::new(true));
+    let pushed = Arc::new(AtomicUsize::new(0));
+    let telegram = {
+        let (tg, running, pushed) = (tg.clone(), running.clone(), pushed.clone());
+        tokio::spawn(async move {
+            let mut n = 0i64;
+            while running.load(Ordering::SeqCst) {
+                n += 1;
+                let chat = n % CHATS + 1;
+                let text = if n % 2 == 0 {
+                    format!("Where is my order? telegram {n}")
+                } else {
+                    format!("My lamp flickers, telegram {n}")
+                };
+                tg.push(tg.text(chat, n, &text));
+                pushed.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(60)).await;
+            }
+        })
+    };
+    let mailed = Arc::new(AtomicUsize::new(0));
+    let mailer = {
+        let (mail, running, mailed) = (mail.clone(), running.clone(), mailed.clone());
+        tokio::spawn(async move {
+            let mut n = 0usize;
+            while running.load(Ordering::SeqCst) {
+                n += 1;
+                let from = format!("customer{}@customer.test", n % MAILERS);
+                let raw = format!(
+                    "From: <{from}>\r\nTo: {SUPPORT}\r\nSubject: Question {n}\r\nMessage-ID: <crash-{n}@customer.test>\r\n\r\nWhere is my order? mail {n}\r\n"
+                );
+                mail.send(&from, SUPPORT, &raw).await;
+                mailed.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+
+    for round in 0..KILLS {
+        let visitors: Vec<_> = (0..VISITORS)
+            .map(|i| {
+                tokio::spawn(visitor(
+                    process.base.clone(),
+                    sessions[i].clone(),
+                    i,
+                    ledgers[i].clone(),
+                    counters[i],
+                ))
+            })
+            .collect();
+        // A moment that differs per round: 300 to 900 ms.
+        tokio::time::sleep(Duration::from_millis(300 + (round as u64 * 277) % 600)).await;
+        process.kill();
+        for (i, task) in visitors.into_iter().enumerate() {
+            counters[i] = task.await.expect("visitor");
+        }
+        process = Process::start_with_config(&data, Some(&config));
+    }
+    running.store(false, Ordering::SeqCst);
+    telegram.await.expect("telegram customers");
+    mailer.await.expect("mail customers");
+    // Visitors re-send what was not acknowledged, as the widget does.
+    for (session, ledger) in sessions.iter().zip(&ledgers) {
+        let unacked: Vec<String> = ledger
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(_, a)| !**a)
+            .map(|(t, _)| t.clone())
+            .collect();
+        for text in unacked {
+            let r = http
+                .post(format!("{}/api/v1/chat/messages", process.base))
+                .json(&json!({ "session": session, "client_id": text, "text": text }))
+                .send()
+                .await
+                .expect("resend");
+            assert_eq!(r.status(), 202);
+            ledger.lock().expect("lock").insert(text, true);
+        }
+    }
+    let (pushed, mailed) = (pushed.load(Ordering::SeqCst), mailed.load(Ordering::SeqCst));
+
+    // Wait until every customer has every reply.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let per_chat = |c: i64| (1..=pushed as i64).filter(|n| n % CHATS + 1 == c).count();
+    loop {
+        let web = tally(&process.base, &sessions, &ledgers).await;
+        let telegram_done = (1..=CHATS).all(|c| tg.sent_to(c).len() >= per_chat(c));
+        let mut acks = 0;
+        for m in 0..MAILERS {
+            acks += mail
+                .mailbox(&format!("customer{m}@customer.test"))
+                .await
+                .len();
+        }
+        if web.replies >= web.customers && telegram_done && acks >= mailed {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not every customer was answered: web {}/{}, telegram {:?}, mail {acks}/{mailed}",
+            web.replies,
+            web.customers,
+            (1..=CHATS)
+                .map(|c| (tg.sent_to(c).len(), per_chat(c)))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let web = tally(&process.base, &sessions, &ledgers).await;
+    let unread = mail
+        .mailbox(SUPPORT)
+        .await
+        .iter()
+        .filter(|(_, seen, _)| !seen)
+        .count();
+    process.kill();
+
+    // What the store holds, channel by channel.
+    let store = frontdesk::store::sled::SledStore::open(&data).expect("open the store");
+    let mut channel_of = HashMap::new();
+    let mut stored: HashMap<(String, String), usize> = HashMap::new();
+    store
+        .export(&mut |record| {
+            match record {
+                ExportRecord::Conversation(c) => {
+                    let channel = match c.customer {
+                        CustomerAddress::Web { .. } => "web",
+                        CustomerAddress::Telegram { .. } => "telegram",
+                        CustomerAddress::Email { .. } => "email",
+                    };
+                    channel_of.insert(c.id, channel.to_string());
+                }
+                ExportRecord::Message(m) if m.author == Author::Customer => {
+                    let channel = channel_of
+                        .get(&m.conversation_id)
+                        .cloned()
+                        .unwrap_or_default();
+                    *stored
+                        .entry((channel, m.text.trim().to_string()))
+                        .or_default() += 1;
+                }
+                _ => {}
+            }
+            Ok(())
+        })
+        .expect("export");
+    let count = |channel: &str| stored.keys().filter(|(c, _)| c == channel).count();
+    let twice = stored.values().filter(|n| **n > 1).count();
+    let telegram_stored = count("telegram");
+    let email_stored = count("email");
+    let telegram_duplicates: Vec<usize> = (1..=CHATS)
+        .map(|c| tg.sent_to(c).len().saturating_sub(per_chat(c)))
+        .collect();
+    let mut email_duplicates = Vec::new();
+    for m in 0..MAILERS {
+        let from = format!("customer{m}@customer.test");
+        let sent = (1..=mailed).filter(|n| n % MAILERS == m).count();
+        email_duplicates.push(mail.mailbox(&from).await.len().saturating_sub(sent));
+    }
+    println!(
+        "crash test, all channels: {KILLS} kills; web {} messages stored, {} replies, {} missing; \
+         telegram {pushed} updates, {telegram_stored} stored, duplicate replies per chat {telegram_duplicates:?}; \
+         email {mailed} mails, {email_stored} stored, {unread} left unread, duplicate acks per sender {email_duplicates:?}; \
+         {twice} stored twice",
+        web.customers, web.replies, web.missing
+    );
+    assert_eq!(web.missing, 0, "acknowledged web messages were lost");
+    assert_eq!(web.replies, web.customers, "one reply per web turn");
+    assert_eq!(telegram_stored, pushed, "every Telegram update stored");
+    assert_eq!(email_stored, mailed, "every mail stored");
+    assert_eq!(unread, 0, "every mail marked seen");
+    assert_eq!(twice, 0, "a message was stored twice");
+    for dup in telegram_duplicates.iter().chain(&email_duplicates) {
+        assert!(*dup <= KILLS, "more than one duplicate per crash: {dup}");
+    }
+    assert!(
+        web.customers >= VISITORS * KILLS && pushed >= 50 && mailed >= 15,
+        "too little traffic to mean anything"
+    );
 }
