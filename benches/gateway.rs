@@ -12,7 +12,11 @@
 //!    `tests/data/intents/`, against its patterns as separate `Regex`es;
 //! 5. email: N mails waiting in a real IMAP mailbox (dovecot, started from
 //!    `tests/servers/mail/`) → all taken in (stored, flushed, `\Seen`),
-//!    against a bare IMAP client fetching the same mailbox.
+//!    against a bare IMAP client fetching the same mailbox;
+//! 6. many web chat sessions at once (1,000), each asking and waiting for
+//!    the answer: errors and lost answers;
+//! 7. the real binary's start-up time and memory, on an empty folder and
+//!    on one holding 100,000 conversations.
 //!
 //! `cargo bench --bench gateway` prints a Markdown report (copied into
 //! BENCHMARKS.md). `-- --quick` runs a few iterations only, as CI does to
@@ -37,6 +41,10 @@ struct Scale {
     intake: usize,
     chat: usize,
     email: usize,
+    /// Concurrent web chat sessions, each asking once.
+    sessions: usize,
+    /// Conversations in the store for the start-up and memory run.
+    stored: usize,
 }
 
 const EN_WORDS: &[&str] = &[
@@ -322,21 +330,35 @@ fn inbound(i: usize) -> InboundMessage {
     )
 }
 
-/// Runs `per_task` operations in each of 64 tasks; returns (ops/s, p50, p99).
+/// Runs `total` operations spread over 64 tasks; returns (ops/s, p50,
+/// p99, failures).
 async fn concurrent<F, Fut>(total: usize, op: F) -> (f64, Duration, Duration, usize)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    concurrent_in(64, total, op).await
+}
+
+/// Runs `total` operations spread over `width` tasks.
+async fn concurrent_in<F, Fut>(
+    width: usize,
+    total: usize,
+    op: F,
+) -> (f64, Duration, Duration, usize)
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
 {
     let op = Arc::new(op);
     let started = Instant::now();
-    let tasks: Vec<_> = (0..64)
+    let tasks: Vec<_> = (0..width)
         .map(|task| {
             let op = op.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut errors = 0;
-                for i in (task..total).step_by(64) {
+                for i in (task..total).step_by(width) {
                     let t = Instant::now();
                     if !op(i).await {
                         errors += 1;
@@ -539,6 +561,196 @@ async fn bench_chat(scale: &Scale) -> String {
     )
 }
 
+/// One visitor: a message, then a long poll until the bot's answer shows.
+async fn ask_and_wait(client: &reqwest::Client, base: &str, session: &str, id: &str) -> bool {
+    let Ok(r) = client
+        .post(format!("{base}/api/v1/chat/messages"))
+        .json(&json!({"session": session, "client_id": id, "text": "what are your opening hours"}))
+        .send()
+        .await
+    else {
+        return false;
+    };
+    let Ok(receipt) = r.json::<Value>().await else {
+        return false;
+    };
+    let after = receipt["seq"].as_u64().unwrap_or(0);
+    for _ in 0..20 {
+        let Ok(r) = client
+            .get(format!(
+                "{base}/api/v1/chat/messages?session={session}&after={after}&wait=5"
+            ))
+            .send()
+            .await
+        else {
+            return false;
+        };
+        let Ok(body) = r.json::<Value>().await else {
+            return false;
+        };
+        if body["messages"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m["from"] == "bot"))
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Many visitors at once, each asking one question and waiting for the
+/// answer: errors and lost answers count.
+async fn bench_sessions(scale: &Scale) -> String {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = frontdesk::config::Config::load(None).expect("config");
+    config.server.listen = "127.0.0.1:0".parse().expect("addr");
+    config.server.data_dir = data.path().to_path_buf();
+    config.channels.web.session_messages_per_minute = 0;
+    config.channels.web.address_requests_per_minute = 0;
+    let gateway = frontdesk::app::start(config).await.expect("gateway");
+    let base = format!("http://{}", gateway.addr);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(scale.sessions)
+        .build()
+        .expect("client");
+    let mut sessions = Vec::new();
+    for _ in 0..scale.sessions {
+        let body: Value = http
+            .post(format!("{base}/api/v1/chat/sessions"))
+            .send()
+            .await
+            .expect("session")
+            .json()
+            .await
+            .expect("json");
+        sessions.push(body["session"].as_str().expect("token").to_string());
+    }
+    let sessions = Arc::new(sessions);
+    let n = scale.sessions;
+    let (client, base2, s) = (http.clone(), base.clone(), sessions.clone());
+    let (rate, p50, p99, lost) = concurrent_in(n, n, move |i| {
+        let (client, base, s) = (client.clone(), base2.clone(), s.clone());
+        async move { ask_and_wait(&client, &base, &s[i], &format!("k{i}")).await }
+    })
+    .await;
+    gateway.stop().await;
+    format!(
+        "| web chat, {n} sessions at once, one question each | message → bot answer visible: {rate:.0}/s, p50 {p50:.2?}, p99 {p99:.2?}, **{lost} errors or lost answers** | | |\n"
+    )
+}
+
+/// The binary's resident memory in MB, from /proc.
+fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Starts the real binary on `data`; returns it, its address and how long
+/// it took to answer `/readyz`.
+async fn start_binary(data: &std::path::Path) -> (std::process::Child, String, Duration) {
+    use std::io::BufRead;
+    let started = Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_frontdesk"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn frontdesk");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if !sent && let Some(addr) = line.split("addr=").nth(1) {
+                let _ = tx.send(addr.trim().to_string());
+                sent = true;
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("frontdesk printed its address");
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::new();
+    while !client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    (child, base, started.elapsed())
+}
+
+/// Start-up time and memory: the binary on an empty folder, then on one
+/// holding `scale.stored` conversations (each a customer message and the
+/// bot's answer), idle, then after it served the agents' queue view.
+async fn bench_startup_memory(scale: &Scale) -> String {
+    let empty = tempfile::tempdir().expect("tempdir");
+    let (mut child, _, empty_start) = start_binary(empty.path()).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let empty_rss = rss_mb(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let full = tempfile::tempdir().expect("tempdir");
+    let fill_started = Instant::now();
+    {
+        let store = SledStore::open(full.path()).expect("store");
+        let new = NewConversation {
+            priority: 0,
+            locale: "en".into(),
+            segment: None,
+            tags: Vec::new(),
+        };
+        for i in 0..scale.stored {
+            let accepted = store.accept(&inbound(i), &new).expect("accept");
+            store
+                .record_turn(&frontdesk::store::TurnOutcome {
+                    turn: frontdesk::store::PendingTurn {
+                        conversation_id: accepted.conversation.id,
+                        seq: accepted.message.seq,
+                    },
+                    locale: "en".into(),
+                    handoff: i % 10 == 0,
+                    replies: Vec::new(),
+                    sla: None,
+                })
+                .expect("turn");
+        }
+        store.sync().await.expect("sync");
+    }
+    let fill_secs = fill_started.elapsed().as_secs_f64();
+    let (mut child, base, loaded_start) = start_binary(full.path()).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let loaded_rss = rss_mb(child.id());
+    let _ = reqwest::get(format!("{base}/metrics")).await;
+    let after_metrics = rss_mb(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    let n = scale.stored;
+    format!(
+        "| start-up to ready | empty folder: {:.0} ms; {n} conversations stored: **{:.0} ms** | | target ≤ 1 s |\n\
+         | memory (RSS) | idle, empty: **{empty_rss:.1} MB**; idle with {n} conversations: **{loaded_rss:.1} MB**; after serving /metrics over them: {after_metrics:.1} MB | | targets ≤ 30 MB idle, ≤ 200 MB loaded |\n\
+         | (filling the store for this: {n} conversations in {fill_secs:.1} s) | | | |\n",
+        empty_start.as_secs_f64() * 1000.0,
+        loaded_start.as_secs_f64() * 1000.0,
+    )
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = if quick {
@@ -548,6 +760,8 @@ fn main() {
             intake: 256,
             chat: 128,
             email: 40,
+            sessions: 50,
+            stored: 1_000,
         }
     } else {
         Scale {
@@ -556,6 +770,8 @@ fn main() {
             intake: 20_000,
             chat: 5_000,
             email: 5_000,
+            sessions: 1_000,
+            stored: 100_000,
         }
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -582,7 +798,9 @@ fn main() {
     let intake = runtime.block_on(bench_intake(&scale));
     let chat = runtime.block_on(bench_chat(&scale));
     let email = runtime.block_on(bench_email(&scale));
+    let sessions = runtime.block_on(bench_sessions(&scale));
+    let startup = runtime.block_on(bench_startup_memory(&scale));
     println!(
-        "### Throughput and latency\n\n| what | measured | baseline (same run) | ratio |\n|---|---|---|---|\n{intake}{chat}{email}"
+        "### Throughput and latency\n\n| what | measured | baseline (same run) | ratio |\n|---|---|---|---|\n{intake}{chat}{sessions}{email}{startup}"
     );
 }
