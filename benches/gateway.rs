@@ -561,6 +561,63 @@ async fn bench_chat(scale: &Scale) -> String {
     )
 }
 
+/// What sled itself costs on this machine, single-threaded, no flush: one
+/// plain insert, and multi-tree transactions writing 1 or 6 keys per
+/// message, one message or 64 per transaction. `Store::accept` writes
+/// about 4 to 7 keys in one transaction; the intake baseline writes one.
+fn bench_sled_floor(scale: &Scale) -> String {
+    use sled::Transactional;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = sled::Config::new()
+        .path(dir.path())
+        .mode(sled::Mode::LowSpace)
+        .cache_capacity(32 << 20)
+        .open()
+        .expect("sled");
+    let trees: Vec<sled::Tree> = (0..4)
+        .map(|i| db.open_tree(format!("t{i}")).expect("tree"))
+        .collect();
+    let value = vec![7u8; 300];
+    let n = scale.intake as u64;
+    let started = Instant::now();
+    for i in 0..n {
+        trees[0]
+            .insert(i.to_be_bytes(), value.clone())
+            .expect("insert");
+    }
+    let plain = started.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let mut out = format!("| one plain insert | {plain:.1} µs |\n");
+    let mut next = 1u64 << 40;
+    for per_tx in [1usize, 64] {
+        for keys in [1usize, 6] {
+            let txs = (n as usize / per_tx).max(1);
+            let started = Instant::now();
+            for _ in 0..txs {
+                (&trees[0], &trees[1], &trees[2], &trees[3])
+                    .transaction(|(a, b, c, d)| {
+                        let mut k = next;
+                        for _ in 0..per_tx {
+                            for j in 0..keys {
+                                let tree = [a, b, c, d][j % 4];
+                                let _ = tree.get(k.to_be_bytes())?;
+                                tree.insert(&k.to_be_bytes(), value.clone())?;
+                                k += 1;
+                            }
+                        }
+                        Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+                    })
+                    .expect("transaction");
+                next += (per_tx * keys) as u64;
+            }
+            let per_message = started.elapsed().as_secs_f64() * 1e6 / (txs * per_tx) as f64;
+            out.push_str(&format!(
+                "| transaction over 4 trees, {keys} key(s) per message, {per_tx} message(s) per transaction | {per_message:.1} µs per message |\n"
+            ));
+        }
+    }
+    out
+}
+
 /// One visitor: a message, then a long poll until the bot's answer shows.
 async fn ask_and_wait(client: &reqwest::Client, base: &str, session: &str, id: &str) -> bool {
     let Ok(r) = client
@@ -794,6 +851,10 @@ fn main() {
     println!(
         "### The shipped intent pack on held-out text\n\n{}",
         bench_shipped_intents(&scale)
+    );
+    println!(
+        "### What sled costs here (single thread, no flush)\n\n| operation | cost |\n|---|---|\n{}",
+        bench_sled_floor(&scale)
     );
     let intake = runtime.block_on(bench_intake(&scale));
     let chat = runtime.block_on(bench_chat(&scale));
