@@ -113,29 +113,20 @@ pub fn after_rating(
     if let Some(next) = next {
         return question(rules, conversation, next);
     }
-    let context = ReplyContext {
-        ticket: conversation.ticket,
-        customer_name: conversation.display_name.clone(),
-        ..ReplyContext::default()
-    };
-    let text = rules
-        .templates
-        .render(
-            "survey_thanks",
-            &conversation.locale,
-            conversation.channel(),
-            &context,
-        )
-        .map_err(|error| tracing::error!(%error, "The survey_thanks template failed."))
-        .ok()?;
     Some(OutboxEntry {
         invites_comment: true,
-        ..OutboxEntry::due_now(conversation.id, OutboundReason::Survey, text, None, None)
+        ..plain(rules, conversation, "survey_thanks")?
     })
 }
 
 /// After the customer's comment: thanks, and how to get more help.
 pub fn after_comment(rules: &Rules, conversation: &Conversation) -> Option<OutboxEntry> {
+    plain(rules, conversation, "survey_comment_thanks")
+}
+
+/// A survey message from `template` with no choices, or `None` if the
+/// template fails (logged).
+fn plain(rules: &Rules, conversation: &Conversation, template: &str) -> Option<OutboxEntry> {
     let context = ReplyContext {
         ticket: conversation.ticket,
         customer_name: conversation.display_name.clone(),
@@ -144,12 +135,12 @@ pub fn after_comment(rules: &Rules, conversation: &Conversation) -> Option<Outbo
     let text = rules
         .templates
         .render(
-            "survey_comment_thanks",
+            template,
             &conversation.locale,
             conversation.channel(),
             &context,
         )
-        .map_err(|error| tracing::error!(%error, "The survey_comment_thanks template failed."))
+        .map_err(|error| tracing::error!(%error, template, "A survey template failed."))
         .ok()?;
     Some(OutboxEntry::due_now(
         conversation.id,

@@ -1116,15 +1116,7 @@ async fn a_waiting_web_customer_sees_their_place_in_line_move_live() {
 
 #[tokio::test]
 async fn the_summary_report_matches_a_scripted_day_counted_by_hand() {
-    let gw = TestGateway::start_with(|c| {
-        c.sla = Some(frontdesk::config::SlaConfig {
-            first_response_minutes: 60,
-            resolution_minutes: None,
-            check_secs: 60,
-            breach_webhook: None,
-        })
-    })
-    .await;
+    let gw = TestGateway::start_with(|c| c.sla = Some(crate::support::sla(60))).await;
     gw.add_agent("ann", PASSWORD, Role::Agent);
     let ann = gw.login("ann", PASSWORD).await;
     let started = Utc::now() - chrono::Duration::seconds(1);
@@ -1267,17 +1259,7 @@ async fn the_summary_report_matches_a_scripted_day_counted_by_hand() {
 #[tokio::test]
 async fn an_agent_tag_moves_a_customer_into_its_segment_and_up_the_queue() {
     let gw = TestGateway::start_with(|c| {
-        c.segments = vec![frontdesk::config::SegmentConfig {
-            name: "key-accounts".into(),
-            priority: 20,
-            emails: Vec::new(),
-            email_domains: Vec::new(),
-            telegram_users: Vec::new(),
-            web_attributes: Default::default(),
-            tags: vec!["vip".into()],
-            first_response_minutes: None,
-            resolution_minutes: None,
-        }];
+        c.segments = vec![crate::support::tagged_segment("key-accounts", 20, "vip")];
     })
     .await;
     gw.add_agent("ann", PASSWORD, Role::Agent);
@@ -1325,15 +1307,7 @@ async fn an_agent_tag_moves_a_customer_into_its_segment_and_up_the_queue() {
 
 #[tokio::test]
 async fn the_staffing_forecast_counts_hand_offs_by_hour_of_the_week() {
-    let gw = TestGateway::start_with(|c| {
-        c.sla = Some(frontdesk::config::SlaConfig {
-            first_response_minutes: 60,
-            resolution_minutes: None,
-            check_secs: 60,
-            breach_webhook: None,
-        })
-    })
-    .await;
+    let gw = TestGateway::start_with(|c| c.sla = Some(crate::support::sla(60))).await;
     gw.add_agent("ann", PASSWORD, Role::Agent);
     let ann = gw.login("ann", PASSWORD).await;
     let (_, first) = waiting_customer(&gw, "my lamp flickers").await;

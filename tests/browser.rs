@@ -380,15 +380,7 @@ async fn console_agent_sees_the_queue_live_claims_replies_and_reads_customer_tex
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reports_page_shows_the_week_in_figures_and_a_chart() {
-    let gw = TestGateway::start_with(|c| {
-        c.sla = Some(frontdesk::config::SlaConfig {
-            first_response_minutes: 30,
-            resolution_minutes: None,
-            check_secs: 60,
-            breach_webhook: None,
-        })
-    })
-    .await;
+    let gw = TestGateway::start_with(|c| c.sla = Some(crate::support::sla(30))).await;
     gw.add_agent(
         "ann",
         "correct horse battery",

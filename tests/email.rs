@@ -497,17 +497,7 @@ async fn a_customer_an_agent_tagged_keeps_the_tag_and_segment_in_a_new_thread() 
     let config = mail_server.email_config();
     let gw = TestGateway::start_with(move |c| {
         c.channels.email = Some(config);
-        c.segments = vec![frontdesk::config::SegmentConfig {
-            name: "key-accounts".into(),
-            priority: 20,
-            emails: Vec::new(),
-            email_domains: Vec::new(),
-            telegram_users: Vec::new(),
-            web_attributes: Default::default(),
-            tags: vec!["vip".into()],
-            first_response_minutes: None,
-            resolution_minutes: None,
-        }];
+        c.segments = vec![crate::support::tagged_segment("key-accounts", 20, "vip")];
     })
     .await;
     let store = gw.store();

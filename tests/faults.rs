@@ -154,15 +154,7 @@ async fn a_full_disk_stops_acknowledgments_loses_nothing_and_the_gateway_recover
     let process = crate::crash::Process::start(&disk.path.join("data"));
     let http = reqwest::Client::new();
     let url = |path: &str| format!("{}{path}", process.base);
-    let session: Value = http
-        .post(url("/api/v1/chat/sessions"))
-        .send()
-        .await
-        .expect("session")
-        .json()
-        .await
-        .expect("json");
-    let session = session["session"].as_str().expect("token").to_string();
+    let session = crate::support::open_chat_session(&http, &process.base).await;
     let post = |id: String| {
         let (http, session, url) = (&http, &session, url("/api/v1/chat/messages"));
         async move {

@@ -721,12 +721,7 @@ async fn outside_business_hours_the_ack_names_the_reopening_and_the_deadline_cou
             sunday: every_day,
             holidays,
         });
-        c.sla = Some(frontdesk::config::SlaConfig {
-            first_response_minutes: 60,
-            resolution_minutes: None,
-            check_secs: 60,
-            breach_webhook: None,
-        });
+        c.sla = Some(crate::support::sla(60));
     })
     .await;
     let s = gw.session().await;

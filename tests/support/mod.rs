@@ -206,3 +206,42 @@ impl TestGateway {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 }
+
+/// Opens an anonymous web chat session on the gateway at `base` (say, a
+/// running binary); returns its token.
+pub async fn open_chat_session(http: &reqwest::Client, base: &str) -> String {
+    let body: Value = http
+        .post(format!("{base}/api/v1/chat/sessions"))
+        .send()
+        .await
+        .expect("session")
+        .json()
+        .await
+        .expect("json");
+    body["session"].as_str().expect("token").to_string()
+}
+
+/// `[sla]` with a first-response target, checked every minute, no webhook.
+pub fn sla(first_response_minutes: u32) -> frontdesk::config::SlaConfig {
+    frontdesk::config::SlaConfig {
+        first_response_minutes,
+        resolution_minutes: None,
+        check_secs: 60,
+        breach_webhook: None,
+    }
+}
+
+/// A segment that matches customers an agent tagged with `tag`.
+pub fn tagged_segment(name: &str, priority: u8, tag: &str) -> frontdesk::config::SegmentConfig {
+    frontdesk::config::SegmentConfig {
+        name: name.into(),
+        priority,
+        emails: Vec::new(),
+        email_domains: Vec::new(),
+        telegram_users: Vec::new(),
+        web_attributes: Default::default(),
+        tags: vec![tag.into()],
+        first_response_minutes: None,
+        resolution_minutes: None,
+    }
+}
