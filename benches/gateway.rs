@@ -479,6 +479,9 @@ async fn bench_chat(scale: &Scale) -> String {
     let gateway = frontdesk::app::start(config).await.expect("gateway");
     let base = format!("http://{}", gateway.addr);
     let http = reqwest::Client::builder()
+        // Shorter than the server's idle keep-alive (header_timeout_secs),
+        // so the client never reuses a connection the server is closing.
+        .pool_idle_timeout(Duration::from_secs(5))
         .pool_max_idle_per_host(128)
         .build()
         .expect("client");
@@ -667,6 +670,9 @@ async fn bench_sessions(scale: &Scale) -> String {
     let gateway = frontdesk::app::start(config).await.expect("gateway");
     let base = format!("http://{}", gateway.addr);
     let http = reqwest::Client::builder()
+        // Shorter than the server's idle keep-alive (header_timeout_secs),
+        // so the client never reuses a connection the server is closing.
+        .pool_idle_timeout(Duration::from_secs(5))
         .pool_max_idle_per_host(scale.sessions)
         .build()
         .expect("client");
