@@ -469,35 +469,13 @@ async fn echo_server() -> String {
 }
 
 async fn bench_chat(scale: &Scale) -> String {
-    let data = tempfile::tempdir().expect("tempdir");
-    let mut config = frontdesk::config::Config::load(None).expect("config");
-    config.server.listen = "127.0.0.1:0".parse().expect("addr");
-    config.server.data_dir = data.path().to_path_buf();
-    // A load generator is one address sending as fast as it can.
-    config.channels.web.session_messages_per_minute = 0;
-    config.channels.web.address_requests_per_minute = 0;
-    let gateway = frontdesk::app::start(config).await.expect("gateway");
-    let base = format!("http://{}", gateway.addr);
-    let http = reqwest::Client::builder()
-        // Shorter than the server's idle keep-alive (header_timeout_secs),
-        // so the client never reuses a connection the server is closing.
-        .pool_idle_timeout(Duration::from_secs(5))
-        .pool_max_idle_per_host(128)
-        .build()
-        .expect("client");
-    let mut sessions = Vec::new();
-    for _ in 0..64 {
-        let body: Value = http
-            .post(format!("{base}/api/v1/chat/sessions"))
-            .send()
-            .await
-            .expect("session")
-            .json()
-            .await
-            .expect("json");
-        sessions.push(body["session"].as_str().expect("token").to_string());
-    }
-    let sessions = Arc::new(sessions);
+    let ChatGateway {
+        gateway,
+        base,
+        http,
+        sessions,
+        _data,
+    } = chat_gateway(64).await;
 
     let echo = echo_server().await;
     let client = http.clone();
@@ -530,30 +508,7 @@ async fn bench_chat(scale: &Scale) -> String {
     let (client, base2, s) = (http.clone(), base.clone(), sessions.clone());
     let (answer_rate, answer_p50, answer_p99, answer_errors) = concurrent(scale.chat, move |i| {
         let (client, base, s) = (client.clone(), base2.clone(), s.clone());
-        async move {
-            let session = &s[i % 64];
-            let Ok(r) = client
-                .post(format!("{base}/api/v1/chat/messages"))
-                .json(&json!({"session": session, "client_id": format!("a{i}"), "text": "what are your opening hours"}))
-                .send()
-                .await
-            else {
-                return false;
-            };
-            let Ok(receipt) = r.json::<Value>().await else { return false };
-            let after = receipt["seq"].as_u64().unwrap_or(0);
-            for _ in 0..20 {
-                let Ok(r) = client.get(format!("{base}/api/v1/chat/messages?session={session}&after={after}&wait=5")).send().await else {
-                    return false;
-                };
-                let Ok(body) = r.json::<Value>().await else { return false };
-                let answered = body["messages"].as_array().is_some_and(|m| m.iter().any(|m| m["from"] == "bot" && m["text"].as_str().unwrap_or("").contains("support team")));
-                if answered {
-                    return true;
-                }
-            }
-            false
-        }
+        async move { ask_and_wait(&client, &base, &s[i % 64], &format!("a{i}")).await }
     })
     .await;
     gateway.stop().await;
@@ -621,7 +576,56 @@ fn bench_sled_floor(scale: &Scale) -> String {
     out
 }
 
-/// One visitor: a message, then a long poll until the bot's answer shows.
+/// A gateway on a fresh folder with `n` web chat sessions open, and the
+/// client that opened them.
+struct ChatGateway {
+    gateway: frontdesk::app::Gateway,
+    base: String,
+    http: reqwest::Client,
+    sessions: Arc<Vec<String>>,
+    _data: tempfile::TempDir,
+}
+
+async fn chat_gateway(n: usize) -> ChatGateway {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = frontdesk::config::Config::load(None).expect("config");
+    config.server.listen = "127.0.0.1:0".parse().expect("addr");
+    config.server.data_dir = data.path().to_path_buf();
+    // A load generator is one address sending as fast as it can.
+    config.channels.web.session_messages_per_minute = 0;
+    config.channels.web.address_requests_per_minute = 0;
+    let gateway = frontdesk::app::start(config).await.expect("gateway");
+    let base = format!("http://{}", gateway.addr);
+    let http = reqwest::Client::builder()
+        // Shorter than the server's idle keep-alive (header_timeout_secs),
+        // so the client never reuses a connection the server is closing.
+        .pool_idle_timeout(Duration::from_secs(5))
+        .pool_max_idle_per_host(n.max(128))
+        .build()
+        .expect("client");
+    let mut sessions = Vec::new();
+    for _ in 0..n {
+        let body: Value = http
+            .post(format!("{base}/api/v1/chat/sessions"))
+            .send()
+            .await
+            .expect("session")
+            .json()
+            .await
+            .expect("json");
+        sessions.push(body["session"].as_str().expect("token").to_string());
+    }
+    ChatGateway {
+        gateway,
+        base,
+        http,
+        sessions: Arc::new(sessions),
+        _data: data,
+    }
+}
+
+/// One visitor asks about opening hours, then long-polls until the bot's
+/// answer shows (up to 20 polls of 5 s).
 async fn ask_and_wait(client: &reqwest::Client, base: &str, session: &str, id: &str) -> bool {
     let Ok(r) = client
         .post(format!("{base}/api/v1/chat/messages"))
@@ -648,10 +652,12 @@ async fn ask_and_wait(client: &reqwest::Client, base: &str, session: &str, id: &
         let Ok(body) = r.json::<Value>().await else {
             return false;
         };
-        if body["messages"]
-            .as_array()
-            .is_some_and(|m| m.iter().any(|m| m["from"] == "bot"))
-        {
+        let answered = body["messages"].as_array().is_some_and(|m| {
+            m.iter().any(|m| {
+                m["from"] == "bot" && m["text"].as_str().unwrap_or("").contains("support team")
+            })
+        });
+        if answered {
             return true;
         }
     }
@@ -661,34 +667,13 @@ async fn ask_and_wait(client: &reqwest::Client, base: &str, session: &str, id: &
 /// Many visitors at once, each asking one question and waiting for the
 /// answer: errors and lost answers count.
 async fn bench_sessions(scale: &Scale) -> String {
-    let data = tempfile::tempdir().expect("tempdir");
-    let mut config = frontdesk::config::Config::load(None).expect("config");
-    config.server.listen = "127.0.0.1:0".parse().expect("addr");
-    config.server.data_dir = data.path().to_path_buf();
-    config.channels.web.session_messages_per_minute = 0;
-    config.channels.web.address_requests_per_minute = 0;
-    let gateway = frontdesk::app::start(config).await.expect("gateway");
-    let base = format!("http://{}", gateway.addr);
-    let http = reqwest::Client::builder()
-        // Shorter than the server's idle keep-alive (header_timeout_secs),
-        // so the client never reuses a connection the server is closing.
-        .pool_idle_timeout(Duration::from_secs(5))
-        .pool_max_idle_per_host(scale.sessions)
-        .build()
-        .expect("client");
-    let mut sessions = Vec::new();
-    for _ in 0..scale.sessions {
-        let body: Value = http
-            .post(format!("{base}/api/v1/chat/sessions"))
-            .send()
-            .await
-            .expect("session")
-            .json()
-            .await
-            .expect("json");
-        sessions.push(body["session"].as_str().expect("token").to_string());
-    }
-    let sessions = Arc::new(sessions);
+    let ChatGateway {
+        gateway,
+        base,
+        http,
+        sessions,
+        _data,
+    } = chat_gateway(scale.sessions).await;
     let n = scale.sessions;
     let (client, base2, s) = (http.clone(), base.clone(), sessions.clone());
     let (rate, p50, p99, lost) = concurrent_in(n, n, move |i| {

@@ -159,12 +159,18 @@ async fn handle_turn(
             Handling::Normal => decide(turn, &conversation, &message, store, rules)?,
         }
     };
-    let outcome = TurnOutcome {
-        sla: outcome
-            .handoff
-            .then(|| promise(&conversation, rules, chrono::Utc::now()))
-            .flatten(),
-        ..outcome
+    // A hand-off without an acknowledgment decided above (a mail for a
+    // person) gets its promise here; one already queued keeps its own.
+    let outcome = if outcome.handoff
+        && outcome.sla.is_none()
+        && conversation.status != ConversationStatus::Waiting
+    {
+        TurnOutcome {
+            sla: promise(&conversation, rules, chrono::Utc::now()),
+            ..outcome
+        }
+    } else {
+        outcome
     };
     let recorded = store.record_turn(&outcome)?;
     if email && recorded.replies_queued {
@@ -362,15 +368,18 @@ fn decide(
             sla: None,
         });
     }
-    // The place it takes: in the queue already, or where its promise puts it.
+    // The place it takes: in the queue already, or where its promise puts
+    // it. That promise is the one recorded with the turn.
+    let mut promised = None;
     let queued = if conversation.status == ConversationStatus::Waiting {
         conversation.clone()
     } else {
         let now = chrono::Utc::now();
+        promised = promise(conversation, rules, now);
         Conversation {
             status: ConversationStatus::Waiting,
             waiting_since: Some(now),
-            sla: promise(conversation, rules, now),
+            sla: promised.clone(),
             ..conversation.clone()
         }
     };
@@ -405,7 +414,7 @@ fn decide(
         locale,
         handoff: true,
         replies,
-        sla: None,
+        sla: promised,
     })
 }
 

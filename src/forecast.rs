@@ -12,14 +12,13 @@
 //! without arrivals have a forecast (none needed).
 
 use crate::config::Config;
-use crate::model::{ConversationId, ConversationStatus};
-use crate::reports::handling_of;
+use crate::model::ConversationStatus;
+use crate::reports::{by_conversation, handling_of};
 use crate::staffing::agents_needed;
-use crate::store::{StatusChange, Store, StoreError};
+use crate::store::{Store, StoreError};
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// Seven days (Monday first) of 24 hours.
 pub type Week<T> = [[T; 24]; 7];
@@ -143,14 +142,7 @@ pub fn from_store(
         })
         .map(|c| c.at)
         .collect();
-    let mut by_conversation: HashMap<ConversationId, Vec<&StatusChange>> = HashMap::new();
-    for change in &changes {
-        by_conversation
-            .entry(change.conversation_id)
-            .or_default()
-            .push(change);
-    }
-    let handlings: Vec<f64> = by_conversation
+    let handlings: Vec<f64> = by_conversation(&changes)
         .values()
         .flat_map(|changes| handling_of(changes).into_values())
         .collect();

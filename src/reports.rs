@@ -307,6 +307,15 @@ impl Facts {
     }
 }
 
+/// The status changes of each conversation, oldest first.
+pub fn by_conversation(changes: &[StatusChange]) -> HashMap<ConversationId, Vec<&StatusChange>> {
+    let mut of: HashMap<ConversationId, Vec<&StatusChange>> = HashMap::new();
+    for change in changes {
+        of.entry(change.conversation_id).or_default().push(change);
+    }
+    of
+}
+
 /// Seconds each agent had one conversation with them (`assigned`), from
 /// its status changes, oldest first; an ownership still going is not
 /// counted.
@@ -496,13 +505,7 @@ pub fn summary(store: &dyn Store, period: &Period) -> Result<Summary, StoreError
         );
     }
     let changes = store.status_changes_since(period.from)?;
-    let mut changes_of: HashMap<ConversationId, Vec<&StatusChange>> = HashMap::new();
-    for change in &changes {
-        changes_of
-            .entry(change.conversation_id)
-            .or_default()
-            .push(change);
-    }
+    let changes_of = by_conversation(&changes);
     let now = Utc::now();
     let mut facts = Vec::with_capacity(conversations.len());
     for c in &conversations {

@@ -12,7 +12,9 @@
 
 use super::error::AppError;
 use crate::app::App;
-use crate::model::{Author, ConversationId, InboundMessage, Message, Rating, SurveyKind, Thread};
+use crate::model::{
+    Author, ChannelKind, Conversation, ConversationId, InboundMessage, Rating, SurveyKind, Thread,
+};
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::response::Html;
@@ -47,18 +49,33 @@ struct Submitted {
     comment: String,
 }
 
-/// The survey question `question` of `conversation`, with its locale.
-fn survey_of(app: &App, conversation: &str, question: &str) -> Result<(Message, String), AppError> {
+/// A survey question the bot sent, read with its conversation.
+struct Survey {
+    conversation: Conversation,
+    kind: SurveyKind,
+    /// A rating of this kind came after it (on this page or by mail).
+    answered: bool,
+}
+
+/// The survey question `question` of `conversation`.
+fn survey_of(app: &App, conversation: &str, question: &str) -> Result<Survey, AppError> {
     let unknown = || AppError::not_found("not_found", "no such survey");
     let id: ConversationId = conversation.parse().map_err(|_| unknown())?;
-    let c = app.store.conversation(id)?.ok_or_else(unknown)?;
-    let asked = app
-        .store
-        .messages_after(id, 0, 2000)?
-        .into_iter()
-        .find(|m| m.author == Author::Bot && m.survey.is_some() && m.id.to_string() == question)
+    let conversation = app.store.conversation(id)?.ok_or_else(unknown)?;
+    let transcript = app.store.messages_after(id, 0, 2000)?;
+    let at = transcript
+        .iter()
+        .position(|m| m.author == Author::Bot && m.survey.is_some() && m.id.to_string() == question)
         .ok_or_else(unknown)?;
-    Ok((asked, c.locale))
+    let kind = transcript[at].survey.unwrap_or(SurveyKind::Csat);
+    let answered = transcript[at + 1..]
+        .iter()
+        .any(|m| m.rating.is_some_and(|r| r.kind == kind));
+    Ok(Survey {
+        conversation,
+        kind,
+        answered,
+    })
 }
 
 fn external_id(question: &str) -> String {
@@ -70,11 +87,15 @@ async fn show(
     Path((conversation, question)): Path<(String, String)>,
     Query(query): Query<ShowQuery>,
 ) -> Result<Html<String>, AppError> {
-    let (asked, locale) = survey_of(&app, &conversation, &question)?;
-    let kind = asked.survey.unwrap_or(SurveyKind::Csat);
-    let words = Words::of(&locale);
-    if rated(&app, &asked, &question)? {
-        return Ok(Html(page(&locale, words.thanks, "")));
+    let survey = survey_of(&app, &conversation, &question)?;
+    let (kind, locale) = (survey.kind, survey.conversation.locale.as_str());
+    let words = Words::of(locale);
+    let submitted = app
+        .store
+        .seen_external(ChannelKind::Email, &external_id(&question))?
+        .is_some();
+    if survey.answered || submitted {
+        return Ok(Html(page(locale, words.thanks, "")));
     }
     let mut choices = String::new();
     for n in kind.scale() {
@@ -96,7 +117,7 @@ async fn show(
         escape(words.comment),
         escape(words.send),
     );
-    Ok(Html(page(&locale, words.title, &body)))
+    Ok(Html(page(locale, words.title, &body)))
 }
 
 async fn submit(
@@ -104,8 +125,11 @@ async fn submit(
     Path((conversation, question)): Path<(String, String)>,
     Form(form): Form<Submitted>,
 ) -> Result<Html<String>, AppError> {
-    let (asked, locale) = survey_of(&app, &conversation, &question)?;
-    let kind = asked.survey.unwrap_or(SurveyKind::Csat);
+    let Survey {
+        conversation: c,
+        kind,
+        ..
+    } = survey_of(&app, &conversation, &question)?;
     if !kind.scale().contains(&form.score) {
         return Err(AppError::bad_request(
             "invalid_score",
@@ -117,10 +141,6 @@ async fn submit(
         ));
     }
     let comment: String = form.comment.trim().chars().take(MAX_COMMENT).collect();
-    let c = app
-        .store
-        .conversation(asked.conversation_id)?
-        .ok_or_else(|| AppError::not_found("not_found", "no such survey"))?;
     let inbound = InboundMessage {
         thread: Thread::Conversation(c.id),
         rating: Some(Rating {
@@ -142,25 +162,7 @@ async fn submit(
         .accept(inbound)
         .await
         .map_err(|e| AppError::unavailable(e.to_string()))?;
-    Ok(Html(page(&locale, Words::of(&locale).thanks, "")))
-}
-
-/// Whether this question was answered already (here or by mail).
-fn rated(app: &App, asked: &Message, question: &str) -> Result<bool, AppError> {
-    let channel = crate::model::ChannelKind::Email;
-    if app
-        .store
-        .seen_external(channel, &external_id(question))?
-        .is_some()
-    {
-        return Ok(true);
-    }
-    let later = app
-        .store
-        .messages_after(asked.conversation_id, asked.seq, 50)?;
-    Ok(later
-        .iter()
-        .any(|m| m.rating.is_some_and(|r| Some(r.kind) == asked.survey)))
+    Ok(Html(page(&c.locale, Words::of(&c.locale).thanks, "")))
 }
 
 struct Words {

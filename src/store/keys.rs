@@ -87,6 +87,18 @@ pub fn outbox_upper_bound(due_ms: i64) -> [u8; 8] {
     ((due_ms.max(0) as u64).saturating_add(1)).to_be_bytes()
 }
 
+/// Milliseconds since the epoch, big-endian: keys that sort by time.
+pub fn time(at: chrono::DateTime<chrono::Utc>) -> [u8; 8] {
+    (at.timestamp_millis().max(0) as u64).to_be_bytes()
+}
+
+/// A time-ordered event key: the time, then the conversation.
+pub fn timed(at: chrono::DateTime<chrono::Utc>, id: ConversationId) -> Vec<u8> {
+    let mut key = time(at).to_vec();
+    key.extend_from_slice(&conversation(id));
+    key
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

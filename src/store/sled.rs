@@ -89,6 +89,18 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(io)
 }
 
+/// The values of a tree keyed by time (milliseconds first) from `since` on.
+fn decode_since<T: DeserializeOwned>(
+    tree: &sled::Tree,
+    since: DateTime<Utc>,
+    what: &str,
+) -> Result<Vec<T>, StoreError> {
+    tree.range(keys::time(since)..)
+        .values()
+        .map(|v| decode(what, &v.map_err(io)?))
+        .collect()
+}
+
 fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
         what: what.to_string(),
@@ -323,18 +335,11 @@ impl SledStore {
     }
 
     fn put_pickup(&self, id: ConversationId, pickup: &Pickup) -> Result<(), StoreError> {
-        let mut key = (pickup.at.timestamp_millis().max(0) as u64)
-            .to_be_bytes()
-            .to_vec();
-        key.extend_from_slice(&keys::conversation(id));
-        put_encoded(&self.time_pickup, &key, pickup)
+        put_encoded(&self.time_pickup, &keys::timed(pickup.at, id), pickup)
     }
 
     fn put_status_change(&self, change: &StatusChange) -> Result<(), StoreError> {
-        let mut key = (change.at.timestamp_millis().max(0) as u64)
-            .to_be_bytes()
-            .to_vec();
-        key.extend_from_slice(&keys::conversation(change.conversation_id));
+        let mut key = keys::timed(change.at, change.conversation_id);
         // Two changes of one conversation in one millisecond stay apart.
         key.extend_from_slice(&self.db.generate_id().map_err(io)?.to_be_bytes());
         put_encoded(&self.time_status_change, &key, change)
@@ -1008,12 +1013,7 @@ impl Store for SledStore {
     }
 
     fn status_changes_since(&self, since: DateTime<Utc>) -> Result<Vec<StatusChange>, StoreError> {
-        let from = (since.timestamp_millis().max(0) as u64).to_be_bytes();
-        self.time_status_change
-            .range(from..)
-            .values()
-            .map(|v| decode("status change", &v.map_err(io)?))
-            .collect()
+        decode_since(&self.time_status_change, since, "status change")
     }
 
     fn failure(&self) -> Option<String> {
@@ -1024,12 +1024,7 @@ impl Store for SledStore {
     }
 
     fn pickups_since(&self, since: DateTime<Utc>) -> Result<Vec<Pickup>, StoreError> {
-        let from = (since.timestamp_millis().max(0) as u64).to_be_bytes();
-        self.time_pickup
-            .range(from..)
-            .values()
-            .map(|v| decode("pickup", &v.map_err(io)?))
-            .collect()
+        decode_since(&self.time_pickup, since, "pickup")
     }
 
     fn outbox_of(&self, id: ConversationId) -> Result<Vec<OutboxEntry>, StoreError> {
