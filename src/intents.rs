@@ -1,5 +1,5 @@
 //! Intent rules: load `intents/*.toml`, compile every pattern into one
-//! `RegexSet`, classify customer text in a single pass.
+//! [`PatternSet`], classify customer text in one pass over it.
 //!
 //! An intent has patterns per language (all are tried on every message, so
 //! mixed "我的order在哪" text works), optional negative patterns that veto
@@ -9,7 +9,8 @@
 //! Chinese text.
 
 use crate::assets;
-use regex::{Regex, RegexSet, RegexSetBuilder};
+use crate::pattern_set::PatternSet;
+use regex::Regex;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -125,7 +126,7 @@ struct PatternOwner {
 pub struct IntentSet {
     intents: Vec<Intent>,
     owners: Vec<PatternOwner>,
-    set: RegexSet,
+    set: PatternSet,
 }
 
 /// One example that did not behave as its intent file says.
@@ -281,11 +282,8 @@ impl IntentSet {
                 titles: parsed.title,
             });
         }
-        let set = RegexSetBuilder::new(&patterns)
-            .dfa_size_limit(64 << 20)
-            .size_limit(64 << 20)
-            .build()
-            .map_err(|e| IntentError::SetTooLarge(e.to_string()))?;
+        let set =
+            PatternSet::new(&patterns).map_err(|e| IntentError::SetTooLarge(e.to_string()))?;
         Ok(Self {
             intents,
             owners,
@@ -303,8 +301,8 @@ impl IntentSet {
 
     /// Every pattern as compiled (ASCII word boundaries), in set order:
     /// for benchmarks that compare the set with a loop over them.
-    pub fn compiled_patterns(&self) -> &[String] {
-        self.set.patterns()
+    pub fn compiled_patterns(&self) -> Vec<&str> {
+        self.set.patterns().collect()
     }
 
     /// The best intent for `text`: among intents with a positive match and
@@ -337,21 +335,36 @@ impl IntentSet {
     /// (alphabetical) file.
     fn ranked(&self, text: &str) -> Vec<Classification<'_>> {
         let normalized = normalize(text);
-        let matches = self.set.matches(&normalized);
-        let mut fired: Vec<Vec<&str>> = vec![Vec::new(); self.intents.len()];
-        let mut vetoed = vec![false; self.intents.len()];
-        for i in matches.iter() {
+        let mut scan = self.set.scan(&normalized);
+        let candidates = scan.candidates().to_vec();
+        // (intent, positive patterns that fired), ascending by intent.
+        let mut fired: Vec<(usize, Vec<&str>)> = Vec::new();
+        for &i in &candidates {
             let owner = &self.owners[i];
-            if owner.negative {
-                vetoed[owner.intent] = true;
-            } else {
-                fired[owner.intent].push(owner.source.as_str());
+            if !owner.negative && scan.is_match(i) {
+                match fired.binary_search_by_key(&owner.intent, |(intent, _)| *intent) {
+                    Ok(at) => fired[at].1.push(owner.source.as_str()),
+                    Err(at) => fired.insert(at, (owner.intent, vec![owner.source.as_str()])),
+                }
+            }
+        }
+        // A veto matters only to an intent that fired: the others' negative
+        // patterns are not tried.
+        let mut vetoed = Vec::new();
+        for &i in &candidates {
+            let owner = &self.owners[i];
+            let intent = owner.intent;
+            if owner.negative
+                && fired.binary_search_by_key(&intent, |(i, _)| *i).is_ok()
+                && !vetoed.contains(&intent)
+                && scan.is_match(i)
+            {
+                vetoed.push(intent);
             }
         }
         let mut ranked: Vec<(usize, Vec<&str>)> = fired
             .into_iter()
-            .enumerate()
-            .filter(|(i, f)| !f.is_empty() && !vetoed[*i])
+            .filter(|(i, _)| !vetoed.contains(i))
             .collect();
         ranked.sort_by(|(a, fa), (b, fb)| {
             let ia = &self.intents[*a];

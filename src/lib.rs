@@ -18,7 +18,7 @@
 //!            Dispatcher (per-conversation order, conversations in parallel)
 //!               human owns it? automatic mail? → stay silent
 //!               email follow-up in an open thread → to a person, no new ack
-//!               IntentSet::classify (one RegexSet pass)
+//!               IntentSet::classify (one PatternSet pass)
 //!                  answer  → Templates::render → outbox entry
 //!                  handoff / no match → waiting queue → hand-off ack → outbox entry
 //!               Store::record_turn (atomically clears the pending mark)
@@ -39,7 +39,8 @@
 //! - [`inbox`]: the one way a customer message enters.
 //! - [`dispatcher`]: the automatic reply to each customer turn.
 //! - [`outbox`]: durable delivery with retries.
-//! - [`intents`]: intent rules compiled into one `RegexSet`.
+//! - [`intents`]: intent rules compiled into one `PatternSet`.
+//! - [`pattern_set`]: many regexes matched at the cost of a few (literal prefilter).
 //! - [`evaluation`]: coverage and precision of the rules on labelled text.
 //! - [`templates`]: reply texts per locale and channel (minijinja).
 //! - [`locale`]: which language to reply in.
@@ -84,6 +85,7 @@ pub mod locale;
 pub mod metrics;
 pub mod model;
 pub mod outbox;
+pub mod pattern_set;
 pub mod queue_view;
 pub mod reports;
 pub mod secrets;

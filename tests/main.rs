@@ -12,6 +12,7 @@ mod email;
 mod email_fixtures;
 mod faults;
 mod hostile_input;
+mod intent_prefilter;
 mod secrets_in_logs;
 mod store_contract;
 pub mod telegram;

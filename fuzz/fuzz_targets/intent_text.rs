@@ -1,14 +1,28 @@
 //! Any text a customer could send: normalizing it and deciding on the
-//! shipped intent pack never panics, and the decision does not depend on
-//! case or on invisible characters inserted.
+//! shipped intent pack never panics, the decision does not depend on case
+//! or on invisible characters inserted, and the literal prefilter finds
+//! exactly the patterns a plain `RegexSet` finds.
 #![no_main]
 
 use frontdesk::intents::{Decision, IntentSet, normalize};
+use frontdesk::pattern_set::PatternSet;
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
 
 static INTENTS: LazyLock<IntentSet> =
     LazyLock::new(|| IntentSet::load(None).expect("the shipped intents load"));
+
+static PATTERNS: LazyLock<(PatternSet, regex::RegexSet)> = LazyLock::new(|| {
+    let patterns: Vec<String> = INTENTS
+        .compiled_patterns()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    (
+        PatternSet::new(&patterns).expect("the pattern set compiles"),
+        regex::RegexSet::new(&patterns).expect("the regex set compiles"),
+    )
+});
 
 fn name(d: &Decision<'_>) -> String {
     match d {
@@ -26,6 +40,11 @@ fuzz_target!(|bytes: &[u8]| {
         normalized,
         "normalizing twice changes it"
     );
+    let (ours, plain) = &*PATTERNS;
+    for candidate in [&*text, &normalized] {
+        let want: Vec<usize> = plain.matches(candidate).into_iter().collect();
+        assert_eq!(ours.matches(candidate), want, "the prefilter changed the matches");
+    }
     let decided = INTENTS.decide(&text);
     let spaced: String = text.chars().flat_map(|c| [c, '\u{200b}']).collect();
     assert_eq!(
