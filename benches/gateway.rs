@@ -526,7 +526,15 @@ async fn bench_chat(scale: &Scale) -> String {
     })
     .await;
 
-    // Message → the bot's answer visible to the client (long poll).
+    // Message → the bot's answer visible to the client (long poll), once
+    // the replies to the messages above have gone out: each session asks
+    // once, unmeasured, and waits for its answer.
+    let settle = sessions.iter().enumerate().map(|(i, session)| {
+        let (client, base) = (http.clone(), base.clone());
+        let session = session.clone();
+        async move { ask_and_wait(&client, &base, &session, &format!("settle{i}")).await }
+    });
+    futures_util::future::join_all(settle).await;
     let (client, base2, s) = (http.clone(), base.clone(), sessions.clone());
     let (answer_rate, answer_p50, answer_p99, answer_errors) = concurrent(scale.chat, move |i| {
         let (client, base, s) = (client.clone(), base2.clone(), s.clone());
@@ -660,7 +668,7 @@ async fn ask_and_wait(client: &reqwest::Client, base: &str, session: &str, id: &
     let Ok(receipt) = r.json::<Value>().await else {
         return false;
     };
-    let after = receipt["seq"].as_u64().unwrap_or(0);
+    let mut after = receipt["seq"].as_u64().unwrap_or(0);
     for _ in 0..20 {
         let Ok(r) = client
             .get(format!(
@@ -674,14 +682,18 @@ async fn ask_and_wait(client: &reqwest::Client, base: &str, session: &str, id: &
         let Ok(body) = r.json::<Value>().await else {
             return false;
         };
-        let answered = body["messages"].as_array().is_some_and(|m| {
-            m.iter().any(|m| {
-                m["from"] == "bot" && m["text"].as_str().unwrap_or("").contains("support team")
-            })
+        let messages = body["messages"].as_array().cloned().unwrap_or_default();
+        let answered = messages.iter().any(|m| {
+            m["from"] == "bot" && m["text"].as_str().unwrap_or("").contains("support team")
         });
         if answered {
             return true;
         }
+        // Replies to earlier messages: wait for what comes after them.
+        after = messages
+            .iter()
+            .filter_map(|m| m["seq"].as_u64())
+            .fold(after, u64::max);
     }
     false
 }
