@@ -81,7 +81,7 @@ async fn run_worker(
     while let Some(turn) = turns.recv().await {
         let span =
             tracing::info_span!("turn", conversation_id = %turn.conversation_id, seq = turn.seq);
-        let result = handle_turn(turn, store.as_ref(), &rules, &outbox)
+        let result = handle_turn(turn, store.as_ref(), &rules)
             .instrument(span.clone())
             .await;
         match result {
@@ -95,13 +95,11 @@ async fn run_worker(
     }
 }
 
-/// Decides and records one turn. True if replies were queued in the
-/// outbox (replies the store delivered itself are announced here).
+/// Decides and records one turn. True if replies were queued.
 async fn handle_turn(
     turn: PendingTurn,
     store: &dyn Store,
     rules: &Rules,
-    outbox: &Outbox,
 ) -> Result<bool, StoreError> {
     let id = turn.conversation_id;
     let conversation = store
@@ -181,7 +179,6 @@ async fn handle_turn(
         }
     }
     store.sync().await?;
-    outbox.announce_delivered(&recorded.conversation, &recorded.delivered);
     if recorded.replies_queued
         && outcome.handoff
         && conversation.status != ConversationStatus::Waiting
@@ -199,7 +196,7 @@ async fn handle_turn(
     } else {
         tracing::debug!("An agent owns the conversation; the bot stays silent.");
     }
-    Ok(recorded.replies_queued && outcome.replies.len() > recorded.delivered.len())
+    Ok(recorded.replies_queued && !outcome.replies.is_empty())
 }
 
 /// The promise to this conversation if it is handed to a person at `now`:

@@ -24,14 +24,6 @@ impl ChannelKind {
             ChannelKind::Email => "email",
         }
     }
-
-    /// Whether a message is delivered by appending it to the transcript
-    /// (web chat: the visitor reads the transcript). Such a channel's
-    /// automatic replies skip the outbox: they are stored delivered with
-    /// the turn that decides them.
-    pub fn delivers_by_transcript(self) -> bool {
-        self == ChannelKind::Web
-    }
 }
 
 impl fmt::Display for ChannelKind {

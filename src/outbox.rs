@@ -12,7 +12,8 @@
 use crate::channels::{Channels, SendError};
 use crate::events::{EventKind, Events};
 use crate::live::LiveUpdates;
-use crate::model::{Conversation, ConversationId, Delivery, Message, OutboxEntry};
+use crate::model::ConversationId;
+use crate::model::{Delivery, OutboxEntry};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
@@ -92,14 +93,6 @@ impl Outbox {
     /// Tells the worker new entries may be due.
     pub fn wake(&self) {
         self.shared.wake.notify_one();
-    }
-
-    /// Tells the customer's open pages and the agents about messages the
-    /// store delivered itself (web chat replies), once they are durable.
-    pub fn announce_delivered(&self, conversation: &Conversation, messages: &[Message]) {
-        for message in messages {
-            self.shared.announce(conversation, message);
-        }
     }
 
     /// Runs the worker until `shutdown` turns true.
@@ -219,28 +212,20 @@ impl Shared {
         // second of deliveries.
         self.store.sync().await?;
         if let Some(message) = finished {
-            self.announce(&conversation, &message);
+            self.live.publish(&conversation.customer.key(), message.seq);
+            let kind = match message.delivery {
+                Some(Delivery::Failed { .. }) => {
+                    crate::metrics::delivery_failed(channel);
+                    EventKind::DeliveryFailed
+                }
+                _ => {
+                    crate::metrics::reply_delivered(channel, entry.reason);
+                    EventKind::Delivered
+                }
+            };
+            self.events.publish(kind, &conversation);
         }
         Ok(())
-    }
-
-    /// Wakes the customer's long polls and tells the agents and /metrics.
-    fn announce(&self, conversation: &Conversation, message: &Message) {
-        let channel = conversation.channel();
-        self.live.publish(&conversation.customer.key(), message.seq);
-        let kind = match message.delivery {
-            Some(Delivery::Failed { .. }) => {
-                crate::metrics::delivery_failed(channel);
-                EventKind::DeliveryFailed
-            }
-            _ => {
-                if let Some(reason) = message.reason {
-                    crate::metrics::reply_delivered(channel, reason);
-                }
-                EventKind::Delivered
-            }
-        };
-        self.events.publish(kind, conversation);
     }
 }
 

@@ -292,49 +292,6 @@ fn outbox_is_due_ordered_and_delivery_appends_to_the_transcript() {
     }
 }
 
-#[test]
-fn web_chat_replies_are_stored_delivered_with_their_turn() {
-    for (name, backend) in BACKENDS {
-        let (store, _dir) = backend();
-        let visitor = InboundMessage::text(
-            CustomerAddress::Web {
-                session_id: uuid::Uuid::now_v7(),
-            },
-            "w1".into(),
-            "where is my order".into(),
-            Utc::now(),
-        );
-        let a = store.accept(&visitor, &new(0)).expect("accept");
-        let entry = reply(store.as_ref(), turn_of(&a), false, 0);
-        assert!(
-            store
-                .outbox_of(a.conversation.id)
-                .expect("outbox")
-                .is_empty(),
-            "{name}: nothing waits in the outbox"
-        );
-        let transcript = store
-            .messages_after(a.conversation.id, 0, 10)
-            .expect("read");
-        assert_eq!(transcript.len(), 2, "{name}");
-        assert_eq!(transcript[1].text, entry.text, "{name}");
-        assert_eq!(transcript[1].delivery, Some(Delivery::Delivered), "{name}");
-        assert_eq!(
-            transcript[1].id.0, entry.id.0,
-            "{name}: keeps the outbox id"
-        );
-        let conversation = store
-            .conversation(a.conversation.id)
-            .expect("read")
-            .expect("exists");
-        assert_eq!(conversation.last_seq, 2, "{name}");
-        assert!(
-            store.pending_turns().expect("pending").is_empty(),
-            "{name}: the turn is done"
-        );
-    }
-}
-
 fn trunc_ms(t: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
     chrono::DateTime::from_timestamp_millis(t.timestamp_millis()).expect("ms")
 }

@@ -90,9 +90,6 @@ pub struct TurnRecorded {
     pub conversation: Conversation,
     /// False when a human owns the conversation and the replies were dropped.
     pub replies_queued: bool,
-    /// Replies stored as delivered at once, in order, instead of queued: on
-    /// a channel that delivers by transcript (web chat).
-    pub delivered: Vec<Message>,
 }
 
 /// Why a conversation change was refused (the caller's rule, not a fault).
@@ -242,8 +239,6 @@ pub trait Store: Send + Sync + 'static {
     fn pending_turns(&self) -> Result<Vec<PendingTurn>, StoreError>;
 
     /// Applies a turn's outcome and clears the pending mark, atomically.
-    /// Replies go to the outbox, or, when due and the channel delivers by
-    /// transcript, straight into the transcript as delivered.
     fn record_turn(&self, outcome: &TurnOutcome) -> Result<TurnRecorded, StoreError>;
 
     /// Waiting conversations, most urgent first: priority, then the

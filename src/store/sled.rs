@@ -372,39 +372,6 @@ impl SledStore {
     }
 }
 
-/// The transcript entry of an outbound message, `seq`-th in its
-/// conversation. It keeps the outbox id, so a channel's own reference to the
-/// delivery (an email Message-ID) finds it again.
-fn outbound_message(
-    entry: &OutboxEntry,
-    seq: u64,
-    delivery: Delivery,
-    at: DateTime<Utc>,
-) -> Message {
-    Message {
-        id: MessageId(entry.id.0),
-        conversation_id: entry.conversation_id,
-        seq,
-        author: entry.reason.author(),
-        text: entry.text.clone(),
-        at,
-        external_id: None,
-        reason: Some(entry.reason),
-        delivery: Some(delivery),
-        intent: entry.intent.clone(),
-        agent: entry.agent.clone(),
-        opens: false,
-        handling: Handling::Normal,
-        attachments: Vec::new(),
-        original: None,
-        options: entry.options.clone(),
-        survey: entry.survey,
-        rating: None,
-        invites_comment: entry.invites_comment,
-        survey_comment: false,
-    }
-}
-
 /// The result of the accept transaction before the duplicate case is
 /// resolved into full records.
 enum AcceptStep {
@@ -714,73 +681,53 @@ impl Store for SledStore {
             &self.status_index,
             &self.outbox,
             &self.pending_turns,
-            &self.messages,
         )
-            .transaction(
-                |(conversations, queue, status, outbox, pending, messages)| {
-                    let trees = ConversationTrees {
-                        conversations,
-                        queue,
-                        status,
-                    };
-                    let old = tx_conversation(conversations, id)?
-                        .ok_or_else(|| abort(StoreError::ConversationNotFound(id)))?;
-                    pending.remove(&turn_key[..])?;
-                    if old.status.human_owned() {
-                        return Ok((
-                            TurnRecorded {
-                                conversation: old,
-                                replies_queued: false,
-                                delivered: Vec::new(),
-                            },
-                            None,
-                        ));
-                    }
-                    let mut new = old.clone();
-                    new.locale = outcome.locale.clone();
-                    if outcome.handoff && new.status != ConversationStatus::Waiting {
-                        new.status = ConversationStatus::Waiting;
-                        new.waiting_since = Some(now);
-                        // The clock starts at the hand-off, unless an unanswered
-                        // promise is already running.
-                        let running = new
-                            .sla
-                            .as_ref()
-                            .is_some_and(|s| s.first_response_at.is_none());
-                        if let (Some(sla), false) = (&outcome.sla, running) {
-                            new.sla = Some(sla.clone());
-                        }
-                    }
-                    new.updated_at = now;
-                    let mut delivered = Vec::new();
-                    for entry in &outcome.replies {
-                        // A reply held back (due later) waits in the outbox,
-                        // where an agent taking over still stops it.
-                        if old.channel().delivers_by_transcript() && entry.due_at <= now {
-                            new.last_seq += 1;
-                            let message =
-                                outbound_message(entry, new.last_seq, Delivery::Delivered, now);
-                            messages.insert(
-                                &keys::message(id, message.seq)[..],
-                                encode(&message).map_err(abort)?,
-                            )?;
-                            delivered.push(message);
-                        } else {
-                            outbox
-                                .insert(&keys::outbox(entry)[..], encode(entry).map_err(abort)?)?;
-                        }
-                    }
-                    tx_put_conversation(&trees, Some(&old), &new)?;
-                    Ok((
+            .transaction(|(conversations, queue, status, outbox, pending)| {
+                let trees = ConversationTrees {
+                    conversations,
+                    queue,
+                    status,
+                };
+                let old = tx_conversation(conversations, id)?
+                    .ok_or_else(|| abort(StoreError::ConversationNotFound(id)))?;
+                pending.remove(&turn_key[..])?;
+                if old.status.human_owned() {
+                    return Ok((
                         TurnRecorded {
-                            conversation: new.clone(),
-                            replies_queued: true,
-                            delivered,
+                            conversation: old,
+                            replies_queued: false,
                         },
-                        StatusChange::between(&old, &new, now),
-                    ))
-                },
-            )
+                        None,
+                    ));
+                }
+                let mut new = old.clone();
+                new.locale = outcome.locale.clone();
+                if outcome.handoff && new.status != ConversationStatus::Waiting {
+                    new.status = ConversationStatus::Waiting;
+                    new.waiting_since = Some(now);
+                    // The clock starts at the hand-off, unless an unanswered
+                    // promise is already running.
+                    let running = new
+                        .sla
+                        .as_ref()
+                        .is_some_and(|s| s.first_response_at.is_none());
+                    if let (Some(sla), false) = (&outcome.sla, running) {
+                        new.sla = Some(sla.clone());
+                    }
+                }
+                new.updated_at = now;
+                for entry in &outcome.replies {
+                    outbox.insert(&keys::outbox(entry)[..], encode(entry).map_err(abort)?)?;
+                }
+                tx_put_conversation(&trees, Some(&old), &new)?;
+                Ok((
+                    TurnRecorded {
+                        conversation: new.clone(),
+                        replies_queued: true,
+                    },
+                    StatusChange::between(&old, &new, now),
+                ))
+            })
             .map_err(tx_error)
             .and_then(|(recorded, change)| {
                 if let Some(change) = change {
@@ -841,6 +788,9 @@ impl Store for SledStore {
     ) -> Result<Option<Message>, StoreError> {
         let entry_key = keys::outbox(entry);
         let id = entry.conversation_id;
+        // The transcript entry keeps the outbox id, so a channel's own
+        // reference to the delivery (an email Message-ID) finds it again.
+        let message_id = MessageId(entry.id.0);
         let _writer = self.lock_writer();
         (
             &self.conversations,
@@ -870,7 +820,28 @@ impl Store for SledStore {
                     }
                     Delivery::Delivered => {}
                 }
-                let message = outbound_message(entry, new.last_seq, delivery.clone(), at);
+                let message = Message {
+                    id: message_id,
+                    conversation_id: id,
+                    seq: new.last_seq,
+                    author: entry.reason.author(),
+                    text: entry.text.clone(),
+                    at,
+                    external_id: None,
+                    reason: Some(entry.reason),
+                    delivery: Some(delivery.clone()),
+                    intent: entry.intent.clone(),
+                    agent: entry.agent.clone(),
+                    opens: false,
+                    handling: Handling::Normal,
+                    attachments: Vec::new(),
+                    original: None,
+                    options: entry.options.clone(),
+                    survey: entry.survey,
+                    rating: None,
+                    invites_comment: entry.invites_comment,
+                    survey_comment: false,
+                };
                 messages.insert(
                     &keys::message(id, message.seq)[..],
                     encode(&message).map_err(abort)?,
