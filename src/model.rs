@@ -24,6 +24,12 @@ impl ChannelKind {
             ChannelKind::Email => "email",
         }
     }
+
+    /// Whether delivering is appending to the transcript (web chat: the
+    /// visitor reads it), so a delivery has nothing to take back.
+    pub fn delivers_by_transcript(self) -> bool {
+        self == ChannelKind::Web
+    }
 }
 
 impl fmt::Display for ChannelKind {

@@ -207,10 +207,14 @@ impl Shared {
             }
         };
         let finished = self.store.finish_delivery(&entry, delivery, now)?;
-        // The send cannot be taken back: make its record durable at once,
-        // so a crash re-sends only what was in flight, not the last half
-        // second of deliveries.
-        self.store.sync().await?;
+        // A send cannot be taken back: make its record durable at once, so
+        // a crash re-sends only what was in flight, not the last half
+        // second of deliveries. Web chat delivery is the transcript entry
+        // itself: a crash takes back both, and the entry (with the same
+        // message id) is delivered again, once; the next flush covers it.
+        if !channel.delivers_by_transcript() {
+            self.store.sync().await?;
+        }
         if let Some(message) = finished {
             self.live.publish(&conversation.customer.key(), message.seq);
             let kind = match message.delivery {
