@@ -386,6 +386,10 @@ impl Gateway {
     /// nothing more; stop it and start it again once the store opens.
     pub async fn storage_failure(&self) -> String {
         loop {
+            // A flush every quarter second finds a failing disk even when
+            // nothing else flushes (web chat replies do not wait for one),
+            // and bounds how long such a reply stays only in memory.
+            let _ = self.store.sync().await;
             if let Some(failure) = self.store.failure() {
                 return failure;
             }
