@@ -225,6 +225,74 @@ fn queue_orders_by_priority_then_wait() {
     }
 }
 
+/// Every waiting conversation's place is its place in the queue, through
+/// hand-offs at several priorities and promises, claims, a priority
+/// change, a resolution and a reopening, and after opening the store again.
+#[test]
+fn a_place_in_line_is_the_place_in_the_queue() {
+    fn assert_places(store: &dyn Store, what: &str) {
+        let queue = store.waiting_queue(1000).expect("queue");
+        for (i, id) in queue.iter().enumerate() {
+            let c = store.conversation(*id).expect("read").expect("exists");
+            assert_eq!(
+                store.queue_position(&c).expect("position"),
+                i as u64 + 1,
+                "{what}: place of conversation {i} of {}",
+                queue.len()
+            );
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ids = Vec::new();
+    {
+        let store = SledStore::open(dir.path()).expect("open");
+        for chat in 0..40 {
+            let a = store
+                .accept(
+                    &inbound(chat, &format!("m{chat}"), "x"),
+                    &new((chat % 3) as u8),
+                )
+                .expect("accept");
+            if chat % 4 == 0 {
+                reply(&store, turn_of(&a), true, 0);
+            } else {
+                hand_off_with_promise(&store, turn_of(&a), 5 + (chat * 7) % 50);
+            }
+            ids.push(a.conversation.id);
+        }
+        assert_places(&store, "after the hand-offs");
+        let set = |id, change: &(dyn Fn(&mut frontdesk::model::Conversation) + Sync)| {
+            store
+                .update_conversation(
+                    id,
+                    &|c| {
+                        let mut c = c.clone();
+                        change(&mut c);
+                        Ok(c)
+                    },
+                    Effects::default(),
+                )
+                .expect("update");
+        };
+        for id in ids.iter().step_by(5) {
+            set(*id, &|c| {
+                c.status = ConversationStatus::Assigned;
+                c.assigned_agent = Some("ann".into());
+            });
+        }
+        set(ids[7], &|c| c.priority = 9);
+        set(ids[0], &|c| c.status = ConversationStatus::Resolved);
+        assert_places(&store, "after claims, a priority change and a resolution");
+        let back = store
+            .accept(&inbound(0, "again", "hello?"), &new(0))
+            .expect("reopen");
+        hand_off_with_promise(&store, turn_of(&back), 1);
+        assert_places(&store, "after a reopening");
+    }
+    let store = SledStore::open(dir.path()).expect("open again");
+    assert_places(&store, "after opening the store again");
+}
+
 #[test]
 fn outbox_is_due_ordered_and_delivery_appends_to_the_transcript() {
     for (name, backend) in BACKENDS {

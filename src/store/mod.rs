@@ -8,6 +8,7 @@
 
 mod commit;
 mod keys;
+mod queue_ranks;
 pub mod sled;
 
 use crate::model::{

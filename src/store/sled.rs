@@ -4,6 +4,7 @@
 //! group-commit thread for durability.
 
 use super::commit::GroupCommit;
+use super::queue_ranks::QueueRanks;
 use super::{
     Accepted, Change, Effects, ExportRecord, NewConversation, PendingTurn, Pickup, SCHEMA_VERSION,
     StatusChange, Store, StoreError, TurnOutcome, TurnRecorded, UpdateError, Updated, keys,
@@ -74,6 +75,8 @@ pub struct SledStore {
     /// changes apply one after another (an agent's claim and a bot turn
     /// never interleave). Flushing happens outside it.
     writer: Mutex<()>,
+    /// Places in `queue`, counted in memory.
+    queue_ranks: QueueRanks,
     commit: GroupCommit,
     /// The first flush error: after it, nothing more becomes durable.
     failure: Arc<Mutex<Option<String>>>,
@@ -222,7 +225,7 @@ impl SledStore {
         let flusher = db.clone();
         let failure = Arc::new(Mutex::new(None));
         let failure_seen = failure.clone();
-        let store = SledStore {
+        let mut store = SledStore {
             meta: tree("meta")?,
             conversations: tree("conversationid_conversation")?,
             customer_conversation: tree("customer_conversationid")?,
@@ -242,6 +245,7 @@ impl SledStore {
             time_pickup: tree("time_pickup")?,
             time_status_change: tree("time_status_change")?,
             writer: Mutex::new(()),
+            queue_ranks: QueueRanks::default(),
             commit: GroupCommit::start(move || {
                 flusher.flush().map(|_| ()).map_err(|e| {
                     let error = e.to_string();
@@ -258,6 +262,13 @@ impl SledStore {
             db,
         };
         store.check_schema()?;
+        let mut queued = Vec::new();
+        for key in store.queue.iter().keys() {
+            if let Ok(key) = <[u8; 25]>::try_from(&key.map_err(io)?[..]) {
+                queued.push(key);
+            }
+        }
+        store.queue_ranks = QueueRanks::load(queued.into_iter());
         Ok(store)
     }
 
@@ -368,6 +379,7 @@ impl SledStore {
         self.status_index
             .insert(keys::status(c.status, c.id), &[][..])
             .map_err(io)?;
+        self.queue_ranks.update(c);
         Ok(())
     }
 }
@@ -576,6 +588,7 @@ impl Store for SledStore {
         match step {
             AcceptStep::New(step) => {
                 let (conversation, message, change) = *step;
+                self.queue_ranks.update(&conversation);
                 if let Some(change) = change {
                     self.put_status_change(&change)?;
                 }
@@ -730,6 +743,7 @@ impl Store for SledStore {
             })
             .map_err(tx_error)
             .and_then(|(recorded, change)| {
+                self.queue_ranks.update(&recorded.conversation);
                 if let Some(change) = change {
                     self.put_status_change(&change)?;
                 }
@@ -757,7 +771,7 @@ impl Store for SledStore {
                 conversation.id,
             )
         });
-        Ok(self.queue.range(..key).count() as u64 + 1)
+        Ok(self.queue_ranks.ahead_of(&key) + 1)
     }
 
     fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
@@ -991,6 +1005,7 @@ impl Store for SledStore {
             })
             .map_err(tx_error)?;
         let updated = result.map_err(UpdateError::Refused)?;
+        self.queue_ranks.update(&updated.after);
         if let Some(change) = StatusChange::between(&updated.before, &updated.after, now) {
             self.put_status_change(&change)?;
         }
@@ -1171,6 +1186,9 @@ impl Store for SledStore {
                 Ok(Some(new))
             })
             .map_err(tx_error)?;
+        if let Some(c) = &updated {
+            self.queue_ranks.update(c);
+        }
         Ok(updated.map(|c| (c, bounced)))
     }
 
