@@ -4,7 +4,9 @@
 //! A task listens for the agent events that move the queue (a conversation
 //! queued, taken, or changing status), reads the queue once, and publishes
 //! the new view; each socket looks up its own conversation in it. So a
-//! change costs one pass over the queue, not one per waiting visitor.
+//! change costs one pass over the queue, not one per waiting visitor, and
+//! a burst of changes (thousands of mails handed off) one pass per
+//! [`MIN_INTERVAL`], not one per change.
 
 use crate::events::{EventKind, Events};
 use crate::model::ConversationId;
@@ -20,6 +22,10 @@ pub type Places = Arc<HashMap<ConversationId, (u64, u64)>>;
 
 /// Conversations read from the queue per pass.
 const QUEUE_LIMIT: usize = 100_000;
+
+/// Shortest time between two passes: places shown live are at most this
+/// much behind.
+pub const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The current view, for sockets to watch.
 pub fn channel() -> (watch::Sender<Places>, watch::Receiver<Places>) {
@@ -51,6 +57,7 @@ pub async fn run(
 ) {
     let mut changes = events.subscribe();
     loop {
+        let pass = tokio::time::Instant::now();
         match compute(store.as_ref(), minutes_per_customer) {
             Ok(places) => {
                 view.send_replace(places);
@@ -82,5 +89,14 @@ pub async fn run(
                 Err(broadcast::error::RecvError::Closed) => return,
             }
         }
+        // Changes arriving meanwhile are covered by the next pass.
+        tokio::select! {
+            _ = tokio::time::sleep_until(pass + MIN_INTERVAL) => {}
+            _ = crate::app::stopped(&mut shutdown) => return,
+        }
+        while !matches!(
+            changes.try_recv(),
+            Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed)
+        ) {}
     }
 }
