@@ -254,15 +254,14 @@ impl IntentSet {
             let index = intents.len();
             for (negative, table) in [(false, &parsed.patterns), (true, &parsed.negative)] {
                 for pattern in table.values().flatten() {
-                    let compiled = ascii_word_boundaries(pattern);
-                    if let Err(e) = Regex::new(&compiled) {
-                        return Err(IntentError::Pattern {
+                    let compiled = Regex::new(&ascii_word_boundaries(pattern)).map_err(|e| {
+                        IntentError::Pattern {
                             file: file.clone(),
                             intent: parsed.name.clone(),
                             pattern: pattern.clone(),
                             message: e.to_string(),
-                        });
-                    }
+                        }
+                    })?;
                     owners.push(PatternOwner {
                         intent: index,
                         negative,
@@ -282,8 +281,8 @@ impl IntentSet {
                 titles: parsed.title,
             });
         }
-        let set =
-            PatternSet::new(&patterns).map_err(|e| IntentError::SetTooLarge(e.to_string()))?;
+        let set = PatternSet::from_regexes(patterns)
+            .map_err(|e| IntentError::SetTooLarge(e.to_string()))?;
         Ok(Self {
             intents,
             owners,

@@ -48,7 +48,6 @@ pub struct PatternSet {
     scratch: Mutex<Vec<Scratch>>,
     /// Every literal of every group, for one scan of the text.
     literals: AhoCorasick,
-    literal_count: usize,
     /// For each pattern, its groups as indexes into `literals`; a pattern
     /// without groups is always tried.
     groups: Vec<Vec<Vec<usize>>>,
@@ -66,7 +65,6 @@ impl Clone for PatternSet {
             lazy: self.lazy.clone(),
             scratch: Mutex::new(Vec::new()),
             literals: self.literals.clone(),
-            literal_count: self.literal_count,
             groups: self.groups.clone(),
             used_by: self.used_by.clone(),
             always: self.always.clone(),
@@ -75,18 +73,23 @@ impl Clone for PatternSet {
 }
 
 impl PatternSet {
-    /// Compiles `patterns` (already checked to compile one by one).
+    /// Compiles `patterns`.
     pub fn new(patterns: &[String]) -> Result<Self, regex::Error> {
         let regexes = patterns
             .iter()
             .map(|p| Regex::new(p))
             .collect::<Result<Vec<_>, _>>()?;
+        Self::from_regexes(regexes)
+    }
+
+    /// Builds the set around patterns already compiled (and so checked).
+    pub fn from_regexes(regexes: Vec<Regex>) -> Result<Self, regex::Error> {
         let mut literals: Vec<Vec<u8>> = Vec::new();
         let mut ids: HashMap<Vec<u8>, usize> = HashMap::new();
-        let groups: Vec<Vec<Vec<usize>>> = patterns
+        let groups: Vec<Vec<Vec<usize>>> = regexes
             .iter()
-            .map(|pattern| {
-                needed_groups(pattern)
+            .map(|regex| {
+                needed_groups(regex.as_str())
                     .into_iter()
                     .map(|group| {
                         group
@@ -102,8 +105,7 @@ impl PatternSet {
                     .collect()
             })
             .collect();
-        let literal_count = literals.len();
-        let mut used_by = vec![Vec::new(); literal_count];
+        let mut used_by = vec![Vec::new(); literals.len()];
         for (pattern, own) in groups.iter().enumerate() {
             for &id in own.iter().flatten() {
                 if used_by[id].last() != Some(&pattern) {
@@ -116,13 +118,12 @@ impl PatternSet {
             .collect();
         let literals = AhoCorasick::new(&literals)
             .map_err(|e| regex::Error::Syntax(format!("the literal prefilter: {e}")))?;
-        let lazy = patterns.iter().map(|p| DFA::new(p).ok()).collect();
+        let lazy = regexes.iter().map(|r| DFA::new(r.as_str()).ok()).collect();
         Ok(Self {
             regexes,
             lazy,
             scratch: Mutex::new(Vec::new()),
             literals,
-            literal_count,
             groups,
             used_by,
             always,
@@ -162,7 +163,7 @@ impl PatternSet {
                 .iter()
                 .map(|dfa| dfa.as_ref().map(DFA::create_cache))
                 .collect(),
-            found: vec![false; self.literal_count],
+            found: vec![false; self.literals.patterns_len()],
             found_ids: Vec::new(),
             possible: vec![false; self.regexes.len()],
             candidates: Vec::new(),
@@ -203,7 +204,7 @@ impl PatternSet {
 /// What one search needs besides the text, kept between searches so a
 /// search allocates nothing: every lazy DFA's cache, and marks that are
 /// cleared entry by entry after use.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Scratch {
     caches: Vec<Option<Cache>>,
     /// Per literal: found in the text.
@@ -246,16 +247,7 @@ impl Scan<'_, '_> {
 
 impl Drop for Scan<'_, '_> {
     fn drop(&mut self) {
-        let mut scratch = std::mem::replace(
-            &mut self.scratch,
-            Scratch {
-                caches: Vec::new(),
-                found: Vec::new(),
-                found_ids: Vec::new(),
-                possible: Vec::new(),
-                candidates: Vec::new(),
-            },
-        );
+        let mut scratch = std::mem::take(&mut self.scratch);
         for id in scratch.found_ids.drain(..) {
             scratch.found[id] = false;
         }

@@ -298,6 +298,15 @@ async fn tally(base: &str, sessions: &[String], ledgers: &[Ledger]) -> Tally {
     t
 }
 
+/// Mails in the support mailbox not yet marked `\Seen` (taken in).
+async fn unread_support_mail(mail: &crate::support::mail::MailServer) -> usize {
+    mail.mailbox(crate::support::mail::SUPPORT)
+        .await
+        .iter()
+        .filter(|(_, seen, _)| !seen)
+        .count()
+}
+
 /// Crash under load on every channel at once: web visitors post, a bot
 /// API server delivers Telegram updates, customers mail the support
 /// mailbox, while the binary is killed with SIGKILL ten times at moments
@@ -446,12 +455,7 @@ async fn every_channel_survives_ten_kills_with_nothing_lost_or_stored_twice() {
         }
         // Every mail taken in (marked seen), not just as many acks (a
         // duplicate ack can make up for one not sent yet).
-        let unread = mail
-            .mailbox(SUPPORT)
-            .await
-            .iter()
-            .filter(|(_, seen, _)| !seen)
-            .count();
+        let unread = unread_support_mail(&mail).await;
         if web.replies >= web.customers && telegram_done && acks >= mailed && unread == 0 {
             break;
         }
@@ -468,12 +472,7 @@ async fn every_channel_survives_ten_kills_with_nothing_lost_or_stored_twice() {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let web = tally(&process.base, &sessions, &ledgers).await;
-    let unread = mail
-        .mailbox(SUPPORT)
-        .await
-        .iter()
-        .filter(|(_, seen, _)| !seen)
-        .count();
+    let unread = unread_support_mail(&mail).await;
     process.kill();
 
     // What the store holds, channel by channel.
