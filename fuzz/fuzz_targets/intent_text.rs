@@ -43,7 +43,11 @@ fuzz_target!(|bytes: &[u8]| {
     let (ours, plain) = &*PATTERNS;
     for candidate in [&*text, &normalized] {
         let want: Vec<usize> = plain.matches(candidate).into_iter().collect();
-        assert_eq!(ours.matches(candidate), want, "the prefilter changed the matches");
+        assert_eq!(
+            ours.matches(candidate),
+            want,
+            "the prefilter changed the matches"
+        );
     }
     let decided = INTENTS.decide(&text);
     let spaced: String = text.chars().flat_map(|c| [c, '\u{200b}']).collect();
