@@ -10,6 +10,7 @@ mod commit;
 mod keys;
 mod queue_ranks;
 pub mod sled;
+mod step;
 
 use crate::model::{
     Agent, AgentSession, CannedResponse, ChannelKind, Conversation, ConversationId,
@@ -22,7 +23,11 @@ use serde::{Deserialize, Serialize};
 
 /// The schema version written by this build. Opening a store written with a
 /// newer version is refused; older versions are migrated at open.
-pub const SCHEMA_VERSION: u32 = 3;
+///
+/// Version 4 writes changes as steps (`step.rs`) instead of sled
+/// transactions: an older build would not complete a step a crash cut
+/// short, so it must not open a version 4 store.
+pub const SCHEMA_VERSION: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -1,7 +1,9 @@
 //! The sled implementation of [`Store`]: one embedded database folder, one
-//! tree per index (`<key>_<value>` names), serde-JSON values, multi-tree
-//! transactions for every step that touches more than one tree, and the
-//! group-commit thread for durability.
+//! tree per index (`<key>_<value>` names), serde-JSON values, a [`step`]
+//! (all or none after a crash) for every change to a conversation and its
+//! indexes, and the group-commit thread for durability.
+
+use super::step::{self, Step, StepTree};
 
 use super::commit::GroupCommit;
 use super::queue_ranks::QueueRanks;
@@ -18,8 +20,6 @@ use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -71,9 +71,14 @@ pub struct SledStore {
     time_pickup: sled::Tree,
     /// time ++ conversation id ++ unique id → StatusChange
     time_status_change: sled::Tree,
-    /// Held around every transaction that changes a conversation, so such
-    /// changes apply one after another (an agent's claim and a bot turn
-    /// never interleave). Flushing happens outside it.
+    /// The trees steps write, in the order their records name them
+    /// (`STEP_TREES`): clones of the fields above.
+    step_trees: Vec<sled::Tree>,
+    /// The last step, applied again at open (see [`step`]).
+    last_step: sled::Tree,
+    /// Held around every step, so changes apply one after another (an
+    /// agent's claim and a bot turn never interleave). Flushing happens
+    /// outside it.
     writer: Mutex<()>,
     /// Places in `queue`, counted in memory.
     queue_ranks: QueueRanks,
@@ -82,7 +87,32 @@ pub struct SledStore {
     failure: Arc<Mutex<Option<String>>>,
 }
 
-type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+type StepResult<T> = Result<T, StoreError>;
+
+/// The trees a step may write, by their position in a step's record. The
+/// order is part of the data format: add new trees at the end.
+const STEP_TREES: [&str; 10] = [
+    "meta",
+    "conversationid_conversation",
+    "customer_conversationid",
+    "ticket_conversationid",
+    "conversationseq_message",
+    "externalid_seen",
+    "conversationseq_pendingturn",
+    "queue",
+    "status_conversationid",
+    "due_outboxentry",
+];
+const META: usize = 0;
+const CONVERSATIONS: usize = 1;
+const CUSTOMERS: usize = 2;
+const TICKETS: usize = 3;
+const MESSAGES: usize = 4;
+const SEEN_IDS: usize = 5;
+const PENDING: usize = 6;
+const QUEUE: usize = 7;
+const STATUS: usize = 8;
+const OUTBOX: usize = 9;
 
 fn io(e: impl std::fmt::Display) -> StoreError {
     StoreError::Io(e.to_string())
@@ -129,17 +159,6 @@ fn put_encoded<T: Serialize>(tree: &sled::Tree, key: &[u8], value: &T) -> Result
     Ok(())
 }
 
-fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
-    ConflictableTransactionError::Abort(e)
-}
-
-fn tx_error(e: TransactionError<StoreError>) -> StoreError {
-    match e {
-        TransactionError::Abort(e) => e,
-        TransactionError::Storage(e) => io(e),
-    }
-}
-
 fn u64_of(what: &str, bytes: &[u8]) -> Result<u64, StoreError> {
     let array: [u8; 8] = bytes.try_into().map_err(|_| StoreError::Corrupt {
         what: what.to_string(),
@@ -157,35 +176,29 @@ fn conversation_id_of(what: &str, bytes: &[u8]) -> Result<ConversationId, StoreE
         })
 }
 
-/// Reads a conversation inside a transaction.
-fn tx_conversation(
-    conversations: &TransactionalTree,
+/// Reads a conversation inside a step.
+fn step_conversation(
+    conversations: &StepTree<'_, '_>,
     id: ConversationId,
-) -> TxResult<Option<Conversation>> {
+) -> StepResult<Option<Conversation>> {
     match conversations.get(keys::conversation(id))? {
-        Some(bytes) => Ok(Some(decode("conversation", &bytes).map_err(abort)?)),
+        Some(bytes) => Ok(Some(decode("conversation", &bytes)?)),
         None => Ok(None),
     }
 }
 
-/// The trees a conversation write touches: the record and its indexes.
-struct ConversationTrees<'a> {
-    conversations: &'a TransactionalTree,
-    queue: &'a TransactionalTree,
-    status: &'a TransactionalTree,
-}
-
-/// Writes a conversation and keeps the queue and status indexes in step.
-fn tx_put_conversation(
-    trees: &ConversationTrees<'_>,
+/// Writes a conversation in a step and keeps the queue and status indexes
+/// in line.
+fn step_put_conversation(
+    step: &Step<'_>,
     old: Option<&Conversation>,
     new: &Conversation,
-) -> TxResult<()> {
-    let ConversationTrees {
-        conversations,
-        queue,
-        status,
-    } = trees;
+) -> StepResult<()> {
+    let (conversations, queue, status) = (
+        step.tree(CONVERSATIONS),
+        step.tree(QUEUE),
+        step.tree(STATUS),
+    );
     let old_key = old.and_then(keys::queue_of);
     let new_key = keys::queue_of(new);
     if old_key != new_key {
@@ -202,7 +215,7 @@ fn tx_put_conversation(
         }
         status.insert(&keys::status(new.status, new.id)[..], &[][..])?;
     }
-    conversations.insert(&keys::conversation(new.id)[..], encode(new).map_err(abort)?)?;
+    conversations.insert(&keys::conversation(new.id)[..], encode(new)?)?;
     Ok(())
 }
 
@@ -244,6 +257,11 @@ impl SledStore {
             customer_autoreply: tree("customer_autoreply")?,
             time_pickup: tree("time_pickup")?,
             time_status_change: tree("time_status_change")?,
+            step_trees: STEP_TREES
+                .iter()
+                .map(|name| tree(name))
+                .collect::<Result<_, _>>()?,
+            last_step: tree("last_step")?,
             writer: Mutex::new(()),
             queue_ranks: QueueRanks::default(),
             commit: GroupCommit::start(move || {
@@ -262,6 +280,11 @@ impl SledStore {
             db,
         };
         store.check_schema()?;
+        if step::replay(&store.last_step, &store.step_trees)? {
+            // Completed (again) and durable: it need not be applied twice.
+            step::forget(&store.last_step)?;
+            store.db.flush().map_err(io)?;
+        }
         let mut queued = Vec::new();
         for key in store.queue.iter().keys() {
             if let Ok(key) = <[u8; 25]>::try_from(&key.map_err(io)?[..]) {
@@ -321,6 +344,20 @@ impl SledStore {
 
     fn lock_writer(&self) -> std::sync::MutexGuard<'_, ()> {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `change` as a step (see [`step`]): its writes apply when it
+    /// returns `Ok`, all or none after a crash, and not at all when it
+    /// returns an error. The writer lock must be held.
+    fn step<T>(
+        &self,
+        _writer: &std::sync::MutexGuard<'_, ()>,
+        change: impl FnOnce(&Step<'_>) -> StepResult<T>,
+    ) -> Result<T, StoreError> {
+        let step = Step::new(&self.step_trees);
+        let result = change(&step)?;
+        step.commit(&self.last_step)?;
+        Ok(result)
     }
 
     fn decode_all<T: DeserializeOwned>(
@@ -408,183 +445,156 @@ impl Store for SledStore {
         let fresh_id = ConversationId::new();
         let message_id = MessageId::new();
         let now = inbound.received_at;
-        let _writer = self.lock_writer();
-        let step = (
-            &self.meta,
-            &self.conversations,
-            &self.customer_conversation,
-            &self.ticket_conversation,
-            &self.messages,
-            &self.externalid_message,
-            &self.pending_turns,
-            &self.queue,
-            &self.status_index,
-        )
-            .transaction(
-                |(
-                    meta,
-                    conversations,
-                    customers,
-                    tickets,
-                    messages,
-                    seen_ids,
-                    pending,
-                    queue,
-                    status,
-                )| {
-                    let trees = ConversationTrees {
-                        conversations,
-                        queue,
-                        status,
-                    };
-                    if let Some(bytes) = seen_ids.get(&external_key)? {
-                        let seen: Seen = decode("seen external id", &bytes).map_err(abort)?;
-                        return Ok(AcceptStep::Duplicate(seen));
+        let writer = self.lock_writer();
+        let step = self.step(&writer, |step| {
+            let (meta, conversations, customers, tickets, messages, seen_ids, pending) = (
+                step.tree(META),
+                step.tree(CONVERSATIONS),
+                step.tree(CUSTOMERS),
+                step.tree(TICKETS),
+                step.tree(MESSAGES),
+                step.tree(SEEN_IDS),
+                step.tree(PENDING),
+            );
+            if let Some(bytes) = seen_ids.get(&external_key)? {
+                let seen: Seen = decode("seen external id", &bytes)?;
+                return Ok(AcceptStep::Duplicate(seen));
+            }
+            let existing = match inbound.thread {
+                Thread::New => None,
+                Thread::Conversation(id) => step_conversation(&conversations, id)?,
+                Thread::Current => match customers.get(customer_key.as_bytes())? {
+                    Some(id) => {
+                        let id = conversation_id_of("customer index", &id)?;
+                        step_conversation(&conversations, id)?
                     }
-                    let existing = match inbound.thread {
-                        Thread::New => None,
-                        Thread::Conversation(id) => tx_conversation(conversations, id)?,
-                        Thread::Current => match customers.get(customer_key.as_bytes())? {
-                            Some(id) => {
-                                let id =
-                                    conversation_id_of("customer index", &id).map_err(abort)?;
-                                tx_conversation(conversations, id)?
-                            }
-                            None => None,
-                        },
-                    };
-                    // An answer to the survey the customer was just asked is
-                    // a rating, and words right after the survey's thanks
-                    // (which invite them) are its comment: neither reopens
-                    // anything.
-                    let last_of_resolved = match &existing {
-                        Some(c) if c.status == ConversationStatus::Resolved => {
-                            match messages.get(&keys::message(c.id, c.last_seq)[..])? {
-                                Some(bytes) => {
-                                    Some(decode::<Message>("message", &bytes).map_err(abort)?)
-                                }
-                                None => None,
-                            }
-                        }
-                        _ => None,
-                    };
-                    let rating = inbound.rating.or_else(|| {
-                        let kind = last_of_resolved.as_ref()?.survey?;
-                        let score: u8 = inbound.text.trim().parse().ok()?;
-                        kind.scale()
-                            .contains(&score)
-                            .then_some(Rating { kind, score })
-                    });
-                    let comment = rating.is_none()
-                        && inbound.handling.is_normal()
-                        && !inbound.text.trim().is_empty()
-                        && last_of_resolved
-                            .as_ref()
-                            .is_some_and(|m| m.invites_comment && m.author == Author::Bot);
-                    let opens = rating.is_none()
-                        && !comment
-                        && existing.as_ref().is_none_or(|c| {
-                            c.status == ConversationStatus::Resolved
-                                && !matches!(inbound.handling, Handling::Silent { .. })
-                        });
-                    let mut conversation = match &existing {
-                        Some(c) => c.clone(),
-                        None => {
-                            let ticket = match meta.get(META_NEXT_TICKET)? {
-                                Some(b) => u64_of("ticket counter", &b).map_err(abort)?,
-                                None => FIRST_TICKET,
-                            };
-                            meta.insert(META_NEXT_TICKET, &(ticket + 1).to_be_bytes())?;
-                            tickets.insert(&ticket.to_be_bytes(), &keys::conversation(fresh_id))?;
-                            customers
-                                .insert(customer_key.as_bytes(), &keys::conversation(fresh_id))?;
-                            Conversation {
-                                id: fresh_id,
-                                ticket,
-                                customer: inbound.customer.clone(),
-                                display_name: inbound.display_name.clone(),
-                                status: ConversationStatus::Bot,
-                                priority: new.priority,
-                                locale: new.locale.clone(),
-                                created_at: now,
-                                updated_at: now,
-                                waiting_since: None,
-                                assigned_agent: None,
-                                last_seq: 0,
-                                undelivered: false,
-                                subject: inbound.subject.clone(),
-                                segment: new.segment.clone(),
-                                sla: None,
-                                tags: new.tags.clone(),
-                            }
-                        }
-                    };
-                    // Automatic mail (an out-of-office reply, a bounce) is
-                    // kept but moves nothing: it reopens no resolved case.
-                    let automatic = matches!(inbound.handling, Handling::Silent { .. })
-                        || rating.is_some()
-                        || comment;
-                    match conversation.status {
-                        // Reopened: the bot handles it again, owned by no one.
-                        ConversationStatus::Resolved if !automatic => {
-                            conversation.status = ConversationStatus::Bot;
-                            conversation.assigned_agent = None;
-                            // A new case: a new promise when it is handed off.
-                            conversation.sla = None;
-                        }
-                        ConversationStatus::Pending if !automatic => {
-                            conversation.status = ConversationStatus::Assigned;
-                        }
-                        _ => {}
-                    }
-                    // Only the customer names the conversation (not a bounce
-                    // or a colleague writing into the thread).
-                    if conversation.display_name.is_none()
-                        && conversation.customer == inbound.customer
-                    {
-                        conversation.display_name = inbound.display_name.clone();
-                    }
-                    conversation.last_seq += 1;
-                    conversation.updated_at = now;
-                    let seq = conversation.last_seq;
-                    let message = Message {
-                        id: message_id,
-                        conversation_id: conversation.id,
-                        seq,
-                        author: Author::Customer,
-                        text: inbound.text.clone(),
-                        at: now,
-                        external_id: Some(inbound.external_id.clone()),
-                        reason: None,
-                        delivery: None,
-                        intent: None,
-                        agent: None,
-                        opens,
-                        handling: inbound.handling.clone(),
-                        attachments: inbound.attachments.clone(),
-                        original: inbound.original.clone(),
-                        options: Vec::new(),
-                        survey: None,
-                        rating,
-                        invites_comment: false,
-                        survey_comment: comment,
-                    };
-                    let message_key = keys::message(conversation.id, seq);
-                    messages.insert(&message_key[..], encode(&message).map_err(abort)?)?;
-                    let seen = Seen {
-                        conversation_id: conversation.id,
-                        seq,
-                    };
-                    seen_ids.insert(external_key.as_slice(), encode(&seen).map_err(abort)?)?;
-                    pending.insert(&message_key[..], &[][..])?;
-                    tx_put_conversation(&trees, existing.as_ref(), &conversation)?;
-                    let change = existing
-                        .as_ref()
-                        .and_then(|before| StatusChange::between(before, &conversation, now));
-                    Ok(AcceptStep::New(Box::new((conversation, message, change))))
+                    None => None,
                 },
-            )
-            .map_err(tx_error)?;
+            };
+            // An answer to the survey the customer was just asked is
+            // a rating, and words right after the survey's thanks
+            // (which invite them) are its comment: neither reopens
+            // anything.
+            let last_of_resolved = match &existing {
+                Some(c) if c.status == ConversationStatus::Resolved => {
+                    match messages.get(&keys::message(c.id, c.last_seq)[..])? {
+                        Some(bytes) => Some(decode::<Message>("message", &bytes)?),
+                        None => None,
+                    }
+                }
+                _ => None,
+            };
+            let rating = inbound.rating.or_else(|| {
+                let kind = last_of_resolved.as_ref()?.survey?;
+                let score: u8 = inbound.text.trim().parse().ok()?;
+                kind.scale()
+                    .contains(&score)
+                    .then_some(Rating { kind, score })
+            });
+            let comment = rating.is_none()
+                && inbound.handling.is_normal()
+                && !inbound.text.trim().is_empty()
+                && last_of_resolved
+                    .as_ref()
+                    .is_some_and(|m| m.invites_comment && m.author == Author::Bot);
+            let opens = rating.is_none()
+                && !comment
+                && existing.as_ref().is_none_or(|c| {
+                    c.status == ConversationStatus::Resolved
+                        && !matches!(inbound.handling, Handling::Silent { .. })
+                });
+            let mut conversation = match &existing {
+                Some(c) => c.clone(),
+                None => {
+                    let ticket = match meta.get(META_NEXT_TICKET)? {
+                        Some(b) => u64_of("ticket counter", &b)?,
+                        None => FIRST_TICKET,
+                    };
+                    meta.insert(META_NEXT_TICKET, &(ticket + 1).to_be_bytes())?;
+                    tickets.insert(ticket.to_be_bytes(), &keys::conversation(fresh_id))?;
+                    customers.insert(customer_key.as_bytes(), &keys::conversation(fresh_id))?;
+                    Conversation {
+                        id: fresh_id,
+                        ticket,
+                        customer: inbound.customer.clone(),
+                        display_name: inbound.display_name.clone(),
+                        status: ConversationStatus::Bot,
+                        priority: new.priority,
+                        locale: new.locale.clone(),
+                        created_at: now,
+                        updated_at: now,
+                        waiting_since: None,
+                        assigned_agent: None,
+                        last_seq: 0,
+                        undelivered: false,
+                        subject: inbound.subject.clone(),
+                        segment: new.segment.clone(),
+                        sla: None,
+                        tags: new.tags.clone(),
+                    }
+                }
+            };
+            // Automatic mail (an out-of-office reply, a bounce) is
+            // kept but moves nothing: it reopens no resolved case.
+            let automatic =
+                matches!(inbound.handling, Handling::Silent { .. }) || rating.is_some() || comment;
+            match conversation.status {
+                // Reopened: the bot handles it again, owned by no one.
+                ConversationStatus::Resolved if !automatic => {
+                    conversation.status = ConversationStatus::Bot;
+                    conversation.assigned_agent = None;
+                    // A new case: a new promise when it is handed off.
+                    conversation.sla = None;
+                }
+                ConversationStatus::Pending if !automatic => {
+                    conversation.status = ConversationStatus::Assigned;
+                }
+                _ => {}
+            }
+            // Only the customer names the conversation (not a bounce
+            // or a colleague writing into the thread).
+            if conversation.display_name.is_none() && conversation.customer == inbound.customer {
+                conversation.display_name = inbound.display_name.clone();
+            }
+            conversation.last_seq += 1;
+            conversation.updated_at = now;
+            let seq = conversation.last_seq;
+            let message = Message {
+                id: message_id,
+                conversation_id: conversation.id,
+                seq,
+                author: Author::Customer,
+                text: inbound.text.clone(),
+                at: now,
+                external_id: Some(inbound.external_id.clone()),
+                reason: None,
+                delivery: None,
+                intent: None,
+                agent: None,
+                opens,
+                handling: inbound.handling.clone(),
+                attachments: inbound.attachments.clone(),
+                original: inbound.original.clone(),
+                options: Vec::new(),
+                survey: None,
+                rating,
+                invites_comment: false,
+                survey_comment: comment,
+            };
+            let message_key = keys::message(conversation.id, seq);
+            messages.insert(&message_key[..], encode(&message)?)?;
+            let seen = Seen {
+                conversation_id: conversation.id,
+                seq,
+            };
+            seen_ids.insert(external_key.as_slice(), encode(&seen)?)?;
+            pending.insert(&message_key[..], &[][..])?;
+            step_put_conversation(step, existing.as_ref(), &conversation)?;
+            let change = existing
+                .as_ref()
+                .and_then(|before| StatusChange::between(before, &conversation, now));
+            Ok(AcceptStep::New(Box::new((conversation, message, change))))
+        })?;
         match step {
             AcceptStep::New(step) => {
                 let (conversation, message, change) = *step;
@@ -687,68 +697,56 @@ impl Store for SledStore {
         let id = outcome.turn.conversation_id;
         let turn_key = keys::message(id, outcome.turn.seq);
         let now = Utc::now();
-        let _writer = self.lock_writer();
-        (
-            &self.conversations,
-            &self.queue,
-            &self.status_index,
-            &self.outbox,
-            &self.pending_turns,
-        )
-            .transaction(|(conversations, queue, status, outbox, pending)| {
-                let trees = ConversationTrees {
-                    conversations,
-                    queue,
-                    status,
-                };
-                let old = tx_conversation(conversations, id)?
-                    .ok_or_else(|| abort(StoreError::ConversationNotFound(id)))?;
-                pending.remove(&turn_key[..])?;
-                if old.status.human_owned() {
-                    return Ok((
-                        TurnRecorded {
-                            conversation: old,
-                            replies_queued: false,
-                        },
-                        None,
-                    ));
-                }
-                let mut new = old.clone();
-                new.locale = outcome.locale.clone();
-                if outcome.handoff && new.status != ConversationStatus::Waiting {
-                    new.status = ConversationStatus::Waiting;
-                    new.waiting_since = Some(now);
-                    // The clock starts at the hand-off, unless an unanswered
-                    // promise is already running.
-                    let running = new
-                        .sla
-                        .as_ref()
-                        .is_some_and(|s| s.first_response_at.is_none());
-                    if let (Some(sla), false) = (&outcome.sla, running) {
-                        new.sla = Some(sla.clone());
-                    }
-                }
-                new.updated_at = now;
-                for entry in &outcome.replies {
-                    outbox.insert(&keys::outbox(entry)[..], encode(entry).map_err(abort)?)?;
-                }
-                tx_put_conversation(&trees, Some(&old), &new)?;
-                Ok((
+        let writer = self.lock_writer();
+        self.step(&writer, |step| {
+            let (conversations, outbox) = (step.tree(CONVERSATIONS), step.tree(OUTBOX));
+            let old = step_conversation(&conversations, id)?
+                .ok_or(StoreError::ConversationNotFound(id))?;
+            step.tree(PENDING).remove(&turn_key[..])?;
+            if old.status.human_owned() {
+                return Ok((
                     TurnRecorded {
-                        conversation: new.clone(),
-                        replies_queued: true,
+                        conversation: old,
+                        replies_queued: false,
                     },
-                    StatusChange::between(&old, &new, now),
-                ))
-            })
-            .map_err(tx_error)
-            .and_then(|(recorded, change)| {
-                self.queue_ranks.update(&recorded.conversation);
-                if let Some(change) = change {
-                    self.put_status_change(&change)?;
+                    None,
+                ));
+            }
+            let mut new = old.clone();
+            new.locale = outcome.locale.clone();
+            if outcome.handoff && new.status != ConversationStatus::Waiting {
+                new.status = ConversationStatus::Waiting;
+                new.waiting_since = Some(now);
+                // The clock starts at the hand-off, unless an unanswered
+                // promise is already running.
+                let running = new
+                    .sla
+                    .as_ref()
+                    .is_some_and(|s| s.first_response_at.is_none());
+                if let (Some(sla), false) = (&outcome.sla, running) {
+                    new.sla = Some(sla.clone());
                 }
-                Ok(recorded)
-            })
+            }
+            new.updated_at = now;
+            for entry in &outcome.replies {
+                outbox.insert(&keys::outbox(entry)[..], encode(entry)?)?;
+            }
+            step_put_conversation(step, Some(&old), &new)?;
+            Ok((
+                TurnRecorded {
+                    conversation: new.clone(),
+                    replies_queued: true,
+                },
+                StatusChange::between(&old, &new, now),
+            ))
+        })
+        .and_then(|(recorded, change)| {
+            self.queue_ranks.update(&recorded.conversation);
+            if let Some(change) = change {
+                self.put_status_change(&change)?;
+            }
+            Ok(recorded)
+        })
     }
 
     fn waiting_queue(&self, limit: usize) -> Result<Vec<ConversationId>, StoreError> {
@@ -805,65 +803,50 @@ impl Store for SledStore {
         // The transcript entry keeps the outbox id, so a channel's own
         // reference to the delivery (an email Message-ID) finds it again.
         let message_id = MessageId(entry.id.0);
-        let _writer = self.lock_writer();
-        (
-            &self.conversations,
-            &self.queue,
-            &self.status_index,
-            &self.outbox,
-            &self.messages,
-        )
-            .transaction(|(conversations, queue, status, outbox, messages)| {
-                let trees = ConversationTrees {
-                    conversations,
-                    queue,
-                    status,
-                };
-                if outbox.remove(&entry_key[..])?.is_none() {
-                    return Ok(None);
+        let writer = self.lock_writer();
+        self.step(&writer, |step| {
+            if step.tree(OUTBOX).remove(&entry_key[..])?.is_none() {
+                return Ok(None);
+            }
+            let old = step_conversation(&step.tree(CONVERSATIONS), id)?
+                .ok_or(StoreError::ConversationNotFound(id))?;
+            let mut new = old.clone();
+            new.last_seq += 1;
+            new.updated_at = at;
+            match &delivery {
+                Delivery::Failed { .. } => new.undelivered = true,
+                Delivery::Delivered if entry.reason == OutboundReason::Agent => {
+                    new.undelivered = false
                 }
-                let old = tx_conversation(conversations, id)?
-                    .ok_or_else(|| abort(StoreError::ConversationNotFound(id)))?;
-                let mut new = old.clone();
-                new.last_seq += 1;
-                new.updated_at = at;
-                match &delivery {
-                    Delivery::Failed { .. } => new.undelivered = true,
-                    Delivery::Delivered if entry.reason == OutboundReason::Agent => {
-                        new.undelivered = false
-                    }
-                    Delivery::Delivered => {}
-                }
-                let message = Message {
-                    id: message_id,
-                    conversation_id: id,
-                    seq: new.last_seq,
-                    author: entry.reason.author(),
-                    text: entry.text.clone(),
-                    at,
-                    external_id: None,
-                    reason: Some(entry.reason),
-                    delivery: Some(delivery.clone()),
-                    intent: entry.intent.clone(),
-                    agent: entry.agent.clone(),
-                    opens: false,
-                    handling: Handling::Normal,
-                    attachments: Vec::new(),
-                    original: None,
-                    options: entry.options.clone(),
-                    survey: entry.survey,
-                    rating: None,
-                    invites_comment: entry.invites_comment,
-                    survey_comment: false,
-                };
-                messages.insert(
-                    &keys::message(id, message.seq)[..],
-                    encode(&message).map_err(abort)?,
-                )?;
-                tx_put_conversation(&trees, Some(&old), &new)?;
-                Ok(Some(message))
-            })
-            .map_err(tx_error)
+                Delivery::Delivered => {}
+            }
+            let message = Message {
+                id: message_id,
+                conversation_id: id,
+                seq: new.last_seq,
+                author: entry.reason.author(),
+                text: entry.text.clone(),
+                at,
+                external_id: None,
+                reason: Some(entry.reason),
+                delivery: Some(delivery.clone()),
+                intent: entry.intent.clone(),
+                agent: entry.agent.clone(),
+                opens: false,
+                handling: Handling::Normal,
+                attachments: Vec::new(),
+                original: None,
+                options: entry.options.clone(),
+                survey: entry.survey,
+                rating: None,
+                invites_comment: entry.invites_comment,
+                survey_comment: false,
+            };
+            step.tree(MESSAGES)
+                .insert(&keys::message(id, message.seq)[..], encode(&message)?)?;
+            step_put_conversation(step, Some(&old), &new)?;
+            Ok(Some(message))
+        })
     }
 
     fn reschedule_delivery(
@@ -874,19 +857,22 @@ impl Store for SledStore {
         let old_key = keys::outbox(entry);
         let new_key = keys::outbox(updated);
         let bytes = encode(updated)?;
-        self.outbox
-            .transaction(|outbox| {
-                if outbox.remove(&old_key[..])?.is_some() {
-                    outbox.insert(&new_key[..], bytes.as_slice())?;
-                }
-                Ok(())
-            })
-            .map_err(tx_error)
+        let writer = self.lock_writer();
+        self.step(&writer, |step| {
+            let outbox = step.tree(OUTBOX);
+            if outbox.remove(&old_key[..])?.is_some() {
+                outbox.insert(&new_key[..], bytes.as_slice())?;
+            }
+            Ok(())
+        })
     }
 
     fn cancel_delivery(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
-        self.outbox.remove(keys::outbox(entry)).map_err(io)?;
-        Ok(())
+        let writer = self.lock_writer();
+        self.step(&writer, |step| {
+            step.tree(OUTBOX).remove(keys::outbox(entry))?;
+            Ok(())
+        })
     }
 
     fn conversations_with_status(
@@ -923,87 +909,72 @@ impl Store for SledStore {
     ) -> Result<Updated, UpdateError> {
         let now = Utc::now();
         let note_id = MessageId::new();
-        let _writer = self.lock_writer();
-        let result = (
-            &self.conversations,
-            &self.queue,
-            &self.status_index,
-            &self.outbox,
-            &self.messages,
-        )
-            .transaction(|(conversations, queue, status, outbox, messages)| {
-                let trees = ConversationTrees {
-                    conversations,
-                    queue,
-                    status,
-                };
-                let before = tx_conversation(conversations, id)?
-                    .ok_or_else(|| abort(StoreError::ConversationNotFound(id)))?;
-                let mut after = match change(&before) {
-                    Ok(after) => after,
-                    Err(refusal) => return Ok(Err(refusal)),
-                };
-                for entry in &effects.outbox {
-                    outbox.insert(&keys::outbox(entry)[..], encode(entry).map_err(abort)?)?;
+        let writer = self.lock_writer();
+        let result = self.step(&writer, |step| {
+            let (outbox, messages) = (step.tree(OUTBOX), step.tree(MESSAGES));
+            let before = step_conversation(&step.tree(CONVERSATIONS), id)?
+                .ok_or(StoreError::ConversationNotFound(id))?;
+            let mut after = match change(&before) {
+                Ok(after) => after,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            for entry in &effects.outbox {
+                outbox.insert(&keys::outbox(entry)[..], encode(entry)?)?;
+            }
+            // An agent's first answer keeps (or breaks) the promise.
+            if effects
+                .outbox
+                .iter()
+                .any(|e| e.reason == OutboundReason::Agent)
+                && let Some(sla) = after.sla.as_mut()
+                && sla.first_response_at.is_none()
+            {
+                sla.first_response_at = Some(now);
+            }
+            if after.status == ConversationStatus::Resolved
+                && before.status != ConversationStatus::Resolved
+                && let Some(sla) = after.sla.as_mut()
+            {
+                sla.resolved_at.get_or_insert(now);
+            }
+            let note = match &effects.note {
+                Some((agent, text)) => {
+                    after.last_seq += 1;
+                    let note = Message {
+                        id: note_id,
+                        conversation_id: id,
+                        seq: after.last_seq,
+                        author: Author::Note,
+                        text: text.clone(),
+                        at: now,
+                        external_id: None,
+                        reason: None,
+                        delivery: None,
+                        intent: None,
+                        agent: Some(agent.clone()),
+                        opens: false,
+                        handling: Handling::Normal,
+                        attachments: Vec::new(),
+                        original: None,
+                        options: Vec::new(),
+                        survey: None,
+                        rating: None,
+                        invites_comment: false,
+                        survey_comment: false,
+                    };
+                    messages.insert(&keys::message(id, note.seq)[..], encode(&note)?)?;
+                    Some(note)
                 }
-                // An agent's first answer keeps (or breaks) the promise.
-                if effects
-                    .outbox
-                    .iter()
-                    .any(|e| e.reason == OutboundReason::Agent)
-                    && let Some(sla) = after.sla.as_mut()
-                    && sla.first_response_at.is_none()
-                {
-                    sla.first_response_at = Some(now);
-                }
-                if after.status == ConversationStatus::Resolved
-                    && before.status != ConversationStatus::Resolved
-                    && let Some(sla) = after.sla.as_mut()
-                {
-                    sla.resolved_at.get_or_insert(now);
-                }
-                let note = match &effects.note {
-                    Some((agent, text)) => {
-                        after.last_seq += 1;
-                        let note = Message {
-                            id: note_id,
-                            conversation_id: id,
-                            seq: after.last_seq,
-                            author: Author::Note,
-                            text: text.clone(),
-                            at: now,
-                            external_id: None,
-                            reason: None,
-                            delivery: None,
-                            intent: None,
-                            agent: Some(agent.clone()),
-                            opens: false,
-                            handling: Handling::Normal,
-                            attachments: Vec::new(),
-                            original: None,
-                            options: Vec::new(),
-                            survey: None,
-                            rating: None,
-                            invites_comment: false,
-                            survey_comment: false,
-                        };
-                        messages.insert(
-                            &keys::message(id, note.seq)[..],
-                            encode(&note).map_err(abort)?,
-                        )?;
-                        Some(note)
-                    }
-                    None => None,
-                };
-                after.updated_at = now;
-                tx_put_conversation(&trees, Some(&before), &after)?;
-                Ok(Ok(Updated {
-                    before,
-                    after,
-                    note,
-                }))
-            })
-            .map_err(tx_error)?;
+                None => None,
+            };
+            after.updated_at = now;
+            step_put_conversation(step, Some(&before), &after)?;
+            Ok(Ok(Updated {
+                before,
+                after,
+                note,
+            }))
+        })?;
         let updated = result.map_err(UpdateError::Refused)?;
         self.queue_ranks.update(&updated.after);
         if let Some(change) = StatusChange::between(&updated.before, &updated.after, now) {
@@ -1142,8 +1113,8 @@ impl Store for SledStore {
         message: MessageId,
         error: &str,
     ) -> Result<Option<(Conversation, Message)>, StoreError> {
-        let _writer = self.lock_writer();
-        // Found outside the transaction: no range scans inside one.
+        let writer = self.lock_writer();
+        // Found before the step: a step reads single keys.
         let mut found = None;
         for item in self
             .messages
@@ -1164,28 +1135,16 @@ impl Store for SledStore {
             error: error.to_string(),
         });
         let encoded = encode(&bounced)?;
-        let updated = (
-            &self.conversations,
-            &self.queue,
-            &self.status_index,
-            &self.messages,
-        )
-            .transaction(|(conversations, queue, status, messages)| {
-                let trees = ConversationTrees {
-                    conversations,
-                    queue,
-                    status,
-                };
-                let Some(old) = tx_conversation(conversations, conversation)? else {
-                    return Ok(None);
-                };
-                let mut new = old.clone();
-                new.undelivered = true;
-                messages.insert(&key[..], encoded.as_slice())?;
-                tx_put_conversation(&trees, Some(&old), &new)?;
-                Ok(Some(new))
-            })
-            .map_err(tx_error)?;
+        let updated = self.step(&writer, |step| {
+            let Some(old) = step_conversation(&step.tree(CONVERSATIONS), conversation)? else {
+                return Ok(None);
+            };
+            let mut new = old.clone();
+            new.undelivered = true;
+            step.tree(MESSAGES).insert(&key[..], encoded.as_slice())?;
+            step_put_conversation(step, Some(&old), &new)?;
+            Ok(Some(new))
+        })?;
         if let Some(c) = &updated {
             self.queue_ranks.update(c);
         }
@@ -1313,6 +1272,10 @@ impl Store for SledStore {
     }
 
     fn import(&self, record: ExportRecord) -> Result<(), StoreError> {
+        // These writes are not steps: the last step must never be applied
+        // over them.
+        let _writer = self.lock_writer();
+        step::forget(&self.last_step)?;
         match record {
             ExportRecord::Schema {
                 version,
