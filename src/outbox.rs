@@ -121,6 +121,11 @@ impl Outbox {
 
     /// Starts a delivery for every due entry whose conversation is idle.
     fn start_due(&self) -> Result<usize, StoreError> {
+        // With every slot taken there is nothing to start: the delivery
+        // that frees one wakes the worker again.
+        if self.shared.slots.available_permits() == 0 {
+            return Ok(0);
+        }
         let due = self.shared.store.due_outbox(Utc::now(), 256)?;
         let mut started = 0;
         for entry in due {
