@@ -1359,3 +1359,68 @@ fn split_external_key(key: &[u8]) -> Result<(ChannelKind, String), StoreError> {
     let id = String::from_utf8(key[zero + 1..].to_vec()).map_err(|_| corrupt())?;
     Ok((channel, id))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A step that a crash cut short right after its record (none of its
+    /// writes made it) is applied when the store opens again.
+    #[test]
+    fn a_step_cut_short_by_a_crash_is_applied_at_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let new = NewConversation {
+            priority: 0,
+            locale: "en".into(),
+            segment: None,
+            tags: Vec::new(),
+        };
+        let first = InboundMessage::text(
+            CustomerAddress::Telegram { chat_id: 7 },
+            "1".into(),
+            "Where is my order?".into(),
+            Utc::now(),
+        );
+        let (id, second) = {
+            let store = SledStore::open(dir.path()).expect("open");
+            let accepted = store.accept(&first, &new).expect("accept");
+            let mut conversation = accepted.conversation.clone();
+            conversation.last_seq = 2;
+            let second = Message {
+                seq: 2,
+                id: MessageId::new(),
+                text: "And a refund?".into(),
+                ..accepted.message.clone()
+            };
+            let step = Step::new(&store.step_trees);
+            step.tree(MESSAGES)
+                .insert(
+                    &keys::message(conversation.id, 2)[..],
+                    encode(&second).expect("encode"),
+                )
+                .expect("message");
+            step_put_conversation(&step, Some(&accepted.conversation), &conversation)
+                .expect("conversation");
+            step.record_only(&store.last_step).expect("record");
+            store.db.flush().expect("flush");
+            assert_eq!(
+                store
+                    .conversation(conversation.id)
+                    .expect("read")
+                    .map(|c| c.last_seq),
+                Some(1),
+                "the step's writes were not applied yet"
+            );
+            (conversation.id, second)
+        };
+        let store = SledStore::open(dir.path()).expect("reopen");
+        let conversation = store.conversation(id).expect("read").expect("conversation");
+        assert_eq!(conversation.last_seq, 2);
+        let read = store
+            .message(id, 2)
+            .expect("read")
+            .expect("the second message");
+        assert_eq!(read.text, second.text);
+        assert!(store.last_step.is_empty(), "a replayed step is forgotten");
+    }
+}

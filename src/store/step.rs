@@ -72,6 +72,17 @@ impl<'a> Step<'a> {
     }
 }
 
+#[cfg(test)]
+impl Step<'_> {
+    /// Records the writes as the last step without applying them: what a
+    /// crash right after the record leaves.
+    pub fn record_only(self, log: &sled::Tree) -> Result<(), StoreError> {
+        log.insert(LAST_STEP, encode(&self.writes.into_inner()))
+            .map_err(io)?;
+        Ok(())
+    }
+}
+
 impl StepTree<'_, '_> {
     /// The value as of this step's writes so far.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, StoreError> {
