@@ -404,22 +404,6 @@ where
     (total as f64 / elapsed, pick(0.5), pick(0.99), errors)
 }
 
-/// Raw sled with the store's group-commit pattern: the baseline for intake.
-fn raw_group_commit(db: sled::Db) -> std::sync::mpsc::Sender<tokio::sync::oneshot::Sender<()>> {
-    let (tx, rx) = std::sync::mpsc::channel::<tokio::sync::oneshot::Sender<()>>();
-    std::thread::spawn(move || {
-        while let Ok(first) = rx.recv() {
-            let mut batch = vec![first];
-            batch.extend(rx.try_iter());
-            db.flush().expect("flush");
-            for w in batch {
-                let _ = w.send(());
-            }
-        }
-    });
-    tx
-}
-
 async fn bench_intake(scale: &Scale) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(SledStore::open(&dir.path().join("store")).expect("store"));
@@ -447,7 +431,14 @@ async fn bench_intake(scale: &Scale) -> String {
         .open()
         .expect("raw sled");
     let tree = db.open_tree("raw").expect("tree");
-    let commit = raw_group_commit(db.clone());
+    // The store's own group commit, around a bare flush.
+    let flusher = db.clone();
+    let commit = Arc::new(
+        frontdesk::store::GroupCommit::start(move || {
+            flusher.flush().map(|_| ()).map_err(|e| e.to_string())
+        })
+        .expect("group commit"),
+    );
     let (raw_rate, raw_p50, raw_p99, _) = concurrent(scale.intake, move |i| {
         let tree = tree.clone();
         let commit = commit.clone();
@@ -457,9 +448,7 @@ async fn bench_intake(scale: &Scale) -> String {
             )
             .expect("json");
             tree.insert(format!("bench-{i}"), value).expect("insert");
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            commit.send(tx).expect("commit");
-            rx.await.is_ok()
+            commit.sync().await.is_ok()
         }
     })
     .await;

@@ -5,12 +5,27 @@
 //! oneshot to this thread; it blocks for the first, drains every other
 //! waiter already queued, flushes once, and answers them all. Writes made
 //! before a waiter enqueued are covered by the flush that answers it.
+//!
+//! Under load the thread lingers before each flush while waiters keep
+//! coming (half a millisecond at most), so that one flush answers more: a
+//! flush costs a log write with a disk sync on sled's threads however
+//! little it carries, and at thousands a second those took a fifth of the
+//! machine. A waiter arriving after a quiet spell is flushed at once, so a
+//! lone message waits for nothing.
 
 use super::StoreError;
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 type Waiter = oneshot::Sender<Result<(), String>>;
+
+/// How long a flush under load waits for more waiters.
+const LINGER: Duration = Duration::from_micros(500);
+/// Lingering ends early when no waiter came for this long.
+const GAP: Duration = Duration::from_micros(100);
+/// A flush that started within this long after the last one is under load.
+const BUSY: Duration = Duration::from_millis(5);
 
 /// The committer thread's handle. Dropping it stops the thread and waits
 /// for it, so the database it flushes is released when the store is.
@@ -38,10 +53,22 @@ impl GroupCommit {
         let thread = std::thread::Builder::new()
             .name("frontdesk-commit".into())
             .spawn(move || {
+                let mut last_flush: Option<Instant> = None;
                 while let Ok(first) = rx.recv() {
                     let mut batch = vec![first];
+                    if last_flush.is_some_and(|at| at.elapsed() < BUSY) {
+                        // While waiters keep coming, for a moment at most.
+                        let until = Instant::now() + LINGER;
+                        while let Some(left) = until.checked_duration_since(Instant::now()) {
+                            match rx.recv_timeout(GAP.min(left)) {
+                                Ok(waiter) => batch.push(waiter),
+                                Err(_) => break,
+                            }
+                        }
+                    }
                     batch.extend(rx.try_iter());
                     let result = flush();
+                    last_flush = Some(Instant::now());
                     if let Err(error) = &result {
                         tracing::error!(%error, waiters = batch.len(), "Flushing the store failed; writes are not durable.");
                     }

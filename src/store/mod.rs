@@ -12,6 +12,9 @@ mod queue_ranks;
 pub mod sled;
 mod step;
 
+/// The group commit, public so benchmarks can run raw sled behind it.
+pub use commit::GroupCommit;
+
 use crate::model::{
     Agent, AgentSession, CannedResponse, ChannelKind, Conversation, ConversationId,
     ConversationStatus, CustomerAddress, Delivery, InboundMessage, Message, MessageId, OutboxEntry,
