@@ -35,7 +35,7 @@
 //!
 //! - [`config`]: typed TOML config, `${VAR}` secrets, the embedded default.
 //! - [`model`]: channels, addresses, ids, conversations, messages, outbox entries.
-//! - [`store`]: the `Store` trait and its sled backend with group commit.
+//! - [`store`]: the `Store` trait and its sled backend: changes as crash-atomic steps, group commit.
 //! - [`inbox`]: the one way a customer message enters.
 //! - [`dispatcher`]: the automatic reply to each customer turn.
 //! - [`outbox`]: durable delivery with retries.

@@ -1,5 +1,5 @@
 //! The sled implementation of [`Store`]: one embedded database folder, one
-//! tree per index (`<key>_<value>` names), serde-JSON values, a [`step`]
+//! tree per index (`<key>_<value>` names), serde-JSON values, a step (`step.rs`)
 //! (all or none after a crash) for every change to a conversation and its
 //! indexes, and the group-commit thread for durability.
 
