@@ -72,7 +72,7 @@ pub struct SledStore {
     /// time ++ conversation id ++ unique id → StatusChange
     time_status_change: sled::Tree,
     /// The trees steps write, in the order their records name them
-    /// (`STEP_TREES`): clones of the fields above.
+    /// (`STEP_TREES`); the fields above are clones of them.
     step_trees: Vec<sled::Tree>,
     /// The last step, applied again at open (see [`step`]).
     last_step: sled::Tree,
@@ -206,16 +206,16 @@ fn step_put_conversation(
             queue.remove(&k[..])?;
         }
         if let Some(k) = new_key {
-            queue.insert(&k[..], &[][..])?;
+            queue.insert(&k[..], &[][..]);
         }
     }
     if old.map(|o| o.status) != Some(new.status) {
         if let Some(o) = old {
             status.remove(&keys::status(o.status, o.id)[..])?;
         }
-        status.insert(&keys::status(new.status, new.id)[..], &[][..])?;
+        status.insert(&keys::status(new.status, new.id)[..], &[][..]);
     }
-    conversations.insert(&keys::conversation(new.id)[..], encode(new)?)?;
+    conversations.insert(&keys::conversation(new.id)[..], encode(new)?);
     Ok(())
 }
 
@@ -238,17 +238,23 @@ impl SledStore {
         let flusher = db.clone();
         let failure = Arc::new(Mutex::new(None));
         let failure_seen = failure.clone();
+        // The trees steps write are named once, in `STEP_TREES`.
+        let step_trees: Vec<sled::Tree> = STEP_TREES
+            .iter()
+            .map(|name| tree(name))
+            .collect::<Result<_, _>>()?;
+        let indexed = |index: usize| step_trees[index].clone();
         let mut store = SledStore {
-            meta: tree("meta")?,
-            conversations: tree("conversationid_conversation")?,
-            customer_conversation: tree("customer_conversationid")?,
-            ticket_conversation: tree("ticket_conversationid")?,
-            messages: tree("conversationseq_message")?,
-            externalid_message: tree("externalid_seen")?,
-            pending_turns: tree("conversationseq_pendingturn")?,
-            queue: tree("queue")?,
-            status_index: tree("status_conversationid")?,
-            outbox: tree("due_outboxentry")?,
+            meta: indexed(META),
+            conversations: indexed(CONVERSATIONS),
+            customer_conversation: indexed(CUSTOMERS),
+            ticket_conversation: indexed(TICKETS),
+            messages: indexed(MESSAGES),
+            externalid_message: indexed(SEEN_IDS),
+            pending_turns: indexed(PENDING),
+            queue: indexed(QUEUE),
+            status_index: indexed(STATUS),
+            outbox: indexed(OUTBOX),
             token_websession: tree("token_websession")?,
             username_agent: tree("username_agent")?,
             tokenhash_agentsession: tree("tokenhash_agentsession")?,
@@ -257,10 +263,7 @@ impl SledStore {
             customer_autoreply: tree("customer_autoreply")?,
             time_pickup: tree("time_pickup")?,
             time_status_change: tree("time_status_change")?,
-            step_trees: STEP_TREES
-                .iter()
-                .map(|name| tree(name))
-                .collect::<Result<_, _>>()?,
+            step_trees,
             last_step: tree("last_step")?,
             writer: Mutex::new(()),
             queue_ranks: QueueRanks::default(),
@@ -510,9 +513,9 @@ impl Store for SledStore {
                         Some(b) => u64_of("ticket counter", &b)?,
                         None => FIRST_TICKET,
                     };
-                    meta.insert(META_NEXT_TICKET, &(ticket + 1).to_be_bytes())?;
-                    tickets.insert(ticket.to_be_bytes(), &keys::conversation(fresh_id))?;
-                    customers.insert(customer_key.as_bytes(), &keys::conversation(fresh_id))?;
+                    meta.insert(META_NEXT_TICKET, &(ticket + 1).to_be_bytes());
+                    tickets.insert(ticket.to_be_bytes(), &keys::conversation(fresh_id));
+                    customers.insert(customer_key.as_bytes(), &keys::conversation(fresh_id));
                     Conversation {
                         id: fresh_id,
                         ticket,
@@ -582,13 +585,13 @@ impl Store for SledStore {
                 survey_comment: comment,
             };
             let message_key = keys::message(conversation.id, seq);
-            messages.insert(&message_key[..], encode(&message)?)?;
+            messages.insert(&message_key[..], encode(&message)?);
             let seen = Seen {
                 conversation_id: conversation.id,
                 seq,
             };
-            seen_ids.insert(external_key.as_slice(), encode(&seen)?)?;
-            pending.insert(&message_key[..], &[][..])?;
+            seen_ids.insert(external_key.as_slice(), encode(&seen)?);
+            pending.insert(&message_key[..], &[][..]);
             step_put_conversation(step, existing.as_ref(), &conversation)?;
             let change = existing
                 .as_ref()
@@ -729,7 +732,7 @@ impl Store for SledStore {
             }
             new.updated_at = now;
             for entry in &outcome.replies {
-                outbox.insert(&keys::outbox(entry)[..], encode(entry)?)?;
+                outbox.insert(&keys::outbox(entry)[..], encode(entry)?);
             }
             step_put_conversation(step, Some(&old), &new)?;
             Ok((
@@ -843,7 +846,7 @@ impl Store for SledStore {
                 survey_comment: false,
             };
             step.tree(MESSAGES)
-                .insert(&keys::message(id, message.seq)[..], encode(&message)?)?;
+                .insert(&keys::message(id, message.seq)[..], encode(&message)?);
             step_put_conversation(step, Some(&old), &new)?;
             Ok(Some(message))
         })
@@ -861,7 +864,7 @@ impl Store for SledStore {
         self.step(&writer, |step| {
             let outbox = step.tree(OUTBOX);
             if outbox.remove(&old_key[..])?.is_some() {
-                outbox.insert(&new_key[..], bytes.as_slice())?;
+                outbox.insert(&new_key[..], bytes.as_slice());
             }
             Ok(())
         })
@@ -919,7 +922,7 @@ impl Store for SledStore {
                 Err(refusal) => return Ok(Err(refusal)),
             };
             for entry in &effects.outbox {
-                outbox.insert(&keys::outbox(entry)[..], encode(entry)?)?;
+                outbox.insert(&keys::outbox(entry)[..], encode(entry)?);
             }
             // An agent's first answer keeps (or breaks) the promise.
             if effects
@@ -962,7 +965,7 @@ impl Store for SledStore {
                         invites_comment: false,
                         survey_comment: false,
                     };
-                    messages.insert(&keys::message(id, note.seq)[..], encode(&note)?)?;
+                    messages.insert(&keys::message(id, note.seq)[..], encode(&note)?);
                     Some(note)
                 }
                 None => None,
@@ -1141,7 +1144,7 @@ impl Store for SledStore {
             };
             let mut new = old.clone();
             new.undelivered = true;
-            step.tree(MESSAGES).insert(&key[..], encoded.as_slice())?;
+            step.tree(MESSAGES).insert(&key[..], encoded.as_slice());
             step_put_conversation(step, Some(&old), &new)?;
             Ok(Some(new))
         })?;
@@ -1393,12 +1396,10 @@ mod tests {
                 ..accepted.message.clone()
             };
             let step = Step::new(&store.step_trees);
-            step.tree(MESSAGES)
-                .insert(
-                    &keys::message(conversation.id, 2)[..],
-                    encode(&second).expect("encode"),
-                )
-                .expect("message");
+            step.tree(MESSAGES).insert(
+                &keys::message(conversation.id, 2)[..],
+                encode(&second).expect("encode"),
+            );
             step_put_conversation(&step, Some(&accepted.conversation), &conversation)
                 .expect("conversation");
             step.record_only(&store.last_step).expect("record");

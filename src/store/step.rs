@@ -98,27 +98,24 @@ impl StepTree<'_, '_> {
         self.step.trees[self.index as usize].get(key).map_err(io)
     }
 
-    /// Sets `key`, returning the value it had.
-    pub fn insert(
-        &self,
-        key: impl AsRef<[u8]>,
-        value: impl Into<IVec>,
-    ) -> Result<Option<IVec>, StoreError> {
-        self.write(key.as_ref(), Some(value.into()))
+    /// Sets `key`. (It does not read the value it replaces: no caller needs
+    /// it, and a write should not cost a read.)
+    pub fn insert(&self, key: impl AsRef<[u8]>, value: impl Into<IVec>) {
+        self.write(key.as_ref(), Some(value.into()));
     }
 
     /// Removes `key`, returning the value it had.
     pub fn remove(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, StoreError> {
-        self.write(key.as_ref(), None)
+        let old = self.get(key.as_ref())?;
+        self.write(key.as_ref(), None);
+        Ok(old)
     }
 
-    fn write(&self, key: &[u8], value: Option<IVec>) -> Result<Option<IVec>, StoreError> {
-        let old = self.get(key)?;
+    fn write(&self, key: &[u8], value: Option<IVec>) {
         self.step
             .writes
             .borrow_mut()
             .push((self.index, IVec::from(key), value));
-        Ok(old)
     }
 }
 
@@ -229,18 +226,20 @@ mod tests {
         let step = Step::new(&trees);
         let a = step.tree(0);
         assert_eq!(a.get("k").expect("get").as_deref(), Some(&b"old"[..]));
-        assert_eq!(
-            a.insert("k", "new").expect("insert").as_deref(),
-            Some(&b"old"[..])
-        );
+        a.insert("k", "new");
         assert_eq!(a.get("k").expect("get").as_deref(), Some(&b"new"[..]));
         // Nothing is written before the commit.
         assert_eq!(
             trees[0].get("k").expect("get").as_deref(),
             Some(&b"old"[..])
         );
-        step.tree(1).insert("x", "1").expect("insert");
-        step.tree(1).remove("x").expect("remove");
+        step.tree(1).insert("x", "1");
+        assert_eq!(
+            step.tree(1).remove("x").expect("remove").as_deref(),
+            Some(&b"1"[..]),
+            "a remove returns the value the step wrote"
+        );
+        assert_eq!(step.tree(1).remove("x").expect("remove"), None);
         step.commit(&log).expect("commit");
         assert_eq!(
             trees[0].get("k").expect("get").as_deref(),
