@@ -222,6 +222,28 @@ fn queue_orders_by_priority_then_wait() {
         reply(store.as_ref(), turn_of(&again), true, 0);
         assert_eq!(store.waiting_queue(10).expect("queue").len(), 3, "{name}");
         assert!(store.pending_turns().expect("pending").is_empty(), "{name}");
+        // What /metrics reports, counted from the indexes alone.
+        for status in [
+            ConversationStatus::Waiting,
+            ConversationStatus::Bot,
+            ConversationStatus::Assigned,
+        ] {
+            assert_eq!(
+                store.count_with_status(status).expect("count"),
+                store
+                    .conversations_with_status(status, 100)
+                    .expect("list")
+                    .len() as u64,
+                "{name}: {status:?}"
+            );
+        }
+        assert_eq!(
+            store
+                .count_with_status(ConversationStatus::Waiting)
+                .expect("count"),
+            3,
+            "{name}"
+        );
     }
 }
 

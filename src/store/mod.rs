@@ -283,6 +283,10 @@ pub trait Store: Send + Sync + 'static {
     /// Drops an entry without delivering it.
     fn cancel_delivery(&self, entry: &OutboxEntry) -> Result<(), StoreError>;
 
+    /// How many conversations have `status`, counted from the indexes
+    /// without reading a conversation.
+    fn count_with_status(&self, status: ConversationStatus) -> Result<u64, StoreError>;
+
     /// Conversations with `status`, at most `limit`: the waiting ones in
     /// queue order, others newest first.
     fn conversations_with_status(

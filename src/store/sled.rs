@@ -878,6 +878,21 @@ impl Store for SledStore {
         })
     }
 
+    fn count_with_status(&self, status: ConversationStatus) -> Result<u64, StoreError> {
+        let index = if status == ConversationStatus::Waiting {
+            self.queue.iter()
+        } else {
+            let prefix = &keys::status(status, ConversationId(uuid::Uuid::nil()))[..1];
+            self.status_index.scan_prefix(prefix)
+        };
+        let mut count = 0;
+        for item in index.keys() {
+            item.map_err(io)?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
     fn conversations_with_status(
         &self,
         status: ConversationStatus,
