@@ -215,7 +215,10 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
     let telegram = match &config.channels.telegram {
         Some(tg) => {
             let bot = telegram::bot(tg).map_err(|e| StartError::Telegram(e.to_string()))?;
-            register(Arc::new(telegram::TelegramChannel { bot: bot.clone() }));
+            register(Arc::new(telegram::TelegramChannel {
+                bot: bot.clone(),
+                unconfirmed_sends: tg.unconfirmed_sends.get(),
+            }));
             Some(bot)
         }
         None => None,

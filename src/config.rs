@@ -8,6 +8,7 @@ use crate::model::ChannelKind;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 /// The default configuration, compiled into the binary.
@@ -278,6 +279,16 @@ pub struct EmailConfig {
     /// Seconds one SMTP send may take before it counts as a transient failure.
     #[serde(default = "default_smtp_timeout")]
     pub send_timeout_secs: u64,
+    /// Mails sent at once whose outcome a crash could leave unknown: each
+    /// may go out again after a restart. 1 (the default) means at most one
+    /// duplicate mail per crash; more send faster to a slow server.
+    #[serde(default = "one_unconfirmed_send")]
+    pub unconfirmed_sends: NonZeroUsize,
+}
+
+/// One send at a time whose outcome a crash could leave unknown.
+pub fn one_unconfirmed_send() -> NonZeroUsize {
+    NonZeroUsize::MIN
 }
 
 fn default_mailbox() -> String {
@@ -449,6 +460,12 @@ pub struct TelegramConfig {
     /// HTTP client's 17 s).
     #[serde(default = "default_poll_timeout")]
     pub poll_timeout_secs: u32,
+    /// Replies sent at once whose outcome a crash could leave unknown: each
+    /// may go out again after a restart (the Bot API cannot say whether a
+    /// message arrived). 1 (the default) means at most one duplicate reply
+    /// per crash; more send faster over a slow link.
+    #[serde(default = "one_unconfirmed_send")]
+    pub unconfirmed_sends: NonZeroUsize,
 }
 
 fn default_telegram_api() -> String {

@@ -8,18 +8,26 @@
 //! the channel's own retry-after); a permanent one is recorded as failed for
 //! the agents. Automatic replies are dropped if a human took the
 //! conversation before they went out (promise 4). Entries survive restarts.
+//!
+//! A send is done once its record is on disk. A crash between the channel
+//! taking a message and that flush leaves the entry due, so it goes out
+//! again after the restart. Each channel caps how many such sends are
+//! under way at once ([`Channel::unconfirmed_sends`], 1 by default), which
+//! caps the duplicates one crash can cause there.
 
+#[cfg(doc)]
+use crate::channels::Channel;
 use crate::channels::{Channels, SendError};
 use crate::events::{EventKind, Events};
 use crate::live::LiveUpdates;
-use crate::model::ConversationId;
+use crate::model::{ChannelKind, ConversationId};
 use crate::model::{Delivery, OutboxEntry};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 
 /// Deliveries running at once, across all conversations.
 const MAX_IN_FLIGHT: usize = 64;
@@ -68,6 +76,9 @@ struct Shared {
     /// Conversations with a delivery under way, to keep their order.
     in_flight: Mutex<HashSet<ConversationId>>,
     slots: Arc<Semaphore>,
+    /// Per channel that has them, its turns for sends a crash could leave
+    /// unknown ([`Channel::unconfirmed_sends`]).
+    unconfirmed: HashMap<ChannelKind, Arc<Semaphore>>,
 }
 
 impl Outbox {
@@ -77,9 +88,17 @@ impl Outbox {
         live: Arc<LiveUpdates>,
         events: Arc<Events>,
     ) -> Self {
+        let unconfirmed = channels
+            .iter()
+            .filter_map(|(kind, channel)| {
+                let turns = channel.unconfirmed_sends()?;
+                Some((*kind, Arc::new(Semaphore::new(turns.max(1)))))
+            })
+            .collect();
         Self {
             shared: Arc::new(Shared {
                 store,
+                unconfirmed,
                 channels,
                 live,
                 events,
@@ -147,13 +166,12 @@ impl Outbox {
             tokio::spawn(async move {
                 let id = entry.conversation_id;
                 let span = tracing::info_span!("deliver", conversation_id = %id, outbox_id = %entry.id, reason = ?entry.reason);
-                let _ = tracing::Instrument::instrument(shared.deliver(entry), span).await;
+                let _ = tracing::Instrument::instrument(shared.deliver(entry, permit), span).await;
                 shared
                     .in_flight
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(&id);
-                drop(permit);
                 shared.wake.notify_one();
             });
         }
@@ -162,10 +180,42 @@ impl Outbox {
 }
 
 impl Shared {
-    async fn deliver(&self, entry: OutboxEntry) -> Result<(), StoreError> {
-        let Some(conversation) = self.store.conversation(entry.conversation_id)? else {
+    /// Delivers `entry`, holding `slot` (one of the deliveries under way)
+    /// or, on a channel that caps its unconfirmed sends, a turn of its own.
+    async fn deliver(
+        &self,
+        entry: OutboxEntry,
+        slot: OwnedSemaphorePermit,
+    ) -> Result<(), StoreError> {
+        // The entry was read before its conversation was marked busy here,
+        // so the delivery before this one may have sent it meanwhile. Now
+        // that this delivery holds the conversation, the store says.
+        if !self.store.outbox_holds(&entry)? {
+            tracing::debug!("Skipped an outbox entry already delivered or rescheduled.");
+            return Ok(());
+        }
+        let Some(mut conversation) = self.store.conversation(entry.conversation_id)? else {
             tracing::warn!("Dropped an outbound message whose conversation is gone.");
             return self.store.cancel_delivery(&entry);
+        };
+        let _held = match self.unconfirmed.get(&conversation.channel()) {
+            Some(turns) => {
+                // Waiting for the channel's turn holds no delivery slot, so
+                // a slow channel does not hold up the others.
+                drop(slot);
+                let turn = turns
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .expect("the outbox never closes its semaphores");
+                // An agent may have taken the conversation meanwhile.
+                conversation = match self.store.conversation(entry.conversation_id)? {
+                    Some(conversation) => conversation,
+                    None => return self.store.cancel_delivery(&entry),
+                };
+                turn
+            }
+            None => slot,
         };
         if entry.reason.is_automatic() && conversation.status.human_owned() {
             tracing::info!("Dropped an automatic reply: an agent owns the conversation.");
@@ -241,6 +291,98 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::Channel;
+    use crate::model::{Conversation, CustomerAddress, InboundMessage, OutboundReason};
+    use crate::store::sled::SledStore;
+    use crate::store::{NewConversation, PendingTurn, TurnOutcome};
+    use futures_util::future::BoxFuture;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A Telegram-like channel that counts what it sends.
+    struct Counting(Arc<AtomicUsize>);
+
+    impl Channel for Counting {
+        fn kind(&self) -> ChannelKind {
+            ChannelKind::Telegram
+        }
+        fn send<'a>(
+            &'a self,
+            _: &'a Conversation,
+            _: &'a OutboxEntry,
+        ) -> BoxFuture<'a, Result<(), SendError>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(()) })
+        }
+        fn unconfirmed_sends(&self) -> Option<usize> {
+            Some(1)
+        }
+    }
+
+    /// The worker reads due entries before it marks their conversations
+    /// busy, so it can hold a copy of an entry the delivery before it has
+    /// just sent. Delivering that copy must send nothing.
+    #[tokio::test]
+    async fn an_entry_read_before_its_delivery_finished_is_not_sent_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).expect("store"));
+        let customer = CustomerAddress::Telegram { chat_id: 7 };
+        let accepted = store
+            .accept(
+                &InboundMessage::text(customer, "u1".into(), "hi".into(), Utc::now()),
+                &NewConversation {
+                    priority: 0,
+                    locale: "en".into(),
+                    segment: None,
+                    tags: Vec::new(),
+                },
+            )
+            .expect("accept");
+        let id = accepted.conversation.id;
+        let reply = OutboxEntry::due_now(id, OutboundReason::Answer, "hello".into(), None, None);
+        store
+            .record_turn(&TurnOutcome {
+                turn: PendingTurn {
+                    conversation_id: id,
+                    seq: accepted.message.seq,
+                },
+                locale: "en".into(),
+                handoff: false,
+                replies: vec![reply],
+                sla: None,
+            })
+            .expect("turn");
+        let sends = Arc::new(AtomicUsize::new(0));
+        let channel: Arc<dyn Channel> = Arc::new(Counting(sends.clone()));
+        let outbox = Outbox::new(
+            store.clone(),
+            Channels::from([(ChannelKind::Telegram, channel)]),
+            Arc::new(LiveUpdates::default()),
+            Arc::new(Events::default()),
+        );
+        let copy = store.due_outbox(Utc::now(), 10).expect("due").remove(0);
+        let slot = || {
+            outbox
+                .shared
+                .slots
+                .clone()
+                .try_acquire_owned()
+                .expect("slot")
+        };
+        outbox
+            .shared
+            .deliver(copy.clone(), slot())
+            .await
+            .expect("deliver");
+        outbox
+            .shared
+            .deliver(copy, slot())
+            .await
+            .expect("deliver the copy");
+        assert_eq!(sends.load(Ordering::SeqCst), 1, "sent once");
+        let transcript = store.messages_after(id, 0, 10).expect("transcript");
+        assert_eq!(transcript.len(), 2, "the question and one answer");
+        assert!(store.due_outbox(Utc::now(), 10).expect("due").is_empty());
+    }
 
     fn transient(retry_after: Option<u64>) -> SendError {
         SendError::Transient {

@@ -542,17 +542,26 @@ async fn every_channel_survives_ten_kills_with_nothing_lost_or_stored_twice() {
     assert_eq!(email_stored, mailed, "every mail stored");
     assert_eq!(unread, 0, "every mail marked seen");
     assert_eq!(twice, 0, "a message was stored twice");
-    // A reply sent just before a kill is sent again after it: at most one
-    // duplicate per crash, in all and for any one conversation.
-    let duplicates: usize = telegram_duplicates.iter().chain(&email_duplicates).sum();
-    println!("{duplicates} duplicate automatic replies in {KILLS} crashes");
-    assert!(
-        duplicates <= KILLS,
-        "{duplicates} duplicate automatic replies in {KILLS} crashes"
+    // A reply the channel took just before a kill, whose record was not on
+    // disk yet, is sent again after it. Each channel sends one such reply
+    // at a time (`unconfirmed_sends`), so a crash duplicates at most one
+    // per channel.
+    let (telegram_total, email_total): (usize, usize) = (
+        telegram_duplicates.iter().sum(),
+        email_duplicates.iter().sum(),
     );
-    for dup in telegram_duplicates.iter().chain(&email_duplicates) {
-        assert!(*dup <= KILLS, "more than one duplicate per crash: {dup}");
-    }
+    println!(
+        "{} duplicate automatic replies in {KILLS} crashes: {telegram_total} on Telegram, {email_total} by mail",
+        telegram_total + email_total
+    );
+    assert!(
+        telegram_total <= KILLS,
+        "{telegram_total} duplicate Telegram replies in {KILLS} crashes"
+    );
+    assert!(
+        email_total <= KILLS,
+        "{email_total} duplicate mails in {KILLS} crashes"
+    );
     assert!(
         web.customers >= VISITORS * KILLS && pushed >= 40 && mailed >= 15,
         "too little traffic to mean anything"

@@ -20,6 +20,7 @@ pub async fn gateway_with_telegram(mode: TelegramMode) -> (TestGateway, FakeTele
             webhook_url: Some("https://support.example/api/v1/telegram/webhook".into()),
             webhook_secret: Some("a-webhook-secret-of-some-length".into()),
             poll_timeout_secs: 1,
+            unconfirmed_sends: frontdesk::config::one_unconfirmed_send(),
         })
     })
     .await;
@@ -403,6 +404,7 @@ async fn the_survey_after_a_resolution_is_answered_with_a_button() {
             webhook_url: None,
             webhook_secret: None,
             poll_timeout_secs: 1,
+            unconfirmed_sends: frontdesk::config::one_unconfirmed_send(),
         });
         c.surveys = Some(frontdesk::config::SurveysConfig {
             questions: vec![frontdesk::model::SurveyKind::Csat],

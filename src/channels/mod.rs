@@ -36,6 +36,15 @@ pub trait Channel: Send + Sync {
         conversation: &'a Conversation,
         entry: &'a OutboxEntry,
     ) -> BoxFuture<'a, Result<(), SendError>>;
+
+    /// How many sends may be under way at once whose outcome a crash would
+    /// leave unknown. Each such send goes out again after a restart, so
+    /// this is the most duplicates one crash can cause on the channel.
+    /// `None` when a delivery has nothing to take back (web chat: the
+    /// transcript entry is the delivery, and a crash takes back both).
+    fn unconfirmed_sends(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// The outbound channels that are configured, by kind.

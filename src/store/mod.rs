@@ -283,6 +283,10 @@ pub trait Store: Send + Sync + 'static {
     /// Drops an entry without delivering it.
     fn cancel_delivery(&self, entry: &OutboxEntry) -> Result<(), StoreError>;
 
+    /// Whether `entry` is still waiting in the outbox as it was read: not
+    /// delivered, given up, rescheduled or cancelled since.
+    fn outbox_holds(&self, entry: &OutboxEntry) -> Result<bool, StoreError>;
+
     /// How many conversations have `status`, counted from the indexes
     /// without reading a conversation.
     fn count_with_status(&self, status: ConversationStatus) -> Result<u64, StoreError>;

@@ -893,6 +893,10 @@ impl Store for SledStore {
         Ok(count)
     }
 
+    fn outbox_holds(&self, entry: &OutboxEntry) -> Result<bool, StoreError> {
+        self.outbox.contains_key(keys::outbox(entry)).map_err(io)
+    }
+
     fn conversations_with_status(
         &self,
         status: ConversationStatus,

@@ -120,6 +120,7 @@ impl MailServer {
             auto_reply_limit: 3,
             auto_reply_window_hours: 24,
             send_timeout_secs: 10,
+            unconfirmed_sends: frontdesk::config::one_unconfirmed_send(),
         }
     }
 

@@ -60,6 +60,10 @@ impl Channel for EmailChannel {
         ChannelKind::Email
     }
 
+    fn unconfirmed_sends(&self) -> Option<usize> {
+        Some(self.config.unconfirmed_sends.get())
+    }
+
     fn send<'a>(
         &'a self,
         conversation: &'a Conversation,

@@ -96,11 +96,17 @@ fn human_button_label(locale: &str) -> &'static str {
 /// Outbound side of the channel.
 pub struct TelegramChannel {
     pub bot: Bot,
+    /// See [`Channel::unconfirmed_sends`].
+    pub unconfirmed_sends: usize,
 }
 
 impl Channel for TelegramChannel {
     fn kind(&self) -> ChannelKind {
         ChannelKind::Telegram
+    }
+
+    fn unconfirmed_sends(&self) -> Option<usize> {
+        Some(self.unconfirmed_sends)
     }
 
     fn send<'a>(
