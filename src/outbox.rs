@@ -203,11 +203,10 @@ impl Shared {
                 // Waiting for the channel's turn holds no delivery slot, so
                 // a slow channel does not hold up the others.
                 drop(slot);
-                let turn = turns
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .expect("the outbox never closes its semaphores");
+                let Ok(turn) = turns.clone().acquire_owned().await else {
+                    // Never closed; were it, the entry would stay due.
+                    return Ok(());
+                };
                 // An agent may have taken the conversation meanwhile.
                 conversation = match self.store.conversation(entry.conversation_id)? {
                     Some(conversation) => conversation,
