@@ -285,7 +285,6 @@ fn bench_shipped_intents(scale: &Scale) -> String {
 /// (one conversation each, every mail `\Seen`), against a bare IMAP client
 /// fetching the same mailbox in one `UID FETCH 1:* (BODY.PEEK[])`.
 async fn bench_email(scale: &Scale) -> String {
-    use futures_util::TryStreamExt;
     let n = scale.email;
     let server = mail::MailServer::start();
     let mut session = server.login(mail::SUPPORT).await;
@@ -305,24 +304,13 @@ async fn bench_email(scale: &Scale) -> String {
     let started = Instant::now();
     let mut bare = server.login(mail::SUPPORT).await;
     bare.examine("INBOX").await.expect("examine");
-    let fetched: Vec<_> = bare
-        .uid_fetch("1:*", "(UID BODY.PEEK[])")
-        .await
-        .expect("fetch")
-        .try_collect()
-        .await
-        .expect("fetch all");
+    let fetched = fetch_all(&mut bare).await;
     let bare_secs = started.elapsed().as_secs_f64();
     assert_eq!(fetched.len(), n);
     let _ = bare.logout().await;
 
     let floor_dir = tempfile::tempdir().expect("tempdir");
-    let floor_db = sled::Config::new()
-        .path(floor_dir.path())
-        .mode(sled::Mode::LowSpace)
-        .cache_capacity(32 << 20)
-        .open()
-        .expect("floor sled");
+    let floor_db = bench_sled(floor_dir.path());
     let step_secs = email_floor(&server, &floor_db, Layout::ThreeKeyStep).await;
     let one_key_secs = email_floor(&server, &floor_db, Layout::OneKey).await;
 
@@ -370,39 +358,46 @@ async fn bench_email(scale: &Scale) -> String {
 /// parsing, no conversation logic, no acknowledgment mail. Leaves the
 /// mail unread again (not timed). Returns the seconds taken.
 async fn email_floor(server: &mail::MailServer, db: &sled::Db, layout: Layout) -> f64 {
-    use futures_util::TryStreamExt;
     let floor = Floor::open(db, layout);
     let started = Instant::now();
     let mut client = server.login(mail::SUPPORT).await;
     client.select("INBOX").await.expect("select");
-    let fetched: Vec<_> = client
+    let fetched = fetch_all(&mut client).await;
+    for (i, mail) in fetched.iter().enumerate() {
+        floor.write(i, &String::from_utf8_lossy(mail.body().unwrap_or_default()));
+    }
+    floor.commit.sync().await.expect("flush");
+    store_flags(&mut client, "+FLAGS (\\Seen)").await;
+    let secs = started.elapsed().as_secs_f64();
+    store_flags(&mut client, "-FLAGS (\\Seen)").await;
+    let _ = client.logout().await;
+    secs
+}
+
+type ImapSession = async_imap::Session<tokio::net::TcpStream>;
+
+/// Every mail of the selected mailbox, in one `UID FETCH 1:* (BODY.PEEK[])`.
+async fn fetch_all(session: &mut ImapSession) -> Vec<async_imap::types::Fetch> {
+    use futures_util::TryStreamExt;
+    session
         .uid_fetch("1:*", "(UID BODY.PEEK[])")
         .await
         .expect("fetch")
         .try_collect()
         .await
-        .expect("fetch all");
-    for (i, mail) in fetched.iter().enumerate() {
-        floor.write(i, &String::from_utf8_lossy(mail.body().unwrap_or_default()));
-    }
-    floor.commit.sync().await.expect("flush");
-    let _: Vec<_> = client
-        .uid_store("1:*", "+FLAGS (\\Seen)")
+        .expect("fetch all")
+}
+
+/// Changes the flags of every mail of the selected mailbox.
+async fn store_flags(session: &mut ImapSession, change: &str) {
+    use futures_util::TryStreamExt;
+    let _: Vec<_> = session
+        .uid_store("1:*", change)
         .await
         .expect("store")
         .try_collect()
         .await
         .expect("stored");
-    let secs = started.elapsed().as_secs_f64();
-    let _: Vec<_> = client
-        .uid_store("1:*", "-FLAGS (\\Seen)")
-        .await
-        .expect("store")
-        .try_collect()
-        .await
-        .expect("unseen");
-    let _ = client.logout().await;
-    secs
 }
 
 /// Message `i` of a load spread over 5,000 customers.
@@ -494,12 +489,7 @@ async fn bench_intake(scale: &Scale) -> String {
     })
     .await;
 
-    let db = sled::Config::new()
-        .path(dir.path().join("raw"))
-        .mode(sled::Mode::LowSpace)
-        .cache_capacity(32 << 20)
-        .open()
-        .expect("raw sled");
+    let db = bench_sled(dir.path().join("raw"));
     let tree = db.open_tree("raw").expect("tree");
     // The store's own group commit, around a bare flush.
     let flusher = db.clone();
@@ -534,6 +524,16 @@ async fn bench_intake(scale: &Scale) -> String {
         100.0 * floor_rate / raw_rate,
         100.0 * bare_rate / raw_rate,
     )
+}
+
+/// A sled database configured as the store configures its own.
+fn bench_sled(path: impl AsRef<std::path::Path>) -> sled::Db {
+    sled::Config::new()
+        .path(path)
+        .mode(sled::Mode::LowSpace)
+        .cache_capacity(32 << 20)
+        .open()
+        .expect("sled")
 }
 
 /// What a floor layout writes per message, with no reads, no indexes and
@@ -684,12 +684,7 @@ async fn bench_chat(scale: &Scale) -> String {
     } = chat_gateway(64).await;
 
     let floor_dir = tempfile::tempdir().expect("tempdir");
-    let floor_db = sled::Config::new()
-        .path(floor_dir.path())
-        .mode(sled::Mode::LowSpace)
-        .cache_capacity(32 << 20)
-        .open()
-        .expect("floor sled");
+    let floor_db = bench_sled(floor_dir.path());
     let echo = echo_server(&floor_db).await;
     let post_to = |path: &'static str| {
         let (client, url) = (http.clone(), format!("{echo}/{path}"));
@@ -778,12 +773,7 @@ fn process_cpu() -> Duration {
 fn bench_sled_floor(scale: &Scale) -> String {
     use sled::Transactional;
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = sled::Config::new()
-        .path(dir.path())
-        .mode(sled::Mode::LowSpace)
-        .cache_capacity(32 << 20)
-        .open()
-        .expect("sled");
+    let db = bench_sled(dir.path());
     let trees: Vec<sled::Tree> = (0..5)
         .map(|i| db.open_tree(format!("t{i}")).expect("tree"))
         .collect();
@@ -1070,12 +1060,7 @@ async fn bench_startup_memory(scale: &Scale) -> String {
 /// every one takes: the start-up cost of a store that would keep all
 /// conversation state in memory and write only a log of messages.
 fn decode_every_conversation(dir: &std::path::Path) -> (usize, Duration) {
-    let db = sled::Config::new()
-        .path(dir)
-        .mode(sled::Mode::LowSpace)
-        .cache_capacity(32 << 20)
-        .open()
-        .expect("sled");
+    let db = bench_sled(dir);
     let tree = db
         .open_tree("conversationid_conversation")
         .expect("conversations");
