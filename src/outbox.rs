@@ -13,7 +13,8 @@
 //! taking a message and that flush leaves the entry due, so it goes out
 //! again after the restart. Each channel caps how many such sends are
 //! under way at once ([`Channel::unconfirmed_sends`], 1 by default), which
-//! caps the duplicates one crash can cause there.
+//! caps the duplicates one crash can cause there. Entries of a channel
+//! with no turn free are passed over, so they hold up no other channel.
 
 #[cfg(doc)]
 use crate::channels::Channel;
@@ -31,6 +32,12 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 
 /// Deliveries running at once, across all conversations.
 const MAX_IN_FLIGHT: usize = 64;
+/// Due entries read at a time, and at most in one pass, so that entries
+/// waiting for a busy channel do not hide those behind them.
+const PAGE: usize = 256;
+const MAX_SCAN: usize = 4096;
+/// Conversations whose channel is remembered, at most.
+const MAX_REMEMBERED: usize = 100_000;
 /// A send that takes longer than this counts as a transient failure.
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 /// After this many transient failures the delivery is given up (≈ 3 hours).
@@ -79,6 +86,9 @@ struct Shared {
     /// Per channel that has them, its turns for sends a crash could leave
     /// unknown ([`Channel::unconfirmed_sends`]).
     unconfirmed: HashMap<ChannelKind, Arc<Semaphore>>,
+    /// Each conversation's channel, learned at its first delivery, so that
+    /// entries of a channel with no turn free are passed over unread.
+    channel_of: Mutex<HashMap<ConversationId, ChannelKind>>,
 }
 
 impl Outbox {
@@ -104,6 +114,7 @@ impl Outbox {
                 events,
                 wake: Notify::new(),
                 in_flight: Mutex::new(HashSet::new()),
+                channel_of: Mutex::new(HashMap::new()),
                 slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             }),
         }
@@ -138,54 +149,97 @@ impl Outbox {
         }
     }
 
-    /// Starts a delivery for every due entry whose conversation is idle.
+    /// Starts a delivery for every due entry whose conversation is idle
+    /// and whose channel has a turn free, reading the due entries a page
+    /// at a time.
     fn start_due(&self) -> Result<usize, StoreError> {
         // With every slot taken there is nothing to start: the delivery
         // that frees one wakes the worker again.
         if self.shared.slots.available_permits() == 0 {
             return Ok(0);
         }
-        let due = self.shared.store.due_outbox(Utc::now(), 256)?;
-        let mut started = 0;
-        for entry in due {
-            let Ok(permit) = self.shared.slots.clone().try_acquire_owned() else {
-                break;
-            };
-            {
-                let mut busy = self
-                    .shared
-                    .in_flight
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
-                if !busy.insert(entry.conversation_id) {
+        let now = Utc::now();
+        let mut page = self.shared.store.due_outbox(now, PAGE)?;
+        let (mut started, mut scanned) = (0, 0);
+        // Turns of each channel taken by the deliveries started here.
+        let mut taken: HashMap<ChannelKind, usize> = HashMap::new();
+        loop {
+            scanned += page.len();
+            let next = (page.len() == PAGE && scanned < MAX_SCAN)
+                .then(|| page.last().cloned())
+                .flatten();
+            for entry in page {
+                let turns = self.shared.turns_free(entry.conversation_id);
+                if let Some((channel, free)) = turns
+                    && taken.get(&channel).copied().unwrap_or(0) >= free
+                {
                     continue;
                 }
+                let Ok(permit) = self.shared.slots.clone().try_acquire_owned() else {
+                    return Ok(started);
+                };
+                {
+                    let mut busy = self
+                        .shared
+                        .in_flight
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    if !busy.insert(entry.conversation_id) {
+                        continue;
+                    }
+                }
+                if let Some((channel, _)) = turns {
+                    *taken.entry(channel).or_default() += 1;
+                }
+                started += 1;
+                let shared = self.shared.clone();
+                tokio::spawn(async move {
+                    let id = entry.conversation_id;
+                    let span = tracing::info_span!("deliver", conversation_id = %id, outbox_id = %entry.id, reason = ?entry.reason);
+                    let _ =
+                        tracing::Instrument::instrument(shared.deliver(entry, permit), span).await;
+                    shared
+                        .in_flight
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&id);
+                    shared.wake.notify_one();
+                });
             }
-            started += 1;
-            let shared = self.shared.clone();
-            tokio::spawn(async move {
-                let id = entry.conversation_id;
-                let span = tracing::info_span!("deliver", conversation_id = %id, outbox_id = %entry.id, reason = ?entry.reason);
-                let _ = tracing::Instrument::instrument(shared.deliver(entry, permit), span).await;
-                shared
-                    .in_flight
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&id);
-                shared.wake.notify_one();
-            });
+            match next {
+                Some(last) => page = self.shared.store.due_outbox_after(&last, now, PAGE)?,
+                None => return Ok(started),
+            }
         }
-        Ok(started)
     }
 }
 
 impl Shared {
-    /// Delivers `entry`, holding `slot` (one of the deliveries under way)
-    /// or, on a channel that caps its unconfirmed sends, a turn of its own.
+    /// The conversation's channel and its turns free, if it is known and
+    /// caps its unconfirmed sends.
+    fn turns_free(&self, id: ConversationId) -> Option<(ChannelKind, usize)> {
+        let channel_of = self.channel_of.lock().unwrap_or_else(|p| p.into_inner());
+        let channel = *channel_of.get(&id)?;
+        let turns = self.unconfirmed.get(&channel)?;
+        Some((channel, turns.available_permits()))
+    }
+
+    fn remember_channel(&self, id: ConversationId, channel: ChannelKind) {
+        let mut channel_of = self.channel_of.lock().unwrap_or_else(|p| p.into_inner());
+        if channel_of.len() >= MAX_REMEMBERED {
+            channel_of.clear();
+        }
+        channel_of.insert(id, channel);
+    }
+
+    /// Delivers `entry` while holding `_slot`, one of the deliveries under
+    /// way, and on a channel that caps its unconfirmed sends one of its
+    /// turns. Without a turn free it leaves the entry due: the delivery
+    /// that holds the turn wakes the worker when it ends.
     async fn deliver(
         &self,
         entry: OutboxEntry,
-        slot: OwnedSemaphorePermit,
+        _slot: OwnedSemaphorePermit,
     ) -> Result<(), StoreError> {
         // The entry was read before its conversation was marked busy here,
         // so the delivery before this one may have sent it meanwhile. Now
@@ -194,27 +248,17 @@ impl Shared {
             tracing::debug!("Skipped an outbox entry already delivered or rescheduled.");
             return Ok(());
         }
-        let Some(mut conversation) = self.store.conversation(entry.conversation_id)? else {
+        let Some(conversation) = self.store.conversation(entry.conversation_id)? else {
             tracing::warn!("Dropped an outbound message whose conversation is gone.");
             return self.store.cancel_delivery(&entry);
         };
-        let _held = match self.unconfirmed.get(&conversation.channel()) {
-            Some(turns) => {
-                // Waiting for the channel's turn holds no delivery slot, so
-                // a slow channel does not hold up the others.
-                drop(slot);
-                let Ok(turn) = turns.clone().acquire_owned().await else {
-                    // Never closed; were it, the entry would stay due.
-                    return Ok(());
-                };
-                // An agent may have taken the conversation meanwhile.
-                conversation = match self.store.conversation(entry.conversation_id)? {
-                    Some(conversation) => conversation,
-                    None => return self.store.cancel_delivery(&entry),
-                };
-                turn
-            }
-            None => slot,
+        self.remember_channel(entry.conversation_id, conversation.channel());
+        let _turn = match self.unconfirmed.get(&conversation.channel()) {
+            Some(turns) => match turns.clone().try_acquire_owned() {
+                Ok(turn) => Some(turn),
+                Err(_) => return Ok(()),
+            },
+            None => None,
         };
         if entry.reason.is_automatic() && conversation.status.human_owned() {
             tracing::info!("Dropped an automatic reply: an agent owns the conversation.");
@@ -317,23 +361,45 @@ mod tests {
         }
     }
 
-    /// The worker reads due entries before it marks their conversations
-    /// busy, so it can hold a copy of an entry the delivery before it has
-    /// just sent. Delivering that copy must send nothing.
-    #[tokio::test]
-    async fn an_entry_read_before_its_delivery_finished_is_not_sent_again() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).expect("store"));
-        let customer = CustomerAddress::Telegram { chat_id: 7 };
+    /// A Telegram-like channel that takes a message and never answers.
+    struct Stuck;
+
+    impl Channel for Stuck {
+        fn kind(&self) -> ChannelKind {
+            ChannelKind::Telegram
+        }
+        fn send<'a>(
+            &'a self,
+            _: &'a Conversation,
+            _: &'a OutboxEntry,
+        ) -> BoxFuture<'a, Result<(), SendError>> {
+            Box::pin(std::future::pending())
+        }
+        fn unconfirmed_sends(&self) -> Option<usize> {
+            Some(1)
+        }
+    }
+
+    fn new_conversation() -> NewConversation {
+        NewConversation {
+            priority: 0,
+            locale: "en".into(),
+            segment: None,
+            tags: Vec::new(),
+        }
+    }
+
+    /// Accepts a message from `customer` and queues one answer to it.
+    fn queue_answer(store: &dyn Store, customer: CustomerAddress) -> ConversationId {
         let accepted = store
             .accept(
-                &InboundMessage::text(customer, "u1".into(), "hi".into(), Utc::now()),
-                &NewConversation {
-                    priority: 0,
-                    locale: "en".into(),
-                    segment: None,
-                    tags: Vec::new(),
-                },
+                &InboundMessage::text(
+                    customer,
+                    uuid::Uuid::new_v4().to_string(),
+                    "hi".into(),
+                    Utc::now(),
+                ),
+                &new_conversation(),
             )
             .expect("accept");
         let id = accepted.conversation.id;
@@ -350,6 +416,57 @@ mod tests {
                 sla: None,
             })
             .expect("turn");
+        id
+    }
+
+    /// More answers wait for a stuck channel than the worker reads at a
+    /// time; a web chat answer due after them still goes out.
+    #[tokio::test]
+    async fn a_channel_with_no_turn_free_holds_up_no_other() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).expect("store"));
+        for chat_id in 0..(PAGE as i64 + 50) {
+            queue_answer(store.as_ref(), CustomerAddress::Telegram { chat_id });
+        }
+        let web = queue_answer(
+            store.as_ref(),
+            CustomerAddress::Web {
+                session_id: uuid::Uuid::new_v4(),
+            },
+        );
+        let stuck: Arc<dyn Channel> = Arc::new(Stuck);
+        let web_channel: Arc<dyn Channel> = Arc::new(crate::channels::web::WebChannel);
+        let outbox = Outbox::new(
+            store.clone(),
+            Channels::from([
+                (ChannelKind::Telegram, stuck),
+                (ChannelKind::Web, web_channel),
+            ]),
+            Arc::new(LiveUpdates::default()),
+            Arc::new(Events::default()),
+        );
+        let (stop, shutdown) = watch::channel(false);
+        let worker = tokio::spawn(outbox.run(shutdown));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while store.messages_after(web, 0, 10).expect("transcript").len() < 2 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the web chat answer waited behind the stuck channel"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = stop.send(true);
+        let _ = worker.await;
+    }
+
+    /// The worker reads due entries before it marks their conversations
+    /// busy, so it can hold a copy of an entry the delivery before it has
+    /// just sent. Delivering that copy must send nothing.
+    #[tokio::test]
+    async fn an_entry_read_before_its_delivery_finished_is_not_sent_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).expect("store"));
+        let id = queue_answer(store.as_ref(), CustomerAddress::Telegram { chat_id: 7 });
         let sends = Arc::new(AtomicUsize::new(0));
         let channel: Arc<dyn Channel> = Arc::new(Counting(sends.clone()));
         let outbox = Outbox::new(

@@ -261,6 +261,14 @@ pub trait Store: Send + Sync + 'static {
     /// Outbox entries due at or before `now`, earliest first.
     fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
 
+    /// The due entries that come after `after` (the last of a page).
+    fn due_outbox_after(
+        &self,
+        after: &OutboxEntry,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+
     /// When the earliest outbox entry is due, if any.
     fn next_outbox_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
 

@@ -785,6 +785,23 @@ impl Store for SledStore {
             .collect()
     }
 
+    fn due_outbox_after(
+        &self,
+        after: &OutboxEntry,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        use std::ops::Bound;
+        let start = Bound::Excluded(keys::outbox(after).to_vec());
+        let end = Bound::Excluded(keys::outbox_upper_bound(now.timestamp_millis()).to_vec());
+        self.outbox
+            .range::<Vec<u8>, _>((start, end))
+            .values()
+            .take(limit)
+            .map(|v| decode("outbox entry", &v.map_err(io)?))
+            .collect()
+    }
+
     fn next_outbox_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         match self.outbox.first().map_err(io)? {
             Some((k, _)) => {
