@@ -902,6 +902,21 @@ mod tests {
     }
 
     #[test]
+    fn unconfirmed_sends_must_be_at_least_one() {
+        let text = "[server]\n[channels.email]\naddress = \"s@x.test\"\nunconfirmed_sends = 0\n\
+                    [channels.email.imap]\nhost = \"h\"\nport = 993\nsecurity = \"tls\"\nusername = \"u\"\npassword = \"p\"\n\
+                    [channels.email.smtp]\nhost = \"h\"\nport = 465\nsecurity = \"tls\"\n";
+        let err = Config::parse(text, "f.toml").expect_err("zero");
+        let message = err.to_string();
+        assert!(
+            message.contains("unconfirmed_sends") && message.contains("nonzero"),
+            "{message}"
+        );
+        let one = text.replace("unconfirmed_sends = 0", "unconfirmed_sends = 1");
+        assert!(Config::parse(&one, "f.toml").is_ok());
+    }
+
+    #[test]
     fn allowed_origins_must_be_origins() {
         let ok = "[server]\n[channels.web]\nallowed_origins = [\"https://shop.example\", \"http://localhost:3000\"]\n";
         assert!(Config::parse(ok, "ok.toml").is_ok());

@@ -32,9 +32,10 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 
 /// Deliveries running at once, across all conversations.
 const MAX_IN_FLIGHT: usize = 64;
-/// Due entries read at a time, and at most in one pass, so that entries
-/// waiting for a busy channel do not hide those behind them.
+/// Due entries read at a time: a pass reads on past the entries waiting
+/// for a busy channel, so they do not hide those behind them.
 const PAGE: usize = 256;
+/// Due entries read in one pass at most.
 const MAX_SCAN: usize = 4096;
 /// Conversations whose channel is remembered, at most.
 const MAX_REMEMBERED: usize = 100_000;
@@ -252,8 +253,9 @@ impl Shared {
             tracing::warn!("Dropped an outbound message whose conversation is gone.");
             return self.store.cancel_delivery(&entry);
         };
-        self.remember_channel(entry.conversation_id, conversation.channel());
-        let _turn = match self.unconfirmed.get(&conversation.channel()) {
+        let channel = conversation.channel();
+        self.remember_channel(entry.conversation_id, channel);
+        let _turn = match self.unconfirmed.get(&channel) {
             Some(turns) => match turns.clone().try_acquire_owned() {
                 Ok(turn) => Some(turn),
                 Err(_) => return Ok(()),
@@ -264,7 +266,6 @@ impl Shared {
             tracing::info!("Dropped an automatic reply: an agent owns the conversation.");
             return self.store.cancel_delivery(&entry);
         }
-        let channel = conversation.channel();
         let result = match self.channels.get(&channel) {
             None => Err(SendError::Permanent(format!(
                 "the {channel} channel is not configured"
@@ -341,30 +342,14 @@ mod tests {
     use futures_util::future::BoxFuture;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A Telegram-like channel that counts what it sends.
-    struct Counting(Arc<AtomicUsize>);
-
-    impl Channel for Counting {
-        fn kind(&self) -> ChannelKind {
-            ChannelKind::Telegram
-        }
-        fn send<'a>(
-            &'a self,
-            _: &'a Conversation,
-            _: &'a OutboxEntry,
-        ) -> BoxFuture<'a, Result<(), SendError>> {
-            self.0.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async { Ok(()) })
-        }
-        fn unconfirmed_sends(&self) -> Option<usize> {
-            Some(1)
-        }
+    /// A Telegram-like channel that counts what it is given, and answers
+    /// at once or, when `stuck`, never.
+    struct FakeTelegram {
+        sends: Arc<AtomicUsize>,
+        stuck: bool,
     }
 
-    /// A Telegram-like channel that takes a message and never answers.
-    struct Stuck;
-
-    impl Channel for Stuck {
+    impl Channel for FakeTelegram {
         fn kind(&self) -> ChannelKind {
             ChannelKind::Telegram
         }
@@ -373,7 +358,12 @@ mod tests {
             _: &'a Conversation,
             _: &'a OutboxEntry,
         ) -> BoxFuture<'a, Result<(), SendError>> {
-            Box::pin(std::future::pending())
+            self.sends.fetch_add(1, Ordering::SeqCst);
+            if self.stuck {
+                Box::pin(std::future::pending())
+            } else {
+                Box::pin(async { Ok(()) })
+            }
         }
         fn unconfirmed_sends(&self) -> Option<usize> {
             Some(1)
@@ -434,7 +424,10 @@ mod tests {
                 session_id: uuid::Uuid::new_v4(),
             },
         );
-        let stuck: Arc<dyn Channel> = Arc::new(Stuck);
+        let stuck: Arc<dyn Channel> = Arc::new(FakeTelegram {
+            sends: Arc::new(AtomicUsize::new(0)),
+            stuck: true,
+        });
         let web_channel: Arc<dyn Channel> = Arc::new(crate::channels::web::WebChannel);
         let outbox = Outbox::new(
             store.clone(),
@@ -468,7 +461,10 @@ mod tests {
         let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).expect("store"));
         let id = queue_answer(store.as_ref(), CustomerAddress::Telegram { chat_id: 7 });
         let sends = Arc::new(AtomicUsize::new(0));
-        let channel: Arc<dyn Channel> = Arc::new(Counting(sends.clone()));
+        let channel: Arc<dyn Channel> = Arc::new(FakeTelegram {
+            sends: sends.clone(),
+            stuck: false,
+        });
         let outbox = Outbox::new(
             store.clone(),
             Channels::from([(ChannelKind::Telegram, channel)]),

@@ -330,6 +330,15 @@ fn outbox_is_due_ordered_and_delivery_appends_to_the_transcript() {
 
         let due = store.due_outbox(Utc::now(), 10).expect("due");
         assert_eq!(due, vec![now_entry.clone()], "{name}: only what is due");
+        let tomorrow = Utc::now() + Duration::days(1);
+        assert_eq!(
+            store
+                .due_outbox_after(&now_entry, tomorrow, 10)
+                .expect("page"),
+            vec![later.clone()],
+            "{name}: the page after an entry starts past it"
+        );
+        assert!(store.outbox_holds(&now_entry).expect("holds"), "{name}");
         assert_eq!(
             store.next_outbox_due().expect("next"),
             Some(trunc_ms(now_entry.due_at)),
@@ -348,6 +357,10 @@ fn outbox_is_due_ordered_and_delivery_appends_to_the_transcript() {
                 .expect("finish")
                 .is_none(),
             "{name}: twice is a no-op"
+        );
+        assert!(
+            !store.outbox_holds(&now_entry).expect("holds"),
+            "{name}: a delivered entry is no longer held"
         );
 
         let retried = OutboxEntry {

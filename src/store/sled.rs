@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -379,6 +380,23 @@ impl SledStore {
             Some(b) => u64_of("ticket counter", &b),
             None => Ok(FIRST_TICKET),
         }
+    }
+
+    /// Outbox entries from `start` on that are due at or before `now`,
+    /// earliest first.
+    fn due_from(
+        &self,
+        start: Bound<Vec<u8>>,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let end = Bound::Excluded(keys::outbox_upper_bound(now.timestamp_millis()).to_vec());
+        self.outbox
+            .range::<Vec<u8>, _>((start, end))
+            .values()
+            .take(limit)
+            .map(|v| decode("outbox entry", &v.map_err(io)?))
+            .collect()
     }
 
     fn conversation_by_key(&self, key: &[u8]) -> Result<Option<Conversation>, StoreError> {
@@ -776,13 +794,7 @@ impl Store for SledStore {
     }
 
     fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
-        let end = keys::outbox_upper_bound(now.timestamp_millis());
-        self.outbox
-            .range(..end)
-            .values()
-            .take(limit)
-            .map(|v| decode("outbox entry", &v.map_err(io)?))
-            .collect()
+        self.due_from(Bound::Unbounded, now, limit)
     }
 
     fn due_outbox_after(
@@ -791,15 +803,7 @@ impl Store for SledStore {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
-        use std::ops::Bound;
-        let start = Bound::Excluded(keys::outbox(after).to_vec());
-        let end = Bound::Excluded(keys::outbox_upper_bound(now.timestamp_millis()).to_vec());
-        self.outbox
-            .range::<Vec<u8>, _>((start, end))
-            .values()
-            .take(limit)
-            .map(|v| decode("outbox entry", &v.map_err(io)?))
-            .collect()
+        self.due_from(Bound::Excluded(keys::outbox(after).to_vec()), now, limit)
     }
 
     fn next_outbox_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
