@@ -32,6 +32,7 @@
 #[path = "../tests/support/mail.rs"]
 mod mail;
 
+use frontdesk::conversation::{intake::take_in, turn::after_turn};
 use frontdesk::intents::IntentSet;
 use frontdesk::model::{CustomerAddress, InboundMessage};
 use frontdesk::store::sled::SledStore;
@@ -483,7 +484,7 @@ async fn bench_intake(scale: &Scale) -> String {
         let s = s.clone();
         let new = new.clone();
         async move {
-            s.accept(&inbound(i), &new).expect("accept");
+            s.accept(&inbound(i), &new, take_in).expect("accept");
             s.sync().await.is_ok()
         }
     })
@@ -1019,18 +1020,23 @@ async fn bench_startup_memory(scale: &Scale) -> String {
         };
         for i in 0..scale.stored {
             // One customer each: `stored` conversations, not messages.
-            let accepted = store.accept(&inbound_from(i, i), &new).expect("accept");
+            let accepted = store
+                .accept(&inbound_from(i, i), &new, take_in)
+                .expect("accept");
             store
-                .record_turn(&frontdesk::store::TurnOutcome {
-                    turn: frontdesk::store::PendingTurn {
-                        conversation_id: accepted.conversation.id,
-                        seq: accepted.message.seq,
+                .record_turn(
+                    &frontdesk::store::TurnOutcome {
+                        turn: frontdesk::store::PendingTurn {
+                            conversation_id: accepted.conversation.id,
+                            seq: accepted.message.seq,
+                        },
+                        locale: "en".into(),
+                        handoff: i % 10 == 0,
+                        replies: Vec::new(),
+                        sla: None,
                     },
-                    locale: "en".into(),
-                    handoff: i % 10 == 0,
-                    replies: Vec::new(),
-                    sla: None,
-                })
+                    after_turn,
+                )
                 .expect("turn");
         }
         store.sync().await.expect("sync");

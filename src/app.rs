@@ -6,6 +6,7 @@ use crate::agents::LoginThrottle;
 use crate::channels::{Channel, Channels, email, telegram, web::WebChannel};
 use crate::config::Config;
 use crate::config::TelegramMode;
+use crate::conversation::Conversations;
 use crate::dispatcher::{Dispatcher, Rules};
 use crate::events::Events;
 use crate::inbox::Inbox;
@@ -50,6 +51,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub inbox: Inbox,
     pub outbox: Outbox,
+    /// Applies agents' changes to conversations and publishes them.
+    pub conversations: Conversations,
     pub rules: Arc<Rules>,
     pub live: Arc<LiveUpdates>,
     /// Places in line of the waiting conversations, kept current.
@@ -290,11 +293,13 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         config.channels.web.session_messages_per_minute,
         config.channels.web.address_requests_per_minute,
     );
+    let conversations = Conversations::new(store.clone(), events.clone(), outbox.clone());
     let app = Arc::new(App {
         places,
         config,
         store: store.clone(),
         inbox,
+        conversations,
         outbox,
         rules,
         live,
@@ -343,7 +348,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
     if let Some(sla) = &app.config.sla {
         background_tasks.push(tokio::spawn(crate::sla::run(
             store.clone(),
-            app.events.clone(),
+            app.conversations.clone(),
             sla.clone(),
             shutdown.clone(),
         )));

@@ -12,6 +12,7 @@
 //! one interrupted by a crash is redone at start-up.
 
 use crate::config::{AckPolicy, Config};
+use crate::conversation::turn::after_turn;
 use crate::events::{EventKind, Events};
 use crate::hours::BusinessHours;
 use crate::intents::{self, Action, Classification, Decision, Intent, IntentSet};
@@ -172,7 +173,7 @@ async fn handle_turn(
     } else {
         outcome
     };
-    let recorded = store.record_turn(&outcome)?;
+    let recorded = store.record_turn(&outcome, after_turn)?;
     if email && recorded.replies_queued {
         for _ in &outcome.replies {
             store.record_auto_reply(&conversation.customer, chrono::Utc::now())?;

@@ -10,6 +10,7 @@
 //! nothing confirmed upstream before it.
 
 use crate::config::SegmentConfig;
+use crate::conversation::intake::take_in;
 use crate::dispatcher::Dispatcher;
 use crate::events::{EventKind, Events};
 use crate::live::LiveUpdates;
@@ -117,7 +118,7 @@ impl Inbox {
         let _entered = span.enter();
         let accepted = self
             .store
-            .accept(inbound, &self.new_conversation(inbound))?;
+            .accept(inbound, &self.new_conversation(inbound), take_in)?;
         span.record(
             "conversation_id",
             tracing::field::display(accepted.conversation.id),

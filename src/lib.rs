@@ -9,8 +9,10 @@
 //! ```text
 //! customer ─► channel adapter (channels::web, channels::telegram, channels::email)
 //!               parse + validate → InboundMessage (email: thread, loop guard)
-//!               Inbox::accept    → Store::accept (dedupe, find/open conversation,
-//!                                  append, mark turn pending) → Store::sync (group commit)
+//!               Inbox::accept    → Store::accept (dedupe, find/open conversation;
+//!                                  conversation::intake::take_in decides what the
+//!                                  message does; append, mark turn pending)
+//!                                → Store::sync (group commit)
 //!               confirm upstream (HTTP 202 / WebSocket `received` /
 //!                 next getUpdates offset / webhook 200 / IMAP `\Seen`)
 //!                          │
@@ -21,20 +23,25 @@
 //!               IntentSet::classify (one PatternSet pass)
 //!                  answer  → Templates::render → outbox entry
 //!                  handoff / no match → waiting queue → hand-off ack → outbox entry
-//!               Store::record_turn (atomically clears the pending mark)
+//!               Store::record_turn (conversation::turn::after_turn decides;
+//!                                   atomically clears the pending mark)
 //!                          │
 //!                          ▼
 //!            Outbox (due-time ordered, retries with backoff, survives restarts)
 //!               Channel::send → Store::finish_delivery (transcript) → sync
 //!                 → LiveUpdates (web chat) + Events (agent consoles)
 //!                          ▲
-//! agent console / agent API ┘ (http::agent_api: claim, reply, note, resolve)
+//! agent console / agent API ┘ (http::agent_api → conversation::Conversations::apply:
+//!                              conversation::transitions decide claim, reply, note,
+//!                              resolve; one place publishes events and metrics)
 //! ```
 //!
 //! # Modules
 //!
 //! - [`config`]: typed TOML config, `${VAR}` secrets, the embedded default.
 //! - [`model`]: channels, addresses, ids, conversations, messages, outbox entries.
+//! - [`conversation`]: the conversation rules as plain functions (intake,
+//!   turns, agents' transitions) and the one service that applies changes.
 //! - [`store`]: the `Store` trait and its sled backend: changes as crash-atomic steps, group commit.
 //! - [`inbox`]: the one way a customer message enters.
 //! - [`dispatcher`]: the automatic reply to each customer turn.
@@ -72,6 +79,7 @@ pub mod app;
 pub mod assets;
 pub mod channels;
 pub mod config;
+pub mod conversation;
 pub mod dispatcher;
 pub mod evaluation;
 pub mod events;

@@ -687,3 +687,32 @@ pub struct CannedResponse {
     pub title: String,
     pub text: String,
 }
+
+/// Why the conversation rules refused a change: the caller asked for
+/// something the conversation's state or owner does not allow (HTTP 409).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("already claimed by {0}")]
+    ClaimedBy(String),
+    #[error("the conversation is assigned to {0}")]
+    AssignedTo(String),
+    #[error("only the conversation's owner or an admin can reassign it")]
+    NotOwner,
+    #[error("the conversation is not assigned to anyone")]
+    NotAssigned,
+    #[error("the conversation is already resolved")]
+    AlreadyResolved,
+}
+
+impl Refusal {
+    /// A stable code for API clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::ClaimedBy(_) => "already_claimed",
+            Refusal::AssignedTo(_) => "assigned_to_another",
+            Refusal::NotOwner => "not_owner",
+            Refusal::NotAssigned => "not_assigned",
+            Refusal::AlreadyResolved => "already_resolved",
+        }
+    }
+}

@@ -336,6 +336,7 @@ impl Shared {
 mod tests {
     use super::*;
     use crate::channels::Channel;
+    use crate::conversation::{intake::take_in, turn::after_turn};
     use crate::model::{Conversation, CustomerAddress, InboundMessage, OutboundReason};
     use crate::store::sled::SledStore;
     use crate::store::{NewConversation, PendingTurn, TurnOutcome};
@@ -390,21 +391,25 @@ mod tests {
                     Utc::now(),
                 ),
                 &new_conversation(),
+                take_in,
             )
             .expect("accept");
         let id = accepted.conversation.id;
         let reply = OutboxEntry::due_now(id, OutboundReason::Answer, "hello".into(), None, None);
         store
-            .record_turn(&TurnOutcome {
-                turn: PendingTurn {
-                    conversation_id: id,
-                    seq: accepted.message.seq,
+            .record_turn(
+                &TurnOutcome {
+                    turn: PendingTurn {
+                        conversation_id: id,
+                        seq: accepted.message.seq,
+                    },
+                    locale: "en".into(),
+                    handoff: false,
+                    replies: vec![reply],
+                    sla: None,
                 },
-                locale: "en".into(),
-                handoff: false,
-                replies: vec![reply],
-                sla: None,
-            })
+                after_turn,
+            )
             .expect("turn");
         id
     }

@@ -14,9 +14,9 @@
 //! business time (see [`crate::dispatcher::promise`]).
 
 use crate::config::SlaConfig;
-use crate::events::{EventKind, Events};
+use crate::conversation::{Actor, Conversations, Request};
 use crate::model::{Conversation, ConversationStatus, SlaState};
-use crate::store::{Effects, Store, StoreError, UpdateError};
+use crate::store::{Store, StoreError, UpdateError};
 use chrono::Utc;
 use serde_json::json;
 use std::sync::Arc;
@@ -30,7 +30,7 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Runs the watcher until `shutdown`.
 pub async fn run(
     store: Arc<dyn Store>,
-    events: Arc<Events>,
+    conversations: Conversations,
     config: SlaConfig,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -39,7 +39,7 @@ pub async fn run(
         .build()
         .unwrap_or_default();
     loop {
-        if let Err(error) = check(store.as_ref(), &events, &config, &client).await {
+        if let Err(error) = check(store.as_ref(), &conversations, &config, &client).await {
             tracing::error!(%error, "Cannot check the first-response deadlines; retrying at the next check.");
         }
         tokio::select! {
@@ -52,7 +52,7 @@ pub async fn run(
 /// One pass: announces every state reached and not yet announced.
 pub async fn check(
     store: &dyn Store,
-    events: &Events,
+    conversations: &Conversations,
     config: &SlaConfig,
     client: &reqwest::Client,
 ) -> Result<(), StoreError> {
@@ -70,36 +70,18 @@ pub async fn check(
             if !matches!(state, SlaState::Near | SlaState::Breached) || state <= sla.announced {
                 continue;
             }
-            let updated = match store.update_conversation(
-                conversation.id,
-                &|c| {
-                    let mut c = c.clone();
-                    if let Some(sla) = c.sla.as_mut() {
-                        sla.announced = sla.announced.max(state);
-                    }
-                    Ok(c)
-                },
-                Effects::default(),
-            ) {
+            let updated = match conversations
+                .apply(conversation.id, Actor::SYSTEM, Request::AnnounceSla(state))
+                .await
+            {
                 Ok(updated) => updated.after,
                 Err(UpdateError::Store(e)) => return Err(e),
                 Err(UpdateError::Refused(_)) => continue,
             };
-            store.sync().await?;
-            crate::metrics::sla_event(if state == SlaState::Near {
-                "near"
-            } else {
-                "breached"
-            });
-            if state == SlaState::Near {
-                tracing::info!(conversation_id = %updated.id, "A first-response deadline is close.");
-                events.publish(EventKind::SlaNear, &updated);
-            } else {
-                tracing::warn!(conversation_id = %updated.id, "A first-response deadline was missed.");
-                events.publish(EventKind::SlaBreached, &updated);
-                if let Some(hook) = &config.breach_webhook {
-                    notify(client, hook, &updated).await;
-                }
+            if state == SlaState::Breached
+                && let Some(hook) = &config.breach_webhook
+            {
+                notify(client, hook, &updated).await;
             }
         }
     }

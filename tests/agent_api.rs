@@ -5,6 +5,7 @@
 
 use crate::support::{AgentLogin, TestGateway, lines};
 use chrono::{Datelike, Timelike, Utc};
+use frontdesk::conversation::{intake::take_in, turn::after_turn};
 use frontdesk::model::{
     CustomerAddress, InboundMessage, OutboundReason, OutboxEntry, OutboxId, Role,
 };
@@ -323,34 +324,38 @@ async fn a_queued_bot_answer_is_not_sent_after_an_agent_claims() {
                 segment: None,
                 tags: Vec::new(),
             },
+            take_in,
         )
         .expect("accept");
     let now = Utc::now();
     store
-        .record_turn(&TurnOutcome {
-            turn: PendingTurn {
-                conversation_id: accepted.conversation.id,
-                seq: 1,
+        .record_turn(
+            &TurnOutcome {
+                turn: PendingTurn {
+                    conversation_id: accepted.conversation.id,
+                    seq: 1,
+                },
+                locale: "en".into(),
+                handoff: false,
+                replies: vec![OutboxEntry {
+                    id: OutboxId::new(),
+                    conversation_id: accepted.conversation.id,
+                    reason: OutboundReason::Answer,
+                    text: "the bot's late answer".into(),
+                    intent: Some("track_order".into()),
+                    agent: None,
+                    created_at: now,
+                    due_at: now + chrono::Duration::milliseconds(800),
+                    attempts: 0,
+                    last_error: None,
+                    options: Vec::new(),
+                    survey: None,
+                    invites_comment: false,
+                }],
+                sla: None,
             },
-            locale: "en".into(),
-            handoff: false,
-            replies: vec![OutboxEntry {
-                id: OutboxId::new(),
-                conversation_id: accepted.conversation.id,
-                reason: OutboundReason::Answer,
-                text: "the bot's late answer".into(),
-                intent: Some("track_order".into()),
-                agent: None,
-                created_at: now,
-                due_at: now + chrono::Duration::milliseconds(800),
-                attempts: 0,
-                last_error: None,
-                options: Vec::new(),
-                survey: None,
-                invites_comment: false,
-            }],
-            sla: None,
-        })
+            after_turn,
+        )
         .expect("record");
     let id = accepted.conversation.id;
     let (status, _) = gw
@@ -689,6 +694,7 @@ async fn a_reply_that_cannot_be_delivered_is_marked_for_agents() {
                 segment: None,
                 tags: Vec::new(),
             },
+            take_in,
         )
         .expect("accept");
     let id = accepted.conversation.id;

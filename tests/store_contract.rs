@@ -2,12 +2,15 @@
 //! against `Arc<dyn Store>` and run for each backend (sled today).
 
 use chrono::{Duration, Utc};
+use frontdesk::conversation::{intake::take_in, turn::after_turn};
 use frontdesk::model::{
     ConversationStatus, CustomerAddress, Delivery, Handling, InboundMessage, OutboundReason,
     OutboxEntry, OutboxId, Thread,
 };
 use frontdesk::store::sled::SledStore;
-use frontdesk::store::{Effects, ExportRecord, NewConversation, PendingTurn, Store, TurnOutcome};
+use frontdesk::store::{
+    Decision, Effects, ExportRecord, NewConversation, PendingTurn, Store, TurnOutcome,
+};
 use std::sync::Arc;
 use tempfile::TempDir;
 
@@ -61,13 +64,16 @@ fn reply(store: &dyn Store, turn: PendingTurn, handoff: bool, due_in_ms: i64) ->
         invites_comment: false,
     };
     store
-        .record_turn(&TurnOutcome {
-            turn,
-            locale: "en".into(),
-            handoff,
-            replies: vec![entry.clone()],
-            sla: None,
-        })
+        .record_turn(
+            &TurnOutcome {
+                turn,
+                locale: "en".into(),
+                handoff,
+                replies: vec![entry.clone()],
+                sla: None,
+            },
+            after_turn,
+        )
         .expect("record turn");
     entry
 }
@@ -84,10 +90,10 @@ fn accept_is_idempotent_by_channel_id() {
     for (name, backend) in BACKENDS {
         let (store, _dir) = backend();
         let a = store
-            .accept(&inbound(1, "u1", "hello"), &new(0))
+            .accept(&inbound(1, "u1", "hello"), &new(0), take_in)
             .expect("accept");
         let b = store
-            .accept(&inbound(1, "u1", "hello again"), &new(0))
+            .accept(&inbound(1, "u1", "hello again"), &new(0), take_in)
             .expect("accept");
         assert!(!a.duplicate && b.duplicate, "{name}");
         assert_eq!(a.message, b.message, "{name}: the first copy is returned");
@@ -101,7 +107,7 @@ fn accept_is_idempotent_by_channel_id() {
         );
         assert_eq!(store.pending_turns().expect("pending").len(), 1, "{name}");
         let c = store
-            .accept(&inbound(1, "u2", "second"), &new(0))
+            .accept(&inbound(1, "u2", "second"), &new(0), take_in)
             .expect("accept");
         assert_eq!(
             (c.conversation.id, c.message.seq),
@@ -112,14 +118,14 @@ fn accept_is_idempotent_by_channel_id() {
         // chat prefixes the session), so another chat with the same id is
         // still a copy, while another channel's same id is not.
         let d = store
-            .accept(&inbound(2, "u1", "other chat"), &new(0))
+            .accept(&inbound(2, "u1", "other chat"), &new(0), take_in)
             .expect("accept");
         assert!(d.duplicate, "{name}");
         let mut email = inbound(0, "u1", "by mail");
         email.customer = CustomerAddress::Email {
             address: "a@b.test".into(),
         };
-        let e = store.accept(&email, &new(0)).expect("accept");
+        let e = store.accept(&email, &new(0), take_in).expect("accept");
         assert!(!e.duplicate, "{name}");
         assert_ne!(e.conversation.ticket, a.conversation.ticket, "{name}");
     }
@@ -130,22 +136,25 @@ fn accept_is_idempotent_by_channel_id() {
 fn hand_off_with_promise(store: &dyn Store, turn: PendingTurn, minutes: i64) {
     let now = Utc::now();
     store
-        .record_turn(&TurnOutcome {
-            turn,
-            locale: "en".into(),
-            handoff: true,
-            replies: Vec::new(),
-            sla: Some(frontdesk::model::Sla {
-                started_at: now,
-                first_response_due: now + Duration::minutes(minutes),
-                first_response_near: None,
-                first_response_at: None,
-                resolution_due: None,
-                resolution_near: None,
-                resolved_at: None,
-                announced: frontdesk::model::SlaState::Ok,
-            }),
-        })
+        .record_turn(
+            &TurnOutcome {
+                turn,
+                locale: "en".into(),
+                handoff: true,
+                replies: Vec::new(),
+                sla: Some(frontdesk::model::Sla {
+                    started_at: now,
+                    first_response_due: now + Duration::minutes(minutes),
+                    first_response_near: None,
+                    first_response_at: None,
+                    resolution_due: None,
+                    resolution_near: None,
+                    resolved_at: None,
+                    announced: frontdesk::model::SlaState::Ok,
+                }),
+            },
+            after_turn,
+        )
         .expect("record turn");
 }
 
@@ -154,15 +163,15 @@ fn within_a_priority_the_tighter_first_response_promise_goes_first() {
     for (name, backend) in BACKENDS {
         let (store, _dir) = backend();
         let hour = store
-            .accept(&inbound(1, "a", "x"), &new(0))
+            .accept(&inbound(1, "a", "x"), &new(0), take_in)
             .expect("accept");
         hand_off_with_promise(store.as_ref(), turn_of(&hour), 60);
         let ten_minutes = store
-            .accept(&inbound(2, "b", "x"), &new(0))
+            .accept(&inbound(2, "b", "x"), &new(0), take_in)
             .expect("accept");
         hand_off_with_promise(store.as_ref(), turn_of(&ten_minutes), 10);
         let urgent_but_low = store
-            .accept(&inbound(3, "c", "x"), &new(5))
+            .accept(&inbound(3, "c", "x"), &new(5), take_in)
             .expect("accept");
         hand_off_with_promise(store.as_ref(), turn_of(&urgent_but_low), 240);
         assert_eq!(
@@ -182,20 +191,20 @@ fn queue_orders_by_priority_then_wait() {
     for (name, backend) in BACKENDS {
         let (store, _dir) = backend();
         let normal_early = store
-            .accept(&inbound(1, "a", "x"), &new(0))
+            .accept(&inbound(1, "a", "x"), &new(0), take_in)
             .expect("accept");
         reply(store.as_ref(), turn_of(&normal_early), true, 0);
         std::thread::sleep(std::time::Duration::from_millis(5));
         let normal_late = store
-            .accept(&inbound(2, "b", "x"), &new(0))
+            .accept(&inbound(2, "b", "x"), &new(0), take_in)
             .expect("accept");
         reply(store.as_ref(), turn_of(&normal_late), true, 0);
         let premium_late = store
-            .accept(&inbound(3, "c", "x"), &new(9))
+            .accept(&inbound(3, "c", "x"), &new(9), take_in)
             .expect("accept");
         reply(store.as_ref(), turn_of(&premium_late), true, 0);
         let answered = store
-            .accept(&inbound(4, "d", "x"), &new(9))
+            .accept(&inbound(4, "d", "x"), &new(9), take_in)
             .expect("accept");
         reply(store.as_ref(), turn_of(&answered), false, 0);
 
@@ -217,7 +226,7 @@ fn queue_orders_by_priority_then_wait() {
         assert_eq!(store.queue_position(&late).expect("position"), 3, "{name}");
         // A second hand-off turn keeps the original place in line.
         let again = store
-            .accept(&inbound(2, "b2", "still there?"), &new(0))
+            .accept(&inbound(2, "b2", "still there?"), &new(0), take_in)
             .expect("accept");
         reply(store.as_ref(), turn_of(&again), true, 0);
         assert_eq!(store.waiting_queue(10).expect("queue").len(), 3, "{name}");
@@ -273,6 +282,7 @@ fn a_place_in_line_is_the_place_in_the_queue() {
                 .accept(
                     &inbound(chat, &format!("m{chat}"), "x"),
                     &new((chat % 3) as u8),
+                    take_in,
                 )
                 .expect("accept");
             if chat % 4 == 0 {
@@ -285,15 +295,11 @@ fn a_place_in_line_is_the_place_in_the_queue() {
         assert_places(&store, "after the hand-offs");
         let set = |id, change: &(dyn Fn(&mut frontdesk::model::Conversation) + Sync)| {
             store
-                .update_conversation(
-                    id,
-                    &|c| {
-                        let mut c = c.clone();
-                        change(&mut c);
-                        Ok(c)
-                    },
-                    Effects::default(),
-                )
+                .update_conversation(id, &|c| {
+                    let mut c = c.clone();
+                    change(&mut c);
+                    Ok(unchanged_effects(c))
+                })
                 .expect("update");
         };
         for id in ids.iter().step_by(5) {
@@ -306,7 +312,7 @@ fn a_place_in_line_is_the_place_in_the_queue() {
         set(ids[0], &|c| c.status = ConversationStatus::Resolved);
         assert_places(&store, "after claims, a priority change and a resolution");
         let back = store
-            .accept(&inbound(0, "again", "hello?"), &new(0))
+            .accept(&inbound(0, "again", "hello?"), &new(0), take_in)
             .expect("reopen");
         hand_off_with_promise(&store, turn_of(&back), 1);
         assert_places(&store, "after a reopening");
@@ -320,11 +326,11 @@ fn outbox_is_due_ordered_and_delivery_appends_to_the_transcript() {
     for (name, backend) in BACKENDS {
         let (store, _dir) = backend();
         let a = store
-            .accept(&inbound(1, "a", "x"), &new(0))
+            .accept(&inbound(1, "a", "x"), &new(0), take_in)
             .expect("accept");
         let later = reply(store.as_ref(), turn_of(&a), false, 60_000);
         let b = store
-            .accept(&inbound(2, "b", "y"), &new(0))
+            .accept(&inbound(2, "b", "y"), &new(0), take_in)
             .expect("accept");
         let now_entry = reply(store.as_ref(), turn_of(&b), false, 0);
 
@@ -404,7 +410,7 @@ fn replies_are_dropped_when_a_human_owns_the_conversation() {
     for (name, backend) in BACKENDS {
         let (store, _dir) = backend();
         let a = store
-            .accept(&inbound(1, "a", "x"), &new(0))
+            .accept(&inbound(1, "a", "x"), &new(0), take_in)
             .expect("accept");
         let mut owned = a.conversation.clone();
         owned.status = ConversationStatus::Assigned;
@@ -433,7 +439,7 @@ fn a_customer_message_reopens_a_resolved_conversation_and_pending_returns_to_ass
     for (name, backend) in BACKENDS {
         let (store, _dir) = backend();
         let a = store
-            .accept(&inbound(1, "a", "x"), &new(0))
+            .accept(&inbound(1, "a", "x"), &new(0), take_in)
             .expect("accept");
         for (before, after) in [
             (ConversationStatus::Resolved, ConversationStatus::Bot),
@@ -447,7 +453,11 @@ fn a_customer_message_reopens_a_resolved_conversation_and_pending_returns_to_ass
             c.assigned_agent = Some("ann".into());
             store.import(ExportRecord::Conversation(c)).expect("put");
             let next = store
-                .accept(&inbound(1, &format!("{before:?}"), "back"), &new(0))
+                .accept(
+                    &inbound(1, &format!("{before:?}"), "back"),
+                    &new(0),
+                    take_in,
+                )
                 .expect("accept");
             assert_eq!(next.conversation.id, a.conversation.id, "{name}");
             assert_eq!(next.conversation.status, after, "{name}");
@@ -472,6 +482,7 @@ fn automatic_mail_in_a_thread_reopens_nothing_and_renames_no_one() {
             .accept(
                 &InboundMessage::text(alice, "<1@c>".into(), "hi".into(), Utc::now()),
                 &new(0),
+                take_in,
             )
             .expect("accept");
         let mut c = first.conversation.clone();
@@ -494,7 +505,7 @@ fn automatic_mail_in_a_thread_reopens_nothing_and_renames_no_one() {
                 Utc::now(),
             )
         };
-        let kept = store.accept(&bounce, &new(0)).expect("accept");
+        let kept = store.accept(&bounce, &new(0), take_in).expect("accept");
         assert_eq!(kept.conversation.id, first.conversation.id, "{name}");
         assert_eq!(
             kept.conversation.status,
@@ -520,7 +531,7 @@ fn every_change_of_status_or_owner_is_logged_for_the_reports() {
         let (store, _dir) = backend();
         let since = Utc::now() - Duration::seconds(1);
         let a = store
-            .accept(&inbound(1, "a", "help"), &new(0))
+            .accept(&inbound(1, "a", "help"), &new(0), take_in)
             .expect("accept");
         reply(store.as_ref(), turn_of(&a), true, 0);
         for (status, agent) in [
@@ -529,24 +540,20 @@ fn every_change_of_status_or_owner_is_logged_for_the_reports() {
             (ConversationStatus::Resolved, Some("bob")),
         ] {
             store
-                .update_conversation(
-                    a.conversation.id,
-                    &|c| {
-                        let mut c = c.clone();
-                        c.status = status;
-                        c.assigned_agent = agent.map(str::to_string);
-                        Ok(c)
-                    },
-                    Effects::default(),
-                )
+                .update_conversation(a.conversation.id, &|c| {
+                    let mut c = c.clone();
+                    c.status = status;
+                    c.assigned_agent = agent.map(str::to_string);
+                    Ok(unchanged_effects(c))
+                })
                 .expect("update");
         }
         // Unchanged status and owner: nothing logged.
         store
-            .update_conversation(a.conversation.id, &|c| Ok(c.clone()), Effects::default())
+            .update_conversation(a.conversation.id, &|c| Ok(unchanged_effects(c.clone())))
             .expect("no-op");
         store
-            .accept(&inbound(1, "b", "again"), &new(0))
+            .accept(&inbound(1, "b", "again"), &new(0), take_in)
             .expect("reopen");
         let log: Vec<(ConversationStatus, ConversationStatus, Option<String>)> = store
             .status_changes_since(since)
@@ -582,11 +589,11 @@ fn export_then_import_is_identical() {
     for (name, backend) in BACKENDS {
         let (store, _dir) = backend();
         let a = store
-            .accept(&inbound(1, "a", "hello"), &new(3))
+            .accept(&inbound(1, "a", "hello"), &new(3), take_in)
             .expect("accept");
         reply(store.as_ref(), turn_of(&a), true, 10_000);
         store
-            .accept(&inbound(2, "b", "pending"), &new(0))
+            .accept(&inbound(2, "b", "pending"), &new(0), take_in)
             .expect("accept");
         let blob = store
             .put_blob(b"%PDF-1.4 \x00\xff attachment")
@@ -627,11 +634,11 @@ fn export_then_import_is_identical() {
             "{name}: indexes rebuilt"
         );
         let dup = copy
-            .accept(&inbound(1, "a", "hello"), &new(0))
+            .accept(&inbound(1, "a", "hello"), &new(0), take_in)
             .expect("accept");
         assert!(dup.duplicate, "{name}: dedupe survives");
         let fresh = copy
-            .accept(&inbound(9, "z", "new"), &new(0))
+            .accept(&inbound(9, "z", "new"), &new(0), take_in)
             .expect("accept");
         assert!(
             fresh.conversation.ticket > a.conversation.ticket + 1,
@@ -646,7 +653,7 @@ async fn sync_makes_writes_survive_reopening() {
     {
         let store = SledStore::open(dir.path()).expect("open");
         store
-            .accept(&inbound(1, "a", "durable"), &new(0))
+            .accept(&inbound(1, "a", "durable"), &new(0), take_in)
             .expect("accept");
         store.sync().await.expect("sync");
     }
@@ -659,4 +666,12 @@ async fn sync_makes_writes_survive_reopening() {
         store.messages_after(c.id, 0, 10).expect("read")[0].text,
         "durable"
     );
+}
+
+/// A change to `after` with nothing else written.
+fn unchanged_effects(after: frontdesk::model::Conversation) -> Decision {
+    Decision {
+        after,
+        effects: Effects::default(),
+    }
 }

@@ -10,14 +10,14 @@
 
 use crate::agents::{self, SESSION_HOURS};
 use crate::app::App;
-use crate::events::EventKind;
+use crate::conversation::{Actor, Request};
 use crate::http::error::{ApiJson, ApiQuery, AppError, require_text};
 use crate::model::{
     Agent, AgentSession, Author, CannedResponse, Conversation, ConversationId, ConversationStatus,
-    CustomerAddress, Delivery, Handling, Message, OutboundReason, OutboxEntry, Role,
+    CustomerAddress, Delivery, Handling, Message, OutboundReason, OutboxEntry, Refusal, Role,
 };
 use crate::secrets;
-use crate::store::{Effects, Refusal, UpdateError};
+use crate::store::UpdateError;
 use crate::templates::ReplyContext;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::handler::Handler;
@@ -122,7 +122,7 @@ fn forbidden(detail: &str) -> AppError {
 }
 
 fn conflict(refusal: Refusal) -> AppError {
-    AppError::new(StatusCode::CONFLICT, "conflict", refusal.0)
+    AppError::new(StatusCode::CONFLICT, refusal.code(), refusal.to_string())
 }
 
 /// A signed-in, enabled agent.
@@ -133,6 +133,14 @@ pub struct Authed {
 }
 
 impl Authed {
+    /// The signed-in agent as the conversation rules see them.
+    pub fn actor(&self) -> Actor<'_> {
+        Actor {
+            username: &self.agent.username,
+            admin: self.is_admin(),
+        }
+    }
+
     fn is_admin(&self) -> bool {
         self.agent.role == Role::Admin
     }
@@ -557,62 +565,28 @@ async fn conversation_detail(
     })))
 }
 
-/// Applies a change, publishes what changed, and answers with the summary.
+/// Applies a request through the conversation service and answers with
+/// the summary (and the note, for a note).
 async fn apply(
     app: &App,
     id: &str,
-    change: &(dyn Fn(&Conversation) -> Result<Conversation, Refusal> + Sync),
-    effects: Effects,
-    activity: bool,
+    authed: &Authed,
+    request: Request,
 ) -> Result<Json<Value>, AppError> {
     let id = conversation_id(id)?;
-    let has_outbox = !effects.outbox.is_empty();
-    let updated = match app.store.update_conversation(id, change, effects) {
-        Ok(updated) => updated,
-        Err(UpdateError::Refused(refusal)) => return Err(conflict(refusal)),
-        Err(UpdateError::Store(e)) => return Err(e.into()),
-    };
-    app.store.sync().await?;
-    if has_outbox {
-        app.outbox.wake();
-    }
-    let (before, after) = (&updated.before, &updated.after);
-    if before.assigned_agent != after.assigned_agent {
-        app.events.publish(EventKind::Assigned, after);
-    }
-    if before.status == ConversationStatus::Waiting
-        && after.status.human_owned()
-        && let Some(since) = before.waiting_since
-    {
-        crate::metrics::picked_up((chrono::Utc::now() - since).num_milliseconds() as f64 / 1000.0);
-    }
-    if before.status != after.status {
-        app.events.publish(EventKind::StatusChanged, after);
-        if after.status == ConversationStatus::Waiting {
-            app.events.publish(EventKind::Queued, after);
-        }
-    }
-    if (&before.tags, before.priority) != (&after.tags, after.priority) {
-        app.events.publish(EventKind::Retagged, after);
-    }
-    if activity {
-        app.events.publish(EventKind::AgentActivity, after);
-    }
-    let mut body = json!({ "conversation": summary(app, after)? });
+    let updated = app
+        .conversations
+        .apply(id, authed.actor(), request)
+        .await
+        .map_err(|e| match e {
+            UpdateError::Refused(refusal) => conflict(refusal),
+            UpdateError::Store(e) => e.into(),
+        })?;
+    let mut body = json!({ "conversation": summary(app, &updated.after)? });
     if let Some(note) = &updated.note {
         body["note"] = message_json(note);
     }
     Ok(Json(body))
-}
-
-/// Whether `me` may act on a conversation someone else may own.
-fn may_act(c: &Conversation, me: &Authed) -> Result<(), Refusal> {
-    match &c.assigned_agent {
-        Some(owner) if c.status.human_owned() && *owner != me.agent.username && !me.is_admin() => {
-            Err(Refusal(format!("the conversation is assigned to {owner}")))
-        }
-        _ => Ok(()),
-    }
 }
 
 /// `POST …/claim`: take the conversation. Of two agents claiming at once,
@@ -622,18 +596,7 @@ async fn claim(
     authed: Authed,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let me = authed.agent.username.clone();
-    let change = |c: &Conversation| match &c.assigned_agent {
-        Some(owner) if c.status.human_owned() && *owner != me => {
-            Err(Refusal(format!("already claimed by {owner}")))
-        }
-        _ => Ok(Conversation {
-            status: ConversationStatus::Assigned,
-            assigned_agent: Some(me.clone()),
-            ..c.clone()
-        }),
-    };
-    apply(&app, &id, &change, Effects::default(), false).await
+    apply(&app, &id, &authed, Request::Claim).await
 }
 
 #[derive(Deserialize)]
@@ -653,36 +616,15 @@ async fn assign(
         .agent(&to.agent)?
         .filter(|a| !a.disabled)
         .ok_or_else(|| AppError::bad_request("unknown_agent", "no enabled agent by that name"))?;
-    let change = |c: &Conversation| {
-        let owner_is_me = c.assigned_agent.as_deref() == Some(authed.agent.username.as_str())
-            && c.status.human_owned();
-        if !owner_is_me && !authed.is_admin() {
-            return Err(Refusal(
-                "only the conversation's owner or an admin can reassign it".into(),
-            ));
-        }
-        Ok(Conversation {
-            status: ConversationStatus::Assigned,
-            assigned_agent: Some(target.username.clone()),
-            ..c.clone()
-        })
-    };
-    apply(&app, &id, &change, Effects::default(), false).await
-}
-
-/// A change that needs the caller to own (or administer) a human-owned
-/// conversation.
-fn owned_change<'a>(
-    authed: &'a Authed,
-    next: impl Fn(&Conversation) -> Conversation + Sync + 'a,
-) -> impl Fn(&Conversation) -> Result<Conversation, Refusal> + Sync + 'a {
-    move |c: &Conversation| {
-        if !c.status.human_owned() {
-            return Err(Refusal("the conversation is not assigned to anyone".into()));
-        }
-        may_act(c, authed)?;
-        Ok(next(c))
-    }
+    apply(
+        &app,
+        &id,
+        &authed,
+        Request::Assign {
+            to: target.username,
+        },
+    )
+    .await
 }
 
 /// `POST …/release`: back to the waiting queue, keeping its place in line.
@@ -691,13 +633,7 @@ async fn release(
     authed: Authed,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let change = owned_change(&authed, |c| Conversation {
-        status: ConversationStatus::Waiting,
-        assigned_agent: None,
-        waiting_since: c.waiting_since.or(Some(Utc::now())),
-        ..c.clone()
-    });
-    apply(&app, &id, &change, Effects::default(), false).await
+    apply(&app, &id, &authed, Request::Release).await
 }
 
 /// `POST …/pending`: the agent waits on the customer.
@@ -706,11 +642,7 @@ async fn pending(
     authed: Authed,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let change = owned_change(&authed, |c| Conversation {
-        status: ConversationStatus::Pending,
-        ..c.clone()
-    });
-    apply(&app, &id, &change, Effects::default(), false).await
+    apply(&app, &id, &authed, Request::Pending).await
 }
 
 /// `POST …/return-to-bot`: the bot answers again.
@@ -719,16 +651,7 @@ async fn return_to_bot(
     authed: Authed,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let change = |c: &Conversation| {
-        may_act(c, &authed)?;
-        Ok(Conversation {
-            status: ConversationStatus::Bot,
-            assigned_agent: None,
-            waiting_since: None,
-            ..c.clone()
-        })
-    };
-    apply(&app, &id, &change, Effects::default(), false).await
+    apply(&app, &id, &authed, Request::ReturnToBot).await
 }
 
 /// `POST …/resolve`: done; the customer's next message reopens it.
@@ -737,27 +660,11 @@ async fn resolve(
     authed: Authed,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let change = |c: &Conversation| {
-        may_act(c, &authed)?;
-        if c.status == ConversationStatus::Resolved {
-            return Err(Refusal("the conversation is already resolved".into()));
-        }
-        Ok(Conversation {
-            status: ConversationStatus::Resolved,
-            waiting_since: None,
-            ..c.clone()
-        })
-    };
     // The satisfaction survey goes out with the resolution, atomically.
     let current = load(&app, &id)?;
     let transcript = app.store.messages_after(current.id, 0, MAX_TRANSCRIPT)?;
-    let effects = Effects {
-        outbox: crate::surveys::on_resolve(&app.rules, &app.config, &current, &transcript)
-            .into_iter()
-            .collect(),
-        note: None,
-    };
-    apply(&app, &id, &change, effects, false).await
+    let survey = crate::surveys::on_resolve(&app.rules, &app.config, &current, &transcript);
+    apply(&app, &id, &authed, Request::Resolve { survey }).await
 }
 
 #[derive(Deserialize)]
@@ -774,7 +681,7 @@ const MAX_TAGS: usize = 20;
 /// tag.
 async fn set_tags(
     State(app): State<Arc<App>>,
-    _authed: Authed,
+    authed: Authed,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<TagsBody>,
 ) -> Result<Json<Value>, AppError> {
@@ -796,19 +703,19 @@ async fn set_tags(
             ),
         ));
     }
-    let segments = &app.config.segments;
-    let default_priority = app.config.queue.default_priority;
-    let change = |c: &Conversation| {
-        let segment =
-            crate::segments::after_tagging(segments, &c.customer, c.segment.as_deref(), &tags);
-        Ok(Conversation {
-            tags: tags.clone(),
-            segment: segment.map(|s| s.name.clone()),
-            priority: segment.map_or(default_priority, |s| s.priority),
-            ..c.clone()
-        })
+    let current = load(&app, &id)?;
+    let segment = crate::segments::after_tagging(
+        &app.config.segments,
+        &current.customer,
+        current.segment.as_deref(),
+        &tags,
+    );
+    let request = Request::Retag {
+        tags,
+        segment: segment.map(|s| s.name.clone()),
+        priority: segment.map_or(app.config.queue.default_priority, |s| s.priority),
     };
-    apply(&app, &id, &change, Effects::default(), false).await
+    apply(&app, &id, &authed, request).await
 }
 
 #[derive(Deserialize)]
@@ -830,31 +737,14 @@ async fn reply(
     ApiJson(body): ApiJson<TextBody>,
 ) -> Result<Response, AppError> {
     let text = checked_text(&body.text)?;
-    let me = authed.agent.username.clone();
     let entry = OutboxEntry::due_now(
         conversation_id(&id)?,
         OutboundReason::Agent,
         text,
         None,
-        Some(me.clone()),
+        Some(authed.agent.username.clone()),
     );
-    let change = |c: &Conversation| {
-        may_act(c, &authed)?;
-        if c.status.human_owned() {
-            Ok(c.clone())
-        } else {
-            Ok(Conversation {
-                status: ConversationStatus::Assigned,
-                assigned_agent: Some(me.clone()),
-                ..c.clone()
-            })
-        }
-    };
-    let effects = Effects {
-        outbox: vec![entry.clone()],
-        note: None,
-    };
-    let Json(mut body) = apply(&app, &id, &change, effects, true).await?;
+    let Json(mut body) = apply(&app, &id, &authed, Request::Reply(entry.clone())).await?;
     body["sending"] = json!({ "id": entry.id, "text": entry.text });
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
@@ -867,11 +757,7 @@ async fn note(
     ApiJson(body): ApiJson<TextBody>,
 ) -> Result<Response, AppError> {
     let text = checked_text(&body.text)?;
-    let effects = Effects {
-        outbox: Vec::new(),
-        note: Some((authed.agent.username.clone(), text)),
-    };
-    let Json(body) = apply(&app, &id, &|c: &Conversation| Ok(c.clone()), effects, true).await?;
+    let Json(body) = apply(&app, &id, &authed, Request::Note(text)).await?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 

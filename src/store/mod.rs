@@ -18,7 +18,7 @@ pub use commit::GroupCommit;
 use crate::model::{
     Agent, AgentSession, CannedResponse, ChannelKind, Conversation, ConversationId,
     ConversationStatus, CustomerAddress, Delivery, InboundMessage, Message, MessageId, OutboxEntry,
-    WebSession,
+    Refusal, WebSession,
 };
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
@@ -101,14 +101,11 @@ pub struct TurnRecorded {
     pub replies_queued: bool,
 }
 
-/// Why a conversation change was refused (the caller's rule, not a fault).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal(pub String);
-
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateError {
-    #[error("{}", .0.0)]
-    Refused(Refusal),
+    /// The conversation rules refused the change (the caller's fault).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -116,10 +113,20 @@ pub enum UpdateError {
 /// What else happens, atomically, with a conversation change.
 #[derive(Debug, Clone, Default)]
 pub struct Effects {
-    /// Outbound messages to queue (an agent's reply).
+    /// Outbound messages to queue (an agent's reply, the bot's answer).
     pub outbox: Vec<OutboxEntry>,
     /// An internal note to append: (agent, text).
     pub note: Option<(String, String)>,
+    /// A waiting conversation taken by an agent, for the pickup report.
+    pub pickup: Option<Pickup>,
+}
+
+/// A conversation change the conversation rules decided: the state it
+/// moves to and what goes with it. The store writes both in one step.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub after: Conversation,
+    pub effects: Effects,
 }
 
 /// The result of [`Store::update_conversation`].
@@ -131,8 +138,33 @@ pub struct Updated {
     pub note: Option<Message>,
 }
 
-/// A conversation change: given the current state, the new one or a refusal.
-pub type Change<'a> = &'a (dyn Fn(&Conversation) -> Result<Conversation, Refusal> + Sync);
+/// A conversation change: given the current state, the decision or a
+/// refusal. Called inside the store's atomic step, perhaps more than once.
+pub type Change<'a> = &'a (dyn Fn(&Conversation) -> Result<Decision, Refusal> + Sync);
+
+/// What the store knows when a customer message arrives, read inside the
+/// intake step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IntakeFacts<'a> {
+    /// The conversation the message joins, if it exists.
+    pub existing: Option<&'a Conversation>,
+    /// The last transcript entry of `existing`.
+    pub last_message: Option<&'a Message>,
+    /// For a message that joins no conversation: the id and ticket number
+    /// the store chose for the one it opens.
+    pub opened: Option<(ConversationId, u64)>,
+}
+
+/// The rule for what a customer message does to its conversation
+/// (`conversation::intake::take_in`): the conversation after it and the
+/// transcript entry it becomes.
+pub type IntakeRule =
+    fn(&InboundMessage, &NewConversation, IntakeFacts<'_>, MessageId) -> (Conversation, Message);
+
+/// The rule for what the bot's decision on a turn does
+/// (`conversation::turn::after_turn`); `None` leaves the conversation as
+/// it is and drops the replies.
+pub type TurnRule = fn(&Conversation, &TurnOutcome, DateTime<Utc>) -> Option<Decision>;
 
 /// An agent taking a waiting conversation: when, and how long it waited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,13 +248,14 @@ pub trait Store: Send + Sync + 'static {
     fn failure(&self) -> Option<String>;
 
     /// Takes in a customer message in one atomic step: drop it if its
-    /// `(channel, external_id)` was seen, find or open the customer's
-    /// conversation (reopening a resolved one), append the message and mark
-    /// the turn pending. Not durable until [`Store::sync`].
+    /// `(channel, external_id)` was seen, find the conversation it joins
+    /// (or open one), let `rule` decide what the message does to it, write
+    /// both and mark the turn pending. Not durable until [`Store::sync`].
     fn accept(
         &self,
         inbound: &InboundMessage,
         new: &NewConversation,
+        rule: IntakeRule,
     ) -> Result<Accepted, StoreError>;
 
     fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, StoreError>;
@@ -247,8 +280,13 @@ pub trait Store: Send + Sync + 'static {
     /// Turns accepted but not yet answered, oldest first.
     fn pending_turns(&self) -> Result<Vec<PendingTurn>, StoreError>;
 
-    /// Applies a turn's outcome and clears the pending mark, atomically.
-    fn record_turn(&self, outcome: &TurnOutcome) -> Result<TurnRecorded, StoreError>;
+    /// Applies what `rule` decides for a turn's outcome and clears the
+    /// pending mark, atomically.
+    fn record_turn(
+        &self,
+        outcome: &TurnOutcome,
+        rule: TurnRule,
+    ) -> Result<TurnRecorded, StoreError>;
 
     /// Waiting conversations, most urgent first: priority, then the
     /// unanswered first-response deadline (else the time it was queued).
@@ -307,19 +345,18 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<Conversation>, StoreError>;
 
-    /// Changes a conversation atomically with its effects. Changes never
-    /// interleave with each other or with intake and turns, so of two
-    /// agents claiming at once, the second sees the first's claim. A change
-    /// from waiting to an agent is recorded as a [`Pickup`].
+    /// Changes a conversation atomically with the effects `change` decides.
+    /// Changes never interleave with each other or with intake and turns,
+    /// so of two agents claiming at once, the second sees the first's
+    /// claim.
     fn update_conversation(
         &self,
         id: ConversationId,
         change: Change<'_>,
-        effects: Effects,
     ) -> Result<Updated, UpdateError>;
 
     /// Pickups (a waiting conversation taken by an agent) since `since`,
-    /// oldest first. Recorded by [`Store::update_conversation`].
+    /// oldest first, as [`Effects::pickup`] recorded them.
     fn pickups_since(&self, since: DateTime<Utc>) -> Result<Vec<Pickup>, StoreError>;
 
     /// Status and owner changes since `since`, oldest first. Recorded by

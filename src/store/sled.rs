@@ -8,13 +8,14 @@ use super::step::{self, Step, StepTree};
 use super::commit::GroupCommit;
 use super::queue_ranks::QueueRanks;
 use super::{
-    Accepted, Change, Effects, ExportRecord, NewConversation, PendingTurn, Pickup, SCHEMA_VERSION,
-    StatusChange, Store, StoreError, TurnOutcome, TurnRecorded, UpdateError, Updated, keys,
+    Accepted, Change, Decision, ExportRecord, IntakeFacts, IntakeRule, NewConversation,
+    PendingTurn, Pickup, SCHEMA_VERSION, StatusChange, Store, StoreError, TurnOutcome,
+    TurnRecorded, TurnRule, UpdateError, Updated, keys,
 };
 use crate::model::{
     Agent, AgentSession, Author, CannedResponse, ChannelKind, Conversation, ConversationId,
     ConversationStatus, CustomerAddress, Delivery, Handling, InboundMessage, Message, MessageId,
-    OutboundReason, OutboxEntry, Rating, Thread, WebSession,
+    OutboundReason, OutboxEntry, Thread, WebSession,
 };
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
@@ -458,6 +459,7 @@ impl Store for SledStore {
         &self,
         inbound: &InboundMessage,
         new: &NewConversation,
+        rule: IntakeRule,
     ) -> Result<Accepted, StoreError> {
         let channel = inbound.customer.channel();
         let external_key = keys::external_id(channel, &inbound.external_id);
@@ -492,40 +494,15 @@ impl Store for SledStore {
                     None => None,
                 },
             };
-            // An answer to the survey the customer was just asked is
-            // a rating, and words right after the survey's thanks
-            // (which invite them) are its comment: neither reopens
-            // anything.
-            let last_of_resolved = match &existing {
-                Some(c) if c.status == ConversationStatus::Resolved => {
-                    match messages.get(&keys::message(c.id, c.last_seq)[..])? {
-                        Some(bytes) => Some(decode::<Message>("message", &bytes)?),
-                        None => None,
-                    }
-                }
-                _ => None,
+            let last_message = match &existing {
+                Some(c) => match messages.get(&keys::message(c.id, c.last_seq)[..])? {
+                    Some(bytes) => Some(decode::<Message>("message", &bytes)?),
+                    None => None,
+                },
+                None => None,
             };
-            let rating = inbound.rating.or_else(|| {
-                let kind = last_of_resolved.as_ref()?.survey?;
-                let score: u8 = inbound.text.trim().parse().ok()?;
-                kind.scale()
-                    .contains(&score)
-                    .then_some(Rating { kind, score })
-            });
-            let comment = rating.is_none()
-                && inbound.handling.is_normal()
-                && !inbound.text.trim().is_empty()
-                && last_of_resolved
-                    .as_ref()
-                    .is_some_and(|m| m.invites_comment && m.author == Author::Bot);
-            let opens = rating.is_none()
-                && !comment
-                && existing.as_ref().is_none_or(|c| {
-                    c.status == ConversationStatus::Resolved
-                        && !matches!(inbound.handling, Handling::Silent { .. })
-                });
-            let mut conversation = match &existing {
-                Some(c) => c.clone(),
+            let opened = match &existing {
+                Some(_) => None,
                 None => {
                     let ticket = match meta.get(META_NEXT_TICKET)? {
                         Some(b) => u64_of("ticket counter", &b)?,
@@ -534,74 +511,16 @@ impl Store for SledStore {
                     meta.insert(META_NEXT_TICKET, &(ticket + 1).to_be_bytes());
                     tickets.insert(ticket.to_be_bytes(), &keys::conversation(fresh_id));
                     customers.insert(customer_key.as_bytes(), &keys::conversation(fresh_id));
-                    Conversation {
-                        id: fresh_id,
-                        ticket,
-                        customer: inbound.customer.clone(),
-                        display_name: inbound.display_name.clone(),
-                        status: ConversationStatus::Bot,
-                        priority: new.priority,
-                        locale: new.locale.clone(),
-                        created_at: now,
-                        updated_at: now,
-                        waiting_since: None,
-                        assigned_agent: None,
-                        last_seq: 0,
-                        undelivered: false,
-                        subject: inbound.subject.clone(),
-                        segment: new.segment.clone(),
-                        sla: None,
-                        tags: new.tags.clone(),
-                    }
+                    Some((fresh_id, ticket))
                 }
             };
-            // Automatic mail (an out-of-office reply, a bounce) is
-            // kept but moves nothing: it reopens no resolved case.
-            let automatic =
-                matches!(inbound.handling, Handling::Silent { .. }) || rating.is_some() || comment;
-            match conversation.status {
-                // Reopened: the bot handles it again, owned by no one.
-                ConversationStatus::Resolved if !automatic => {
-                    conversation.status = ConversationStatus::Bot;
-                    conversation.assigned_agent = None;
-                    // A new case: a new promise when it is handed off.
-                    conversation.sla = None;
-                }
-                ConversationStatus::Pending if !automatic => {
-                    conversation.status = ConversationStatus::Assigned;
-                }
-                _ => {}
-            }
-            // Only the customer names the conversation (not a bounce
-            // or a colleague writing into the thread).
-            if conversation.display_name.is_none() && conversation.customer == inbound.customer {
-                conversation.display_name = inbound.display_name.clone();
-            }
-            conversation.last_seq += 1;
-            conversation.updated_at = now;
-            let seq = conversation.last_seq;
-            let message = Message {
-                id: message_id,
-                conversation_id: conversation.id,
-                seq,
-                author: Author::Customer,
-                text: inbound.text.clone(),
-                at: now,
-                external_id: Some(inbound.external_id.clone()),
-                reason: None,
-                delivery: None,
-                intent: None,
-                agent: None,
-                opens,
-                handling: inbound.handling.clone(),
-                attachments: inbound.attachments.clone(),
-                original: inbound.original.clone(),
-                options: Vec::new(),
-                survey: None,
-                rating,
-                invites_comment: false,
-                survey_comment: comment,
+            let facts = IntakeFacts {
+                existing: existing.as_ref(),
+                last_message: last_message.as_ref(),
+                opened,
             };
+            let (conversation, message) = rule(inbound, new, facts, message_id);
+            let seq = message.seq;
             let message_key = keys::message(conversation.id, seq);
             messages.insert(&message_key[..], encode(&message)?);
             let seen = Seen {
@@ -714,7 +633,11 @@ impl Store for SledStore {
         Ok(turns)
     }
 
-    fn record_turn(&self, outcome: &TurnOutcome) -> Result<TurnRecorded, StoreError> {
+    fn record_turn(
+        &self,
+        outcome: &TurnOutcome,
+        rule: TurnRule,
+    ) -> Result<TurnRecorded, StoreError> {
         let id = outcome.turn.conversation_id;
         let turn_key = keys::message(id, outcome.turn.seq);
         let now = Utc::now();
@@ -724,7 +647,7 @@ impl Store for SledStore {
             let old = step_conversation(&conversations, id)?
                 .ok_or(StoreError::ConversationNotFound(id))?;
             step.tree(PENDING).remove(&turn_key[..])?;
-            if old.status.human_owned() {
+            let Some(Decision { mut after, effects }) = rule(&old, outcome, now) else {
                 return Ok((
                     TurnRecorded {
                         conversation: old,
@@ -732,33 +655,19 @@ impl Store for SledStore {
                     },
                     None,
                 ));
-            }
-            let mut new = old.clone();
-            new.locale = outcome.locale.clone();
-            if outcome.handoff && new.status != ConversationStatus::Waiting {
-                new.status = ConversationStatus::Waiting;
-                new.waiting_since = Some(now);
-                // The clock starts at the hand-off, unless an unanswered
-                // promise is already running.
-                let running = new
-                    .sla
-                    .as_ref()
-                    .is_some_and(|s| s.first_response_at.is_none());
-                if let (Some(sla), false) = (&outcome.sla, running) {
-                    new.sla = Some(sla.clone());
-                }
-            }
-            new.updated_at = now;
-            for entry in &outcome.replies {
+            };
+            after.updated_at = now;
+            for entry in &effects.outbox {
                 outbox.insert(&keys::outbox(entry)[..], encode(entry)?);
             }
-            step_put_conversation(step, Some(&old), &new)?;
+            step_put_conversation(step, Some(&old), &after)?;
+            let change = StatusChange::between(&old, &after, now);
             Ok((
                 TurnRecorded {
-                    conversation: new.clone(),
+                    conversation: after,
                     replies_queued: true,
                 },
-                StatusChange::between(&old, &new, now),
+                change,
             ))
         })
         .and_then(|(recorded, change)| {
@@ -948,7 +857,6 @@ impl Store for SledStore {
         &self,
         id: ConversationId,
         change: Change<'_>,
-        effects: Effects,
     ) -> Result<Updated, UpdateError> {
         let now = Utc::now();
         let note_id = MessageId::new();
@@ -957,28 +865,12 @@ impl Store for SledStore {
             let (outbox, messages) = (step.tree(OUTBOX), step.tree(MESSAGES));
             let before = step_conversation(&step.tree(CONVERSATIONS), id)?
                 .ok_or(StoreError::ConversationNotFound(id))?;
-            let mut after = match change(&before) {
-                Ok(after) => after,
+            let Decision { mut after, effects } = match change(&before) {
+                Ok(decision) => decision,
                 Err(refusal) => return Ok(Err(refusal)),
             };
             for entry in &effects.outbox {
                 outbox.insert(&keys::outbox(entry)[..], encode(entry)?);
-            }
-            // An agent's first answer keeps (or breaks) the promise.
-            if effects
-                .outbox
-                .iter()
-                .any(|e| e.reason == OutboundReason::Agent)
-                && let Some(sla) = after.sla.as_mut()
-                && sla.first_response_at.is_none()
-            {
-                sla.first_response_at = Some(now);
-            }
-            if after.status == ConversationStatus::Resolved
-                && before.status != ConversationStatus::Resolved
-                && let Some(sla) = after.sla.as_mut()
-            {
-                sla.resolved_at.get_or_insert(now);
             }
             let note = match &effects.note {
                 Some((agent, text)) => {
@@ -1012,31 +904,22 @@ impl Store for SledStore {
             };
             after.updated_at = now;
             step_put_conversation(step, Some(&before), &after)?;
-            Ok(Ok(Updated {
-                before,
-                after,
-                note,
-            }))
+            Ok(Ok((
+                Updated {
+                    before,
+                    after,
+                    note,
+                },
+                effects.pickup,
+            )))
         })?;
-        let updated = result.map_err(UpdateError::Refused)?;
+        let (updated, pickup) = result?;
         self.queue_ranks.update(&updated.after);
         if let Some(change) = StatusChange::between(&updated.before, &updated.after, now) {
             self.put_status_change(&change)?;
         }
-        if updated.before.status == ConversationStatus::Waiting
-            && updated.after.status.human_owned()
-        {
-            let waited = updated
-                .before
-                .waiting_since
-                .map_or(0, |since| (now - since).num_milliseconds().max(0) as u64);
-            self.put_pickup(
-                id,
-                &Pickup {
-                    at: now,
-                    waited_ms: waited,
-                },
-            )?;
+        if let Some(pickup) = pickup {
+            self.put_pickup(id, &pickup)?;
         }
         Ok(updated)
     }
@@ -1406,6 +1289,7 @@ fn split_external_key(key: &[u8]) -> Result<(ChannelKind, String), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conversation::intake::take_in;
 
     /// A step that a crash cut short right after its record (none of its
     /// writes made it) is applied when the store opens again.
@@ -1426,7 +1310,7 @@ mod tests {
         );
         let (id, second) = {
             let store = SledStore::open(dir.path()).expect("open");
-            let accepted = store.accept(&first, &new).expect("accept");
+            let accepted = store.accept(&first, &new, take_in).expect("accept");
             let mut conversation = accepted.conversation.clone();
             conversation.last_seq = 2;
             let second = Message {

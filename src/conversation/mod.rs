@@ -1,0 +1,65 @@
+//! The conversation rules and the one service that applies them.
+//!
+//! Every status transition is a plain function from the conversation as it
+//! is and a request to the conversation as it must become, or a
+//! [`Refusal`](crate::model::Refusal): [`transitions`] for what agents and
+//! watchers ask, [`intake`] for what a customer message does, [`turn`] for
+//! what the bot's decision does. The store calls them inside its atomic
+//! steps and only persists what they decide. [`Conversations`] applies
+//! agents' and watchers' requests, makes them durable and publishes their
+//! events and metrics, whoever asks (the agent API, the SLA watcher).
+
+pub mod intake;
+pub mod service;
+pub mod transitions;
+pub mod turn;
+
+pub use service::{Conversations, Request};
+pub use transitions::Actor;
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! Conversations to try the rules on.
+
+    use crate::model::{
+        Conversation, ConversationId, ConversationStatus, CustomerAddress, Sla, SlaState,
+    };
+    use chrono::{DateTime, Utc};
+
+    pub fn conversation(status: ConversationStatus) -> Conversation {
+        let now = Utc::now();
+        Conversation {
+            id: ConversationId::new(),
+            ticket: 1001,
+            customer: CustomerAddress::Telegram { chat_id: 7 },
+            display_name: None,
+            status,
+            priority: 0,
+            locale: "en".into(),
+            created_at: now,
+            updated_at: now,
+            waiting_since: None,
+            assigned_agent: None,
+            last_seq: 1,
+            undelivered: false,
+            subject: None,
+            segment: None,
+            sla: None,
+            tags: Vec::new(),
+        }
+    }
+
+    /// An unanswered one-hour first-response promise started at `start`.
+    pub fn sla(start: DateTime<Utc>) -> Sla {
+        Sla {
+            started_at: start,
+            first_response_due: start + chrono::Duration::hours(1),
+            first_response_near: None,
+            first_response_at: None,
+            resolution_due: Some(start + chrono::Duration::hours(8)),
+            resolution_near: None,
+            resolved_at: None,
+            announced: SlaState::Ok,
+        }
+    }
+}
