@@ -33,8 +33,8 @@
 mod mail;
 
 use frontdesk::conversation::{intake::take_in, turn::after_turn};
-use frontdesk::intents::IntentSet;
 use frontdesk::model::{CustomerAddress, InboundMessage};
+use frontdesk::rules::intents::IntentSet;
 use frontdesk::store::sled::SledStore;
 use frontdesk::store::{NewConversation, Store};
 use regex::Regex;
@@ -173,7 +173,7 @@ fn bench_intents(scale: &Scale) -> String {
     };
     let with_set = |t: &str| usize::from(set.classify(t).is_some());
     let with_loop = |t: &str| {
-        let text = frontdesk::intents::normalize(t);
+        let text = frontdesk::rules::intents::normalize(t);
         usize::from(loop_regexes.iter().any(|r| r.is_match(&text)))
     };
     // Warm the lazy DFAs so both sides are measured hot.
@@ -251,7 +251,7 @@ fn bench_shipped_intents(scale: &Scale) -> String {
         };
         let with_set = |t: &str| usize::from(set.classify(t).is_some());
         let with_loop = |t: &str| {
-            let text = frontdesk::intents::normalize(t);
+            let text = frontdesk::rules::intents::normalize(t);
             loop_regexes
                 .iter()
                 .filter(|r| r.is_match(&text))

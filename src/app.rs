@@ -2,26 +2,28 @@
 //! dispatcher, the outbox worker and the HTTP server, replay turns a crash
 //! interrupted, and stop it all cleanly.
 
-use crate::agents::LoginThrottle;
-use crate::channels::{Channel, Channels, email, telegram, web::WebChannel};
+use crate::channels::telegram::config::TelegramMode;
+use crate::channels::{email, telegram, web::WebChannel};
 use crate::config::Config;
-use crate::config::TelegramMode;
-use crate::conversation::Conversations;
-use crate::dispatcher::{Dispatcher, Rules};
-use crate::events::Events;
-use crate::inbox::Inbox;
-use crate::intents::{Action, IntentError, IntentSet};
-use crate::live::LiveUpdates;
+use crate::core::agents::LoginThrottle;
+use crate::core::channel::{Channel, Channels};
+use crate::core::conversations::Conversations;
+use crate::core::dispatcher::{AutoReplyCap, Dispatcher, Rules};
+use crate::core::events::Events;
+use crate::core::inbox::Inbox;
+use crate::core::live::LiveUpdates;
+use crate::core::shutdown::{Shutdown, Stop};
+use crate::http::state::App;
+use crate::rules::intents::{Action, IntentError, IntentSet};
 
-use crate::outbox::Outbox;
+use crate::core::outbox::Outbox;
+use crate::rules::templates::{TemplateError, Templates};
 use crate::store::sled::SledStore;
 use crate::store::{NewConversation, Store, StoreError};
-use crate::templates::{TemplateError, Templates};
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Templates the gateway itself needs, besides those intents name.
@@ -39,59 +41,6 @@ pub const REQUIRED_TEMPLATES: &[&str] = &[
 
 /// Dispatcher workers; turns of one conversation always go to the same one.
 const DISPATCH_WORKERS: usize = 8;
-
-/// Resolves when `shutdown` turns true (or its sender is gone).
-pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
-}
-
-/// State shared by every HTTP handler.
-pub struct App {
-    pub config: Arc<Config>,
-    pub store: Arc<dyn Store>,
-    pub inbox: Inbox,
-    pub outbox: Outbox,
-    /// Applies agents' changes to conversations and publishes them.
-    pub conversations: Conversations,
-    pub rules: Arc<Rules>,
-    pub live: Arc<LiveUpdates>,
-    /// Places in line of the waiting conversations, kept current.
-    pub places: tokio::sync::watch::Receiver<crate::queue_view::Places>,
-    pub events: Arc<Events>,
-    pub login_throttle: LoginThrottle,
-    /// Chat messages per session, and chat requests per client address.
-    pub session_throttle: crate::http::throttle::Throttle<uuid::Uuid>,
-    pub address_throttle: crate::http::throttle::Throttle<std::net::IpAddr>,
-    /// The Telegram bot client, when the channel is configured.
-    pub telegram: Option<teloxide::Bot>,
-    /// Turns true when the gateway stops, so long polls and sockets end.
-    pub shutdown: watch::Receiver<bool>,
-}
-
-impl App {
-    /// The time zone reports count days and hours in: the business hours'
-    /// zone, else UTC.
-    pub fn report_zone(&self) -> chrono_tz::Tz {
-        self.rules
-            .hours
-            .as_ref()
-            .map_or(chrono_tz::UTC, |h| h.zone())
-    }
-
-    /// Why the gateway cannot serve right now, if it cannot.
-    pub fn readiness(&self) -> Result<(), String> {
-        if *self.shutdown.borrow() {
-            return Err("shutting down".into());
-        }
-        if let Some(failure) = self.store.failure() {
-            return Err(format!("storage failed: {failure}"));
-        }
-        self.store
-            .next_outbox_due()
-            .map(|_| ())
-            .map_err(|e| format!("store: {e}"))
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
@@ -174,7 +123,7 @@ pub enum StartError {
 /// A running gateway.
 pub struct Gateway {
     pub addr: SocketAddr,
-    stop: watch::Sender<bool>,
+    stop: Stop,
     server: JoinHandle<std::io::Result<()>>,
     outbox: JoinHandle<()>,
     /// Background loops (Telegram polling, the mailbox, the SLA watcher),
@@ -188,7 +137,7 @@ pub struct Gateway {
 /// Starts the gateway described by `config` and returns once it listens.
 pub async fn start(config: Config) -> Result<Gateway, StartError> {
     let (intents, templates) = load_rules(&config)?;
-    crate::metrics::install();
+    crate::core::metrics::install();
     let config = Arc::new(config);
     let data_dir = &config.server.data_dir;
     std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir {
@@ -196,7 +145,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         source,
     })?;
     let store: Arc<dyn Store> = Arc::new(SledStore::open(data_dir)?);
-    let (stop, shutdown) = watch::channel(false);
+    let (stop, shutdown) = Shutdown::channel();
     let live = Arc::new(LiveUpdates::default());
     let events = Arc::new(Events::default());
 
@@ -231,15 +180,23 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
     let hours = config
         .business_hours
         .as_ref()
-        .map(crate::hours::BusinessHours::from_config)
+        .map(crate::service_levels::hours::BusinessHours::from_config)
         .transpose()
         .map_err(|e| StartError::Hours(e.to_string()))?;
     let rules = Arc::new(Rules {
         hours,
         intents: Arc::new(intents),
         templates: Arc::new(templates),
-        config: config.clone(),
         events: events.clone(),
+        sla: config.sla.clone(),
+        segments: config.segments.clone(),
+        surveys: config.surveys.clone(),
+        minutes_per_customer: config.queue.minutes_per_customer,
+        web_ack: config.channels.web.ack,
+        auto_reply_cap: config.channels.email.as_ref().map(|email| AutoReplyCap {
+            limit: email.auto_reply_limit,
+            window_hours: email.auto_reply_window_hours,
+        }),
     });
     let dispatcher = Dispatcher::start(
         store.clone(),
@@ -287,7 +244,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         addr: listen,
         source,
     })?;
-    let (places_tx, places) = crate::queue_view::channel();
+    let (places_tx, places) = crate::core::queue_view::channel();
     let config_header_timeout = config.server.header_timeout_secs;
     let web_limits = (
         config.channels.web.session_messages_per_minute,
@@ -338,7 +295,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
             }
         }
     }
-    background_tasks.push(tokio::spawn(crate::queue_view::run(
+    background_tasks.push(tokio::spawn(crate::core::queue_view::run(
         store.clone(),
         app.events.clone(),
         app.config.queue.minutes_per_customer,
@@ -346,7 +303,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         shutdown.clone(),
     )));
     if let Some(sla) = &app.config.sla {
-        background_tasks.push(tokio::spawn(crate::sla::run(
+        background_tasks.push(tokio::spawn(crate::core::sla_watch::run(
             store.clone(),
             app.conversations.clone(),
             sla.clone(),
@@ -367,7 +324,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
     let mut until_stop = shutdown;
     let server = tokio::spawn(async move {
         crate::http::serve::serve(listener, router, header_timeout, async move {
-            stopped(&mut until_stop).await
+            until_stop.stopped().await
         })
         .await
     });
@@ -407,7 +364,7 @@ impl Gateway {
 
     /// Stops accepting, lets open requests finish (up to 10 s), and flushes.
     pub async fn stop(self) {
-        let _ = self.stop.send(true);
+        self.stop.stop();
         if let Some(bot) = &self.webhook_bot {
             use teloxide::prelude::Requester;
             // Telegram then keeps updates until the next start sets it again.

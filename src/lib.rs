@@ -74,33 +74,15 @@
 //! - [`assets`]: files built into the binary (intents, templates, web).
 //! - [`app`]: start-up and shutdown wiring.
 
-pub mod agents;
 pub mod app;
 pub mod assets;
 pub mod channels;
 pub mod config;
 pub mod conversation;
-pub mod dispatcher;
-pub mod evaluation;
-pub mod events;
-pub mod forecast;
-pub mod hours;
+pub mod core;
 pub mod http;
-pub mod inbox;
-pub mod intents;
-pub mod live;
-pub mod locale;
-pub mod metrics;
 pub mod model;
-pub mod outbox;
-pub mod pattern_set;
-pub mod queue_view;
-pub mod reports;
+pub mod rules;
 pub mod secrets;
-pub mod segments;
-pub mod sla;
-pub mod staffing;
+pub mod service_levels;
 pub mod store;
-pub mod surveys;
-pub mod templates;
-pub mod waiting;

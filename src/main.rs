@@ -4,15 +4,15 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use frontdesk::agents;
 use frontdesk::app;
 use frontdesk::config::Config;
-use frontdesk::evaluation;
-use frontdesk::intents::Action;
+use frontdesk::core::agents;
 use frontdesk::model::{ChannelKind, Role};
+use frontdesk::rules::evaluation;
+use frontdesk::rules::intents::Action;
+use frontdesk::rules::templates::ReplyContext;
 use frontdesk::store::sled::SledStore;
 use frontdesk::store::{ExportRecord, Store};
-use frontdesk::templates::ReplyContext;
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -246,7 +246,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             target_secs,
             share,
         } => {
-            use frontdesk::staffing;
+            use frontdesk::service_levels::staffing;
             let Some(agents) =
                 staffing::agents_needed(arrivals_per_hour, handling_secs, target_secs, share)
             else {
@@ -587,9 +587,11 @@ fn intents_try(path: Option<&Path>, text: &str, lang: Option<&str>) -> Result<()
     let (intents, templates) = app::load_rules(&config)?;
     let locale = match lang {
         Some(l) => l.to_string(),
-        None => frontdesk::locale::detect(text, templates.locales(), templates.default_locale()),
+        None => {
+            frontdesk::rules::locale::detect(text, templates.locales(), templates.default_locale())
+        }
     };
-    out!("normalized: {}", frontdesk::intents::normalize(text));
+    out!("normalized: {}", frontdesk::rules::intents::normalize(text));
     out!("locale:     {locale}");
     let context = ReplyContext {
         ticket: 1042,
@@ -597,7 +599,7 @@ fn intents_try(path: Option<&Path>, text: &str, lang: Option<&str>) -> Result<()
         wait_minutes: u64::from(config.queue.minutes_per_customer),
         ..ReplyContext::default()
     };
-    if let frontdesk::intents::Decision::Ambiguous(a, b) = intents.decide(text) {
+    if let frontdesk::rules::intents::Decision::Ambiguous(a, b) = intents.decide(text) {
         out!(
             "intent:     {} or {}? (equal priority and fit: the bot asks)",
             a.intent.name,

@@ -924,7 +924,7 @@ fn shift_sla(gw: &TestGateway, id: &str, ago: i64, left: i64) {
 #[tokio::test]
 async fn a_resolution_promise_is_set_at_the_hand_off_and_kept_by_resolving() {
     let gw = TestGateway::start_with(|c| {
-        c.sla = Some(frontdesk::config::SlaConfig {
+        c.sla = Some(frontdesk::service_levels::sla::SlaConfig {
             first_response_minutes: 60,
             resolution_minutes: Some(480),
             check_secs: 60,
@@ -981,7 +981,7 @@ async fn a_resolution_promise_is_set_at_the_hand_off_and_kept_by_resolving() {
 async fn a_missed_first_response_deadline_is_flagged_and_posted_to_the_webhook_once() {
     let (hook, posted) = webhook_receiver().await;
     let gw = TestGateway::start_with(move |c| {
-        c.sla = Some(frontdesk::config::SlaConfig {
+        c.sla = Some(frontdesk::service_levels::sla::SlaConfig {
             first_response_minutes: 60,
             resolution_minutes: None,
             check_secs: 1,
@@ -1378,7 +1378,7 @@ fn urlencode(text: &str) -> String {
 #[tokio::test]
 async fn after_a_resolution_the_customer_is_asked_once_and_the_answers_are_recorded() {
     let gw = TestGateway::start_with(|c| {
-        c.surveys = Some(frontdesk::config::SurveysConfig {
+        c.surveys = Some(frontdesk::service_levels::surveys::SurveysConfig {
             questions: vec![
                 frontdesk::model::SurveyKind::Csat,
                 frontdesk::model::SurveyKind::Nps,

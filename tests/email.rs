@@ -729,7 +729,7 @@ async fn a_reply_the_mail_server_refuses_is_marked_failed_for_the_agents() {
 
 #[tokio::test]
 async fn mail_over_tls_and_starttls_with_a_private_ca() {
-    use frontdesk::config::MailSecurity::{Starttls, Tls};
+    use frontdesk::channels::email::config::MailSecurity::{Starttls, Tls};
     let mail_server = MailServer::start_tls();
     let (imaps, smtps) = mail_server.tls_ports.expect("tls ports");
     // Both ways into each server: implicit TLS on its own port, and STARTTLS
@@ -815,7 +815,7 @@ async fn the_survey_goes_by_mail_is_answered_by_a_number_and_never_follows_autom
     let config = mail_server.email_config();
     let gw = TestGateway::start_with(move |c| {
         c.channels.email = Some(config);
-        c.surveys = Some(frontdesk::config::SurveysConfig {
+        c.surveys = Some(frontdesk::service_levels::surveys::SurveysConfig {
             questions: vec![frontdesk::model::SurveyKind::Csat],
             channels: vec![frontdesk::model::ChannelKind::Email],
             rating_page_url: None,
@@ -924,7 +924,7 @@ async fn an_email_survey_links_to_a_rating_page_that_records_one_rating_with_a_c
     let config = mail_server.email_config();
     let gw = TestGateway::start_with(move |c| {
         c.channels.email = Some(config);
-        c.surveys = Some(frontdesk::config::SurveysConfig {
+        c.surveys = Some(frontdesk::service_levels::surveys::SurveysConfig {
             questions: vec![frontdesk::model::SurveyKind::Csat],
             channels: vec![frontdesk::model::ChannelKind::Email],
             // The public address; the test reaches the same gateway on

@@ -5,7 +5,7 @@
 
 use crate::support::TestGateway;
 use crate::support::mail::{MailServer, SUPPORT};
-use frontdesk::config::TelegramMode;
+use frontdesk::channels::telegram::config::TelegramMode;
 use frontdesk::model::CustomerAddress;
 use std::time::Duration;
 

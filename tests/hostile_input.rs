@@ -175,7 +175,7 @@ fn every_input_the_fuzzers_ever_crashed_on_is_handled() {
             .map(|e| std::fs::read(e.path()).expect("read"))
             .collect()
     };
-    let intents = frontdesk::intents::IntentSet::load(None).expect("intents");
+    let intents = frontdesk::rules::intents::IntentSet::load(None).expect("intents");
     for raw in files("email_parse") {
         let _ = read_mail(&raw);
     }
@@ -184,9 +184,9 @@ fn every_input_the_fuzzers_ever_crashed_on_is_handled() {
         let _ = intents.decide(&text);
     }
     for raw in files("web_chat_input") {
-        let _ = frontdesk::channels::web::read_session_request(&raw, None);
+        let _ = frontdesk::http::chat::read_session_request(&raw, None);
         if let Ok(text) = std::str::from_utf8(&raw) {
-            let _ = frontdesk::channels::web::read_frame(text);
+            let _ = frontdesk::http::chat::read_frame(text);
         }
     }
     for raw in files("telegram_update") {

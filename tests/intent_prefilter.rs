@@ -3,8 +3,8 @@
 //! spaced-out variants, `PatternSet` finds exactly the patterns a plain
 //! `RegexSet` over the same patterns finds.
 
-use frontdesk::intents::{IntentSet, normalize};
-use frontdesk::pattern_set::PatternSet;
+use frontdesk::rules::intents::{IntentSet, normalize};
+use frontdesk::rules::pattern_set::PatternSet;
 
 fn utterances() -> Vec<String> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/intents");

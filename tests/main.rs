@@ -5,6 +5,7 @@
 mod support;
 
 mod agent_api;
+mod architecture;
 mod browser;
 mod cli;
 pub mod crash;

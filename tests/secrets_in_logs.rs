@@ -59,7 +59,8 @@ async fn no_secret_reaches_the_logs_of_a_full_run() {
     // Web chat, with a signed identity.
     let attributes =
         std::collections::BTreeMap::from([("plan".to_string(), "premium".to_string())]);
-    let signature = frontdesk::segments::sign_identity(IDENTITY_SECRET, "user-7", &attributes);
+    let signature =
+        frontdesk::service_levels::segments::sign_identity(IDENTITY_SECRET, "user-7", &attributes);
     let session: Value = http
         .post(url("/api/v1/chat/sessions"))
         .json(&json!({"user_id": "user-7", "attributes": attributes, "signature": signature}))

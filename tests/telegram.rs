@@ -3,7 +3,8 @@
 
 use crate::support::TestGateway;
 use crate::support::telegram::{FakeTelegram, Scripted, TOKEN};
-use frontdesk::config::{TelegramConfig, TelegramMode};
+use frontdesk::channels::telegram::config::TelegramConfig;
+use frontdesk::channels::telegram::config::TelegramMode;
 use frontdesk::model::{CustomerAddress, Role};
 use reqwest::Method;
 use serde_json::json;
@@ -20,7 +21,7 @@ pub async fn gateway_with_telegram(mode: TelegramMode) -> (TestGateway, FakeTele
             webhook_url: Some("https://support.example/api/v1/telegram/webhook".into()),
             webhook_secret: Some("a-webhook-secret-of-some-length".into()),
             poll_timeout_secs: 1,
-            unconfirmed_sends: frontdesk::config::one_unconfirmed_send(),
+            unconfirmed_sends: frontdesk::core::channel::one_unconfirmed_send(),
         })
     })
     .await;
@@ -404,9 +405,9 @@ async fn the_survey_after_a_resolution_is_answered_with_a_button() {
             webhook_url: None,
             webhook_secret: None,
             poll_timeout_secs: 1,
-            unconfirmed_sends: frontdesk::config::one_unconfirmed_send(),
+            unconfirmed_sends: frontdesk::core::channel::one_unconfirmed_send(),
         });
-        c.surveys = Some(frontdesk::config::SurveysConfig {
+        c.surveys = Some(frontdesk::service_levels::surveys::SurveysConfig {
             questions: vec![frontdesk::model::SurveyKind::Csat],
             channels: vec![frontdesk::model::ChannelKind::Telegram],
             rating_page_url: None,

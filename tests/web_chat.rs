@@ -2,7 +2,7 @@
 //! duplicates, reconnects and the errors clients get.
 
 use crate::support::{TestGateway, lines};
-use frontdesk::config::AckPolicy;
+use frontdesk::core::dispatcher::AckPolicy;
 use frontdesk::model::ConversationStatus;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -617,7 +617,7 @@ async fn a_verified_premium_visitor_jumps_the_queue_and_a_forged_claim_does_not(
     const SECRET: &str = "the-shops-identity-secret";
     let gw = TestGateway::start_with(|c| {
         c.channels.web.identity_secret = Some(SECRET.into());
-        c.segments = vec![frontdesk::config::SegmentConfig {
+        c.segments = vec![frontdesk::service_levels::segments::SegmentConfig {
             name: "premium".into(),
             priority: 10,
             emails: Vec::new(),
@@ -649,12 +649,12 @@ async fn a_verified_premium_visitor_jumps_the_queue_and_a_forged_claim_does_not(
     let anonymous = gw.session().await;
     let forged = session_with(json!({
         "user_id": "u-2", "attributes": {"plan": "premium"},
-        "signature": frontdesk::segments::sign_identity("a-guessed-secret-value", "u-2", &plan)
+        "signature": frontdesk::service_levels::segments::sign_identity("a-guessed-secret-value", "u-2", &plan)
     }))
     .await;
     let premium = session_with(json!({
         "user_id": "u-3", "attributes": {"plan": "premium"},
-        "signature": frontdesk::segments::sign_identity(SECRET, "u-3", &plan)
+        "signature": frontdesk::service_levels::segments::sign_identity(SECRET, "u-3", &plan)
     }))
     .await;
     let mut tickets = Vec::new();
@@ -710,7 +710,7 @@ async fn outside_business_hours_the_ack_names_the_reopening_and_the_deadline_cou
     ];
     let every_day = Some("00:00-23:59".to_string());
     let gw = TestGateway::start_with(move |c| {
-        c.business_hours = Some(frontdesk::config::BusinessHoursConfig {
+        c.business_hours = Some(frontdesk::service_levels::hours::BusinessHoursConfig {
             timezone: "UTC".into(),
             monday: every_day.clone(),
             tuesday: every_day.clone(),

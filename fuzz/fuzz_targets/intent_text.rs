@@ -4,8 +4,8 @@
 //! exactly the patterns a plain `RegexSet` finds.
 #![no_main]
 
-use frontdesk::intents::{Decision, IntentSet, normalize};
-use frontdesk::pattern_set::PatternSet;
+use frontdesk::rules::intents::{Decision, IntentSet, normalize};
+use frontdesk::rules::pattern_set::PatternSet;
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
 

@@ -3,7 +3,7 @@
 //! is a 4xx with a code.
 #![no_main]
 
-use frontdesk::channels::web::{check_message, read_frame, read_session_request};
+use frontdesk::http::chat::{check_message, read_frame, read_session_request};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {

@@ -1,57 +1,76 @@
-//! The web chat channel: the JSON API and WebSocket behind the widget.
-//!
-//! A visitor opens a session (an unguessable token), posts messages with a
-//! client-chosen `client_id` (the dedupe key: a retried post is answered
-//! with the first result), and reads its transcript by sequence number,
-//! either by long-polling `GET /messages?after=SEQ&wait=S` or over the
-//! WebSocket, which replays from `after` on reconnect. Outbound delivery on
-//! this channel is the transcript append the outbox makes on success; the
-//! visitor's next read sees it.
+//! The web chat channel's outbound side. A reply reaches a web visitor by
+//! being appended to the transcript, which the outbox does on success; the
+//! visitor's next read (long poll or WebSocket, `crate::http::chat`) sees it.
 
-use crate::app::App;
-use crate::channels::{Channel, SendError};
-use crate::http::error::{ApiJson, ApiQuery, AppError, require_text};
-use crate::model::{
-    Author, ChannelKind, Conversation, ConversationStatus, CustomerAddress, InboundMessage,
-    Message, OutboxEntry, VerifiedIdentity, WebSession,
-};
-use crate::segments;
-use crate::store::Accepted;
-use crate::waiting;
-use axum::Json;
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message as WsFrame, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::{get, post};
-use chrono::Utc;
+use crate::core::channel::{Channel, SendError};
+use crate::core::dispatcher::AckPolicy;
+use crate::model::{ChannelKind, Conversation, OutboxEntry};
 use futures_util::future::BoxFuture;
-use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use serde_json::{Value, json};
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::mpsc;
-use uuid::Uuid;
 
-/// Longest `wait` a long poll may ask for.
-const MAX_WAIT: Duration = Duration::from_secs(30);
-/// Most transcript entries returned by one read.
-const PAGE: usize = 200;
-const MAX_CLIENT_ID: usize = 128;
-const MAX_NAME: usize = 100;
-const MAX_EMAIL: usize = 254;
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Longest customer message accepted, in bytes of UTF-8.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: usize,
+    #[serde(default)]
+    pub ack: AckPolicy,
+    /// Sites that embed the widget from another origin, such as
+    /// `"https://shop.example"` (CORS). The gateway's own pages need none.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// The secret the host site signs visitor identities with (HMAC-SHA256),
+    /// so segments can trust a visitor's user id and attributes. Use
+    /// `${ENV_VAR}`. Without it, identities are ignored.
+    pub identity_secret: Option<String>,
+    /// Messages one chat session may send a minute (HTTP and WebSocket);
+    /// more get 429 with Retry-After. 0: no limit.
+    #[serde(default = "default_session_messages_per_minute")]
+    pub session_messages_per_minute: u32,
+    /// Messages and new sessions one client address may send a minute, over
+    /// all its sessions. Behind a reverse proxy every visitor has the
+    /// proxy's address: raise it or set 0 (no limit).
+    #[serde(default = "default_address_requests_per_minute")]
+    pub address_requests_per_minute: u32,
+    /// Seconds a frame may wait on a visitor who does not read before the
+    /// WebSocket is closed (the visitor can reconnect and replay).
+    #[serde(default = "default_ws_send_timeout")]
+    pub ws_send_timeout_secs: u64,
+}
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/sessions", post(create_session))
-        .route("/messages", post(post_message).get(get_messages))
-        .route("/ws", get(websocket))
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_message_bytes: default_max_message_bytes(),
+            ack: AckPolicy::default(),
+            allowed_origins: Vec::new(),
+            identity_secret: None,
+            session_messages_per_minute: default_session_messages_per_minute(),
+            address_requests_per_minute: default_address_requests_per_minute(),
+            ws_send_timeout_secs: default_ws_send_timeout(),
+        }
+    }
+}
+
+fn default_session_messages_per_minute() -> u32 {
+    30
+}
+fn default_address_requests_per_minute() -> u32 {
+    600
+}
+fn default_ws_send_timeout() -> u64 {
+    10
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_max_message_bytes() -> usize {
+    4096
 }
 
 /// Outbound side: the outbox's transcript append is the delivery.
@@ -69,516 +88,4 @@ impl Channel for WebChannel {
     ) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async { Ok(()) })
     }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewSession {
-    name: Option<String>,
-    email: Option<String>,
-    /// The host site's user id, its attributes, and its HMAC-SHA256 over
-    /// both (see `segments`): only a valid signature makes them count.
-    user_id: Option<String>,
-    #[serde(default)]
-    attributes: BTreeMap<String, String>,
-    signature: Option<String>,
-}
-
-/// Longest user id and attribute value of a signed identity.
-const MAX_IDENTITY_FIELD: usize = 200;
-const MAX_ATTRIBUTES: usize = 32;
-
-/// The visitor's identity if the host site signed it; unsigned or forged
-/// identities are ignored (the visitor is then simply anonymous).
-fn verified_identity(
-    identity_secret: Option<&str>,
-    request: &NewSession,
-) -> Result<Option<VerifiedIdentity>, AppError> {
-    let Some(user_id) = &request.user_id else {
-        return Ok(None);
-    };
-    let too_long = user_id.len() > MAX_IDENTITY_FIELD
-        || request.attributes.len() > MAX_ATTRIBUTES
-        || request
-            .attributes
-            .iter()
-            .any(|(k, v)| k.len() > MAX_IDENTITY_FIELD || v.len() > MAX_IDENTITY_FIELD);
-    if too_long {
-        return Err(AppError::bad_request(
-            "invalid_session",
-            format!(
-                "an identity has at most {MAX_ATTRIBUTES} attributes and {MAX_IDENTITY_FIELD} bytes per value"
-            ),
-        ));
-    }
-    let Some(secret) = identity_secret else {
-        tracing::debug!("Ignored a visitor identity: no identity_secret is configured.");
-        return Ok(None);
-    };
-    let signature = request.signature.as_deref().unwrap_or_default();
-    if !segments::verify_identity(secret, user_id, &request.attributes, signature) {
-        tracing::warn!("Ignored a visitor identity whose signature does not verify.");
-        return Ok(None);
-    }
-    Ok(Some(VerifiedIdentity {
-        user_id: user_id.clone(),
-        attributes: request.attributes.clone(),
-    }))
-}
-
-fn new_token() -> Result<String, AppError> {
-    crate::secrets::random_token().map_err(|e| {
-        tracing::error!(error = %e, "No randomness for a session token.");
-        AppError::unavailable("cannot create a session right now")
-    })
-}
-
-fn clean_optional(
-    value: Option<String>,
-    max: usize,
-    field: &str,
-) -> Result<Option<String>, AppError> {
-    let Some(value) = value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-    else {
-        return Ok(None);
-    };
-    if value.chars().count() > max || value.chars().any(char::is_control) {
-        return Err(AppError::bad_request(
-            "invalid_session",
-            format!("`{field}` must be at most {max} characters with no control characters"),
-        ));
-    }
-    Ok(Some(value))
-}
-
-/// What a visitor's `POST /sessions` body asks for, checked.
-#[derive(Debug)]
-pub struct SessionRequest {
-    pub display_name: Option<String>,
-    pub email: Option<String>,
-    /// Present only when the host site's signature verifies.
-    pub identity: Option<VerifiedIdentity>,
-}
-
-/// Reads and checks a `POST /sessions` body (empty is fine): every fault is
-/// a 400 with what was wrong.
-pub fn read_session_request(
-    body: &[u8],
-    identity_secret: Option<&str>,
-) -> Result<SessionRequest, AppError> {
-    let request: NewSession = if body.iter().all(u8::is_ascii_whitespace) {
-        NewSession::default()
-    } else {
-        serde_json::from_slice(body)
-            .map_err(|e| AppError::bad_request("invalid_json", e.to_string()))?
-    };
-    let identity = verified_identity(identity_secret, &request)?;
-    let display_name = clean_optional(request.name, MAX_NAME, "name")?;
-    let email = clean_optional(request.email, MAX_EMAIL, "email")?;
-    if email.as_deref().is_some_and(|e| !e.contains('@')) {
-        return Err(AppError::bad_request(
-            "invalid_session",
-            "`email` is not an email address",
-        ));
-    }
-    Ok(SessionRequest {
-        display_name,
-        email,
-        identity,
-    })
-}
-
-/// Checks a visitor message's `client_id` and text (HTTP and WebSocket).
-pub fn check_message(client_id: &str, text: &str, max_bytes: usize) -> Result<(), AppError> {
-    if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID {
-        return Err(AppError::bad_request(
-            "invalid_client_id",
-            format!("`client_id` must be 1 to {MAX_CLIENT_ID} bytes, unique per message"),
-        ));
-    }
-    require_text(text, max_bytes)
-}
-
-/// Reads a WebSocket frame's text: the message it carries as
-/// `(client_id, text)`, unchecked (see [`check_message`]).
-pub fn read_frame(text: &str) -> Result<(String, String), AppError> {
-    match serde_json::from_str::<ClientFrame>(text) {
-        Ok(ClientFrame::Message { client_id, text }) => Ok((client_id, text)),
-        Err(e) => Err(AppError::bad_request("invalid_json", e.to_string())),
-    }
-}
-
-/// 429 when `client` sent more than its address may.
-fn check_address(app: &App, client: SocketAddr) -> Result<(), AppError> {
-    app.address_throttle.check(&client.ip()).map_err(|wait| {
-        tracing::warn!(address = %client.ip(), "Too many chat requests from one address.");
-        AppError::too_many("too many requests from your address; try again later", wait)
-    })
-}
-
-/// `POST /sessions` with an optional `{"name", "email"}` body.
-async fn create_session(
-    State(app): State<Arc<App>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), AppError> {
-    check_address(&app, client)?;
-    let body = body.map_err(|rejection| {
-        if crate::http::error::is_body_timeout(&rejection) {
-            crate::http::error::body_timeout()
-        } else {
-            AppError::new(rejection.status(), "invalid_body", rejection.body_text())
-        }
-    })?;
-    let SessionRequest {
-        display_name,
-        email,
-        identity,
-    } = read_session_request(&body, app.config.channels.web.identity_secret.as_deref())?;
-    let session = WebSession {
-        id: Uuid::new_v4(),
-        token: new_token()?,
-        display_name,
-        email,
-        created_at: Utc::now(),
-        identity,
-    };
-    app.store.create_web_session(&session)?;
-    app.store.sync().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "session": session.token })),
-    ))
-}
-
-fn session_of(app: &App, token: &str) -> Result<WebSession, AppError> {
-    app.store.web_session(token)?.ok_or_else(|| {
-        AppError::not_found(
-            "unknown_session",
-            "no chat session with that token; create one with POST /api/v1/chat/sessions",
-        )
-    })
-}
-
-fn address(session: &WebSession) -> CustomerAddress {
-    CustomerAddress::Web {
-        session_id: session.id,
-    }
-}
-
-/// Validates and takes in one visitor message (HTTP and WebSocket alike).
-async fn submit(
-    app: &App,
-    session: &WebSession,
-    client_id: &str,
-    text: &str,
-) -> Result<Accepted, AppError> {
-    check_message(client_id, text, app.config.channels.web.max_message_bytes)?;
-    app.session_throttle.check(&session.id).map_err(|wait| {
-        tracing::warn!("A chat session is sending too fast.");
-        AppError::too_many(
-            "you are sending messages too fast; wait a moment and send again",
-            wait,
-        )
-    })?;
-    let inbound = InboundMessage {
-        display_name: session.display_name.clone(),
-        attributes: session
-            .identity
-            .as_ref()
-            .map(|i| i.attributes.clone())
-            .unwrap_or_default(),
-        ..InboundMessage::text(
-            address(session),
-            // Client ids are the visitor's own: scope them to the session.
-            format!("{}:{client_id}", session.id),
-            text.to_string(),
-            Utc::now(),
-        )
-    };
-    Ok(app.inbox.accept(inbound).await?)
-}
-
-fn receipt(accepted: &Accepted) -> Value {
-    json!({
-        "message_id": accepted.message.id,
-        "conversation_id": accepted.conversation.id,
-        "ticket": accepted.conversation.ticket,
-        "seq": accepted.message.seq,
-    })
-}
-
-#[derive(Debug, Deserialize)]
-struct PostMessage {
-    session: String,
-    client_id: String,
-    text: String,
-}
-
-/// `POST /messages`: 202 once the message is durable.
-async fn post_message(
-    State(app): State<Arc<App>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    ApiJson(body): ApiJson<PostMessage>,
-) -> Result<(StatusCode, Json<Value>), AppError> {
-    check_address(&app, client)?;
-    let session = session_of(&app, &body.session)?;
-    let accepted = submit(&app, &session, &body.client_id, &body.text).await?;
-    Ok((StatusCode::ACCEPTED, Json(receipt(&accepted))))
-}
-
-/// What the visitor sees of a transcript entry, if anything.
-fn visible(message: &Message) -> Option<Value> {
-    let from = match message.author {
-        _ if !message.visible_to_customer() => return None,
-        Author::Customer => "customer",
-        Author::Bot => "bot",
-        Author::Agent | Author::Note => "agent",
-    };
-    let mut view = json!({
-        "seq": message.seq,
-        "from": from,
-        "text": message.text,
-        "at": message.at,
-    });
-    if !message.options.is_empty() {
-        // Buttons: choosing one sends its label as the visitor's message.
-        view["options"] = json!(message.options.iter().map(|o| &o.label).collect::<Vec<_>>());
-    }
-    Some(view)
-}
-
-/// The visitor's transcript after `after`, and the last sequence read.
-fn transcript_after(
-    app: &App,
-    session: &WebSession,
-    after: u64,
-) -> Result<(Vec<Value>, u64), AppError> {
-    let Some(conversation) = app.store.conversation_of(&address(session))? else {
-        return Ok((Vec::new(), after));
-    };
-    let messages = app.store.messages_after(conversation.id, after, PAGE)?;
-    let last = messages.last().map_or(after, |m| m.seq);
-    Ok((messages.iter().filter_map(visible).collect(), last))
-}
-
-/// The visitor's place in the waiting queue and the expected wait, while
-/// their conversation waits for a person: from the shared view, or read
-/// directly when the view has not caught up with a hand-off yet.
-fn queue_place(app: &App, session: &WebSession) -> Result<Option<Value>, AppError> {
-    let Some(conversation) = app.store.conversation_of(&address(session))? else {
-        return Ok(None);
-    };
-    if conversation.status != ConversationStatus::Waiting {
-        return Ok(None);
-    }
-    let known = app.places.borrow().get(&conversation.id).copied();
-    let (position, wait) = match known {
-        Some(place) => place,
-        None => waiting::place_of(
-            app.store.as_ref(),
-            &conversation,
-            app.config.queue.minutes_per_customer,
-        )?,
-    };
-    Ok(Some(json!({ "position": position, "wait_minutes": wait })))
-}
-
-#[derive(Debug, Deserialize)]
-struct ReadQuery {
-    session: String,
-    #[serde(default)]
-    after: u64,
-    #[serde(default)]
-    wait: u64,
-}
-
-/// `GET /messages?session=…&after=SEQ[&wait=SECONDS]`.
-async fn get_messages(
-    State(app): State<Arc<App>>,
-    ApiQuery(query): ApiQuery<ReadQuery>,
-) -> Result<Json<Value>, AppError> {
-    let session = session_of(&app, &query.session)?;
-    let mut updates = app.live.subscribe(&address(&session).key());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(query.wait).min(MAX_WAIT);
-    let mut shutdown = app.shutdown.clone();
-    loop {
-        updates.borrow_and_update();
-        let (messages, _) = transcript_after(&app, &session, query.after)?;
-        if !messages.is_empty() || tokio::time::Instant::now() >= deadline {
-            let mut body = json!({ "messages": messages });
-            if let Some(place) = queue_place(&app, &session)? {
-                body["queue"] = place;
-            }
-            return Ok(Json(body));
-        }
-        tokio::select! {
-            _ = updates.changed() => {}
-            _ = tokio::time::sleep_until(deadline) => {}
-            _ = crate::app::stopped(&mut shutdown) => return Ok(Json(json!({ "messages": [] }))),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct SocketQuery {
-    session: String,
-    #[serde(default)]
-    after: u64,
-}
-
-/// `GET /ws?session=…&after=SEQ`: the transcript live, and message sending.
-async fn websocket(
-    State(app): State<Arc<App>>,
-    ApiQuery(query): ApiQuery<SocketQuery>,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Result<Response, AppError> {
-    let session = session_of(&app, &query.session)?;
-    let upgrade =
-        upgrade.map_err(|e| AppError::bad_request("websocket_required", e.body_text()))?;
-    let max = app.config.server.max_body_bytes;
-    Ok(upgrade
-        .max_message_size(max)
-        .max_frame_size(max)
-        .on_upgrade(move |socket| run_socket(app, session, query.after, socket)))
-}
-
-/// A frame the visitor sends.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ClientFrame {
-    Message { client_id: String, text: String },
-}
-
-async fn run_socket(app: Arc<App>, session: WebSession, after: u64, socket: WebSocket) {
-    let (mut sink, mut stream) = socket.split();
-    // A visitor who stops reading fills the socket's buffers; past this
-    // wait the socket is closed, so the task and its memory are let go.
-    let patience = Duration::from_secs(app.config.channels.web.ws_send_timeout_secs.max(1));
-
-    // Replies to the visitor's own frames, handed from the reader to the writer.
-    let (replies, mut pending_replies) = mpsc::channel::<Value>(16);
-    let mut updates = app.live.subscribe(&address(&session).key());
-    // Queue changes (someone queued or taken) move the visitor's place.
-    let mut places = app.places.clone();
-    let mut shutdown = app.shutdown.clone();
-
-    let writer = async {
-        let mut cursor = after;
-        let mut place_sent: Option<Value> = None;
-        loop {
-            updates.borrow_and_update();
-            loop {
-                let (messages, last) = transcript_after(&app, &session, cursor).map_err(|_| ())?;
-                for mut message in messages {
-                    message["type"] = json!("message");
-                    send_within(
-                        &mut sink,
-                        patience,
-                        WsFrame::Text(message.to_string().into()),
-                    )
-                    .await?;
-                }
-                if last == cursor {
-                    break;
-                }
-                cursor = last;
-            }
-            let place = queue_place(&app, &session).map_err(|_| ())?;
-            if place != place_sent {
-                // Leaving the queue is said too: `position` null.
-                let mut frame = place
-                    .clone()
-                    .unwrap_or_else(|| json!({ "position": null, "wait_minutes": null }));
-                frame["type"] = json!("queue");
-                send_within(&mut sink, patience, WsFrame::Text(frame.to_string().into())).await?;
-                place_sent = place;
-            }
-            // Wait for something that can change what the visitor sees.
-            tokio::select! {
-                changed = updates.changed() => changed.map_err(|_| ())?,
-                changed = places.changed() => changed.map_err(|_| ())?,
-                reply = pending_replies.recv() => {
-                    let reply = reply.ok_or(())?;
-                    send_within(&mut sink, patience, WsFrame::Text(reply.to_string().into())).await?;
-                }
-                _ = crate::app::stopped(&mut shutdown) => {
-                    let _ = send_within(&mut sink, patience, WsFrame::Close(None)).await;
-                    return Err(());
-                }
-            }
-        }
-        // The loop only ends by `?` or `return`; this names the error type.
-        #[allow(unreachable_code)]
-        Ok::<(), ()>(())
-    };
-
-    let reader = async {
-        while let Some(Ok(frame)) = stream.next().await {
-            let reply = match frame {
-                WsFrame::Text(text) => handle_frame(&app, &session, text.as_str()).await,
-                WsFrame::Binary(_) => error_frame(
-                    None,
-                    &AppError::bad_request("invalid_frame", "send JSON text frames"),
-                ),
-                WsFrame::Close(_) => break,
-                WsFrame::Ping(_) | WsFrame::Pong(_) => continue,
-            };
-            if replies.send(reply).await.is_err() {
-                break;
-            }
-        }
-    };
-
-    tokio::select! {
-        _ = writer => {}
-        _ = reader => {}
-    }
-}
-
-/// Sends one frame, giving up on a visitor who has not read for `patience`.
-async fn send_within(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, WsFrame>,
-    patience: Duration,
-    frame: WsFrame,
-) -> Result<(), ()> {
-    match tokio::time::timeout(patience, sink.send(frame)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(()),
-        Err(_) => {
-            tracing::info!("Closing a web chat socket whose visitor does not read.");
-            Err(())
-        }
-    }
-}
-
-async fn handle_frame(app: &App, session: &WebSession, text: &str) -> Value {
-    let (client_id, text) = match read_frame(text) {
-        Ok(message) => message,
-        Err(error) => return error_frame(None, &error),
-    };
-    match submit(app, session, &client_id, &text).await {
-        Ok(accepted) => {
-            let mut reply = receipt(&accepted);
-            reply["type"] = json!("received");
-            reply["client_id"] = json!(client_id);
-            reply
-        }
-        Err(error) => error_frame(Some(&client_id), &error),
-    }
-}
-
-fn error_frame(client_id: Option<&str>, error: &AppError) -> Value {
-    let mut frame = json!({
-        "type": "error",
-        "client_id": client_id,
-        "error": error.error,
-        "detail": error.detail,
-    });
-    if let Some(secs) = error.retry_after_secs() {
-        frame["retry_after_secs"] = json!(secs);
-    }
-    frame
 }

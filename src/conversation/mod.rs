@@ -1,20 +1,18 @@
-//! The conversation rules and the one service that applies them.
+//! The conversation rules, as plain functions.
 //!
-//! Every status transition is a plain function from the conversation as it
-//! is and a request to the conversation as it must become, or a
+//! Every status transition is a function from the conversation as it is
+//! and a request to the conversation as it must become, or a
 //! [`Refusal`](crate::model::Refusal): [`transitions`] for what agents and
 //! watchers ask, [`intake`] for what a customer message does, [`turn`] for
 //! what the bot's decision does. The store calls them inside its atomic
-//! steps and only persists what they decide. [`Conversations`] applies
-//! agents' and watchers' requests, makes them durable and publishes their
-//! events and metrics, whoever asks (the agent API, the SLA watcher).
+//! steps and only persists what they decide;
+//! [`Conversations`](crate::core::conversations::Conversations) applies
+//! agents' and watchers' requests and publishes what changed.
 
 pub mod intake;
-pub mod service;
 pub mod transitions;
 pub mod turn;
 
-pub use service::{Conversations, Request};
 pub use transitions::Actor;
 
 #[cfg(test)]

@@ -8,17 +8,18 @@
 //! table is built in one place ([`routes`]) and exported, so a test can walk
 //! every route and prove none is open.
 
-use crate::agents::{self, SESSION_HOURS};
-use crate::app::App;
-use crate::conversation::{Actor, Request};
+use crate::conversation::Actor;
+use crate::core::agents::{self, SESSION_HOURS};
+use crate::core::conversations::Request;
 use crate::http::error::{ApiJson, ApiQuery, AppError, require_text};
+use crate::http::state::App;
 use crate::model::{
     Agent, AgentSession, Author, CannedResponse, Conversation, ConversationId, ConversationStatus,
     CustomerAddress, Delivery, Handling, Message, OutboundReason, OutboxEntry, Refusal, Role,
 };
+use crate::rules::templates::ReplyContext;
 use crate::secrets;
 use crate::store::UpdateError;
-use crate::templates::ReplyContext;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::handler::Handler;
 use axum::http::request::Parts;
@@ -663,7 +664,12 @@ async fn resolve(
     // The satisfaction survey goes out with the resolution, atomically.
     let current = load(&app, &id)?;
     let transcript = app.store.messages_after(current.id, 0, MAX_TRANSCRIPT)?;
-    let survey = crate::surveys::on_resolve(&app.rules, &app.config, &current, &transcript);
+    let survey = crate::service_levels::surveys::on_resolve(
+        &app.rules.templates,
+        app.config.surveys.as_ref(),
+        &current,
+        &transcript,
+    );
     apply(&app, &id, &authed, Request::Resolve { survey }).await
 }
 
@@ -694,7 +700,10 @@ async fn set_tags(
             format!("at most {MAX_TAGS} tags"),
         ));
     }
-    if let Some(bad) = tags.iter().find(|t| !crate::segments::valid_tag(t)) {
+    if let Some(bad) = tags
+        .iter()
+        .find(|t| !crate::service_levels::segments::valid_tag(t))
+    {
         return Err(AppError::bad_request(
             "invalid_tags",
             format!(
@@ -704,7 +713,7 @@ async fn set_tags(
         ));
     }
     let current = load(&app, &id)?;
-    let segment = crate::segments::after_tagging(
+    let segment = crate::service_levels::segments::after_tagging(
         &app.config.segments,
         &current.customer,
         current.segment.as_deref(),
@@ -827,7 +836,7 @@ async fn create_canned(
         .render_snippet(
             &canned.name,
             &canned.text,
-            &crate::templates::Templates::sample_context(),
+            &crate::rules::templates::Templates::sample_context(),
         )
         .map_err(|e| AppError::bad_request("invalid_template", e.to_string()))?;
     app.store.put_canned(&canned)?;
@@ -933,7 +942,7 @@ async fn events(
                     Err(RecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
                     Err(RecvError::Closed) => return None,
                 },
-                _ = crate::app::stopped(&mut shutdown) => return None,
+                _ = shutdown.stopped() => return None,
             };
             Some((Ok(event), (receiver, shutdown)))
         },

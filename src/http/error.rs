@@ -2,7 +2,7 @@
 //! internal faults say little and log the rest. Every error body is JSON
 //! `{"error": "<code>", "detail": "<sentence>"}`.
 
-use crate::inbox::InboxError;
+use crate::core::inbox::InboxError;
 use crate::store::StoreError;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};

@@ -4,15 +4,17 @@
 //! health probes.
 
 pub mod agent_api;
+pub mod chat;
 pub mod error;
 mod pages;
 pub mod rating_page;
 pub mod reports;
 pub mod serve;
+pub mod state;
+pub mod telegram_webhook;
 pub mod throttle;
 
-use crate::app::App;
-use crate::channels;
+use crate::http::state::App;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, Method, header};
@@ -42,11 +44,11 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(rating_page::routes())
         .nest(
             "/api/v1/chat",
-            channels::web::routes().layer(cors(&app.config.channels.web.allowed_origins)),
+            chat::routes().layer(cors(&app.config.channels.web.allowed_origins)),
         )
         .nest("/api/v1/agent", agent_api::routes().0)
         .nest("/api/v1/reports", reports::routes())
-        .merge(channels::telegram::webhook::routes())
+        .merge(crate::http::telegram_webhook::routes())
         .fallback(|| async { AppError::not_found("not_found", "no such endpoint") })
         .layer(DefaultBodyLimit::max(body_limit))
         // A client dribbling its body gets 408 (slow headers: `serve`).

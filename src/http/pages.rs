@@ -2,9 +2,9 @@
 //! widget's script and style, the agent console, `/healthz` (alive),
 //! `/readyz` (store readable, workers running) and `/metrics` (Prometheus).
 
-use crate::app::App;
 use crate::assets;
 use crate::http::error::AppError;
+use crate::http::state::App;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -83,7 +83,7 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 
 /// `GET /metrics`: Prometheus text (counts only: no text, no addresses).
 async fn metrics(State(app): State<Arc<App>>) -> Result<Response, AppError> {
-    let text = crate::metrics::render(app.store.as_ref())?;
+    let text = crate::core::metrics::render(app.store.as_ref())?;
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

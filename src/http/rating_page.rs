@@ -8,10 +8,10 @@
 //! A submitted rating goes in through the inbox like any customer message
 //! (channel id `rate:{question}`, so a second submission is a no-op), as a
 //! rating with the comment as its text: it reopens nothing, and the next
-//! question or the thanks follows by mail (see [`crate::surveys`]).
+//! question or the thanks follows by mail (see [`crate::service_levels::surveys`]).
 
 use super::error::AppError;
-use crate::app::App;
+use crate::http::state::App;
 use crate::model::{
     Author, ChannelKind, Conversation, ConversationId, InboundMessage, Rating, SurveyKind, Thread,
 };
@@ -27,14 +27,6 @@ const MAX_COMMENT: usize = 2000;
 
 pub fn routes() -> Router<Arc<App>> {
     Router::new().route("/rate/{conversation}/{question}", get(show).post(submit))
-}
-
-/// The link for `score` in a survey mail.
-pub fn link(base: &str, conversation: ConversationId, question: &str, score: u8) -> String {
-    format!(
-        "{}/rate/{conversation}/{question}?score={score}",
-        base.trim_end_matches('/')
-    )
 }
 
 #[derive(Deserialize)]

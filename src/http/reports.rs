@@ -1,12 +1,13 @@
-//! `GET /api/v1/reports/summary`: the summary report (see [`crate::reports`])
+//! `GET /api/v1/reports/summary`: the summary report (see [`crate::service_levels::reports`])
 //! as JSON, or CSV with `format=csv`; `GET /api/v1/reports/staffing`: the
-//! staffing forecast (see [`crate::forecast`]). Signed-in agents only.
+//! staffing forecast (see [`crate::service_levels::forecast`]). Signed-in agents only.
 
 use super::agent_api::Authed;
 use super::error::{ApiQuery, AppError};
-use crate::app::App;
+use crate::http::state::App;
 use crate::model::ChannelKind;
-use crate::reports::{self, Period};
+use crate::service_levels::forecast;
+use crate::service_levels::reports::{self, Period};
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
@@ -109,11 +110,12 @@ async fn summary(
 async fn staffing(
     State(app): State<Arc<App>>,
     _authed: Authed,
-) -> Result<axum::Json<crate::forecast::Forecast>, AppError> {
+) -> Result<axum::Json<forecast::Forecast>, AppError> {
     let zone = app.report_zone();
     let (store, config) = (app.store.clone(), app.config.clone());
     let forecast = tokio::task::spawn_blocking(move || {
-        crate::forecast::from_store(store.as_ref(), &config, zone, Utc::now())
+        let targets = forecast::targets(config.sla.as_ref(), &config.segments);
+        forecast::from_store(store.as_ref(), &config.reports, &targets, zone, Utc::now())
     })
     .await
     .map_err(|_| AppError::unavailable("the forecast could not be computed"))??;

@@ -6,7 +6,9 @@
 //! the customer received.
 
 use async_imap::Session;
-use frontdesk::config::{EmailConfig, MailSecurity, MailServer as MailServerConfig};
+use frontdesk::channels::email::config::EmailConfig;
+use frontdesk::channels::email::config::MailSecurity;
+use frontdesk::channels::email::config::MailServer as MailServerConfig;
 use futures_util::TryStreamExt;
 use lettre::AsyncTransport;
 use std::path::PathBuf;
@@ -120,7 +122,7 @@ impl MailServer {
             auto_reply_limit: 3,
             auto_reply_window_hours: 24,
             send_timeout_secs: 10,
-            unconfirmed_sends: frontdesk::config::one_unconfirmed_send(),
+            unconfirmed_sends: frontdesk::core::channel::one_unconfirmed_send(),
         }
     }
 

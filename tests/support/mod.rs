@@ -158,7 +158,7 @@ pub struct AgentLogin {
 impl TestGateway {
     /// Creates an agent directly in the store.
     pub fn add_agent(&self, name: &str, password: &str, role: frontdesk::model::Role) {
-        let agent = frontdesk::agents::new_agent(name, password, role).expect("agent");
+        let agent = frontdesk::core::agents::new_agent(name, password, role).expect("agent");
         self.store().put_agent(&agent).expect("put agent");
     }
 
@@ -222,8 +222,8 @@ pub async fn open_chat_session(http: &reqwest::Client, base: &str) -> String {
 }
 
 /// `[sla]` with a first-response target, checked every minute, no webhook.
-pub fn sla(first_response_minutes: u32) -> frontdesk::config::SlaConfig {
-    frontdesk::config::SlaConfig {
+pub fn sla(first_response_minutes: u32) -> frontdesk::service_levels::sla::SlaConfig {
+    frontdesk::service_levels::sla::SlaConfig {
         first_response_minutes,
         resolution_minutes: None,
         check_secs: 60,
@@ -232,8 +232,12 @@ pub fn sla(first_response_minutes: u32) -> frontdesk::config::SlaConfig {
 }
 
 /// A segment that matches customers an agent tagged with `tag`.
-pub fn tagged_segment(name: &str, priority: u8, tag: &str) -> frontdesk::config::SegmentConfig {
-    frontdesk::config::SegmentConfig {
+pub fn tagged_segment(
+    name: &str,
+    priority: u8,
+    tag: &str,
+) -> frontdesk::service_levels::segments::SegmentConfig {
+    frontdesk::service_levels::segments::SegmentConfig {
         name: name.into(),
         priority,
         emails: Vec::new(),

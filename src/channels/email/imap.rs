@@ -18,7 +18,9 @@
 //! before it is marked, so it is fetched again.
 
 use super::intake::Intake;
-use crate::config::{MailSecurity, MailServer};
+use crate::channels::email::config::MailSecurity;
+use crate::channels::email::config::MailServer;
+use crate::core::shutdown::Shutdown;
 use crate::store::Store;
 use async_imap::Session;
 use futures_util::TryStreamExt;
@@ -28,7 +30,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls;
@@ -250,12 +251,12 @@ async fn save_cursor(store: &dyn Store, mailbox: &str, cursor: Cursor) {
 }
 
 /// Runs the intake loop until `shutdown`.
-pub async fn run(intake: Intake, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(intake: Intake, mut shutdown: Shutdown) {
     let mut backoff = Duration::from_secs(1);
     loop {
         let result = tokio::select! {
             result = session(&intake, &mut backoff, shutdown.clone()) => result,
-            _ = crate::app::stopped(&mut shutdown) => return,
+            _ = shutdown.stopped() => return,
         };
         match result {
             Ok(()) => return,
@@ -265,7 +266,7 @@ pub async fn run(intake: Intake, mut shutdown: watch::Receiver<bool>) {
         }
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
-            _ = crate::app::stopped(&mut shutdown) => return,
+            _ = shutdown.stopped() => return,
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
@@ -276,7 +277,7 @@ pub async fn run(intake: Intake, mut shutdown: watch::Receiver<bool>) {
 async fn session(
     intake: &Intake,
     backoff: &mut Duration,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: Shutdown,
 ) -> Result<(), ImapError> {
     let config = &intake.config;
     let mut session = connect(&config.imap).await?;
@@ -293,7 +294,7 @@ async fn session(
             let (wait, stop) = handle.wait_with_timeout(IDLE_RENEW);
             let woke = tokio::select! {
                 woke = wait => Some(woke.map_err(protocol)?),
-                _ = crate::app::stopped(&mut shutdown) => None,
+                _ = shutdown.stopped() => None,
             };
             drop(stop);
             session = within(COMMAND_TIMEOUT, handle.done()).await?;
@@ -304,7 +305,7 @@ async fn session(
         } else {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(config.poll_secs)) => {}
-                _ = crate::app::stopped(&mut shutdown) => {
+                _ = shutdown.stopped() => {
                     let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
                     return Ok(());
                 }

@@ -88,7 +88,7 @@ pub fn inspect(
         (None, Some(_)) => ("answer", None),
     };
     Inspection {
-        language: crate::locale::detect(&mail.text, locales, default_locale),
+        language: crate::rules::locale::detect(&mail.text, locales, default_locale),
         from: mail.from,
         from_name: mail.from_name,
         subject: mail.subject,

@@ -10,9 +10,9 @@
 
 use super::parse::{self, ParsedMail};
 use super::{ids, loop_guard};
-use crate::config::EmailConfig;
-use crate::events::{EventKind, Events};
-use crate::inbox::{Inbox, InboxError};
+use crate::channels::email::config::EmailConfig;
+use crate::core::events::{EventKind, Events};
+use crate::core::inbox::{Inbox, InboxError};
 use crate::model::{
     Attachment, ChannelKind, ConversationId, CustomerAddress, Handling, InboundMessage, MessageId,
     Thread,

@@ -12,6 +12,7 @@
 //! - [`smtp`] builds threaded replies and sends them; [`EmailChannel`] is
 //!   the outbound side the outbox delivers through.
 
+pub mod config;
 pub mod ids;
 pub mod imap;
 pub mod inspect;
@@ -21,8 +22,8 @@ pub mod parse;
 pub mod quotes;
 pub mod smtp;
 
-use crate::channels::{Channel, SendError};
-use crate::config::EmailConfig;
+use crate::channels::email::config::EmailConfig;
+use crate::core::channel::{Channel, SendError};
 use crate::model::{ChannelKind, Conversation, OutboxEntry};
 use crate::store::Store;
 use futures_util::future::BoxFuture;

@@ -10,8 +10,10 @@
 //! answer them.
 
 use super::ids;
-use crate::channels::SendError;
-use crate::config::{EmailConfig, MailSecurity, MailServer};
+use crate::channels::email::config::EmailConfig;
+use crate::channels::email::config::MailSecurity;
+use crate::channels::email::config::MailServer;
+use crate::core::channel::SendError;
 use crate::model::{
     Author, Conversation, CustomerAddress, Delivery, Message, OutboxEntry, OutboxId,
 };

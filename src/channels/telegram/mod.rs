@@ -1,7 +1,7 @@
 //! The Telegram channel: a bot that never loses or repeats a message.
 //!
 //! Inbound comes from the gateway's own `getUpdates` loop ([`poll`]) or its
-//! own webhook route ([`webhook`]), never teloxide's dispatcher, because
+//! own webhook route (`crate::http::telegram_webhook`), never teloxide's dispatcher, because
 //! that confirms updates to Telegram before they are stored. Each update is
 //! taken in (stored and flushed) before Telegram is told we have it: the
 //! next poll's offset, or the webhook's 200. Outbound goes through the
@@ -9,12 +9,12 @@
 //! Telegram's 4096 characters, with a "Talk to a person" button under bot
 //! answers.
 
+pub mod config;
 pub mod parse;
 pub mod poll;
-pub mod webhook;
 
-use crate::channels::{Channel, SendError};
-use crate::config::TelegramConfig;
+use crate::channels::telegram::config::TelegramConfig;
+use crate::core::channel::{Channel, SendError};
 use crate::model::{ChannelKind, Conversation, CustomerAddress, OutboundReason, OutboxEntry};
 use futures_util::future::BoxFuture;
 use teloxide::payloads::SendMessageSetters;

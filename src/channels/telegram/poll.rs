@@ -6,7 +6,8 @@
 //! was, so Telegram keeps the updates.
 
 use super::parse::{self, Parsed};
-use crate::inbox::Inbox;
+use crate::core::inbox::Inbox;
+use crate::core::shutdown::Shutdown;
 use crate::store::Store;
 use std::future::IntoFuture;
 use std::sync::Arc;
@@ -15,7 +16,6 @@ use teloxide::Bot;
 use teloxide::payloads::GetUpdatesSetters;
 use teloxide::prelude::Requester;
 use teloxide::types::AllowedUpdate;
-use tokio::sync::watch;
 
 const CURSOR: &str = "telegram.offset";
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -55,7 +55,7 @@ pub async fn run(
     inbox: Inbox,
     store: Arc<dyn Store>,
     timeout_secs: u32,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: Shutdown,
 ) {
     let mut offset = match store.cursor(CURSOR) {
         Ok(saved) => saved.unwrap_or(0),
@@ -77,7 +77,7 @@ pub async fn run(
             ]);
         let result = tokio::select! {
             result = request.into_future() => result,
-            _ = crate::app::stopped(&mut shutdown) => return,
+            _ = shutdown.stopped() => return,
         };
         let stored = match result {
             Ok(updates) => {
@@ -111,7 +111,7 @@ pub async fn run(
         if stored.is_some() {
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
-                _ = crate::app::stopped(&mut shutdown) => return,
+                _ = shutdown.stopped() => return,
             }
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }

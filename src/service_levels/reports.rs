@@ -34,8 +34,46 @@ use crate::model::{
 use crate::store::{StatusChange, Store, StoreError};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use serde::Deserialize;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+
+/// How the reports count.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportsConfig {
+    /// A resolved conversation the customer reopens within this many hours
+    /// was not resolved on first contact.
+    #[serde(default = "default_reopen_window")]
+    pub reopen_window_hours: u32,
+    /// Weeks of measured arrivals the staffing forecast averages.
+    #[serde(default = "default_staffing_weeks")]
+    pub staffing_weeks: u32,
+    /// The share of customers to answer within the first-response target
+    /// (the staffing forecast's service level), e.g. 0.8 for 80/20.
+    #[serde(default = "default_service_level")]
+    pub service_level: f64,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        Self {
+            reopen_window_hours: default_reopen_window(),
+            staffing_weeks: default_staffing_weeks(),
+            service_level: default_service_level(),
+        }
+    }
+}
+
+fn default_reopen_window() -> u32 {
+    72
+}
+fn default_staffing_weeks() -> u32 {
+    4
+}
+fn default_service_level() -> f64 {
+    0.8
+}
 
 /// Which conversations a report covers, and how it counts.
 #[derive(Debug, Clone)]

@@ -9,6 +9,32 @@
 
 use crate::model::Conversation;
 use crate::store::{Pickup, Store, StoreError};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Priority of a new conversation (higher is served first).
+    #[serde(default)]
+    pub default_priority: u8,
+    /// Minutes an agent needs per waiting customer, for the expected wait
+    /// quoted in the hand-off acknowledgment.
+    #[serde(default = "default_minutes_per_customer")]
+    pub minutes_per_customer: u32,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            default_priority: 0,
+            minutes_per_customer: default_minutes_per_customer(),
+        }
+    }
+}
+
+fn default_minutes_per_customer() -> u32 {
+    5
+}
 
 /// Pickups in the window needed before the measured rate is trusted.
 pub const MIN_PICKUPS: usize = 3;

@@ -11,33 +11,95 @@
 //! A turn stays marked pending in the store until its reply is recorded, so
 //! one interrupted by a crash is redone at start-up.
 
-use crate::config::{AckPolicy, Config};
 use crate::conversation::turn::after_turn;
-use crate::events::{EventKind, Events};
-use crate::hours::BusinessHours;
-use crate::intents::{self, Action, Classification, Decision, Intent, IntentSet};
-use crate::locale;
+use crate::core::events::{EventKind, Events};
+use crate::core::outbox::Outbox;
+use crate::model::Sla;
 use crate::model::{
     Author, ChannelKind, Conversation, ConversationStatus, Handling, Message, OutboundReason,
     OutboxEntry, ReplyOption,
 };
-use crate::outbox::Outbox;
+use crate::rules::intents::{self, Action, Classification, Decision, Intent, IntentSet};
+use crate::rules::locale;
+use crate::rules::templates::{ReplyContext, Templates};
+use crate::service_levels::hours::BusinessHours;
+use crate::service_levels::segments::SegmentConfig;
+use crate::service_levels::sla::{self, SlaConfig};
+use crate::service_levels::surveys::SurveysConfig;
+use crate::service_levels::waiting;
 use crate::store::{PendingTurn, Store, StoreError, TurnOutcome};
-use crate::templates::{ReplyContext, Templates};
-use crate::waiting;
+use serde::Deserialize;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-/// Everything a dispatcher worker needs to decide a reply.
+/// What a channel sends automatically for each customer turn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AckPolicy {
+    /// One reply: the intent's answer, or the hand-off acknowledgment.
+    #[default]
+    Reply,
+    /// A plain receipt first, then the reply.
+    ReceiptThenReply,
+}
+
+/// Everything a dispatcher worker needs to decide a reply: the bot's rules
+/// and the config sections that shape its answers.
 pub struct Rules {
     /// When people answer (`[business_hours]`).
     pub hours: Option<BusinessHours>,
     pub intents: Arc<IntentSet>,
     pub templates: Arc<Templates>,
-    pub config: Arc<Config>,
     pub events: Arc<Events>,
+    /// The promise to customers handed to a person (`[sla]`).
+    pub sla: Option<SlaConfig>,
+    /// Customer segments, whose targets override `[sla]`'s.
+    pub segments: Vec<SegmentConfig>,
+    /// Satisfaction questions after a resolution (`[surveys]`).
+    pub surveys: Option<SurveysConfig>,
+    /// Minutes an agent needs per waiting customer (`[queue]`).
+    pub minutes_per_customer: u32,
+    /// What web chat sends first for each turn (`[channels.web] ack`).
+    pub web_ack: AckPolicy,
+    /// At most this many automatic replies to one email sender within
+    /// the window (`[channels.email]`), when email is configured.
+    pub auto_reply_cap: Option<AutoReplyCap>,
+}
+
+/// The per-sender cap on automatic email replies (promise 6).
+#[derive(Debug, Clone, Copy)]
+pub struct AutoReplyCap {
+    pub limit: u32,
+    pub window_hours: u32,
+}
+
+impl Rules {
+    /// The acknowledgment policy of a channel.
+    fn ack_policy(&self, channel: ChannelKind) -> AckPolicy {
+        match channel {
+            ChannelKind::Web => self.web_ack,
+            // Telegram throttles about one message a second per chat, and
+            // email gets one acknowledgment per conversation: one reply.
+            ChannelKind::Telegram | ChannelKind::Email => AckPolicy::Reply,
+        }
+    }
+
+    /// The promise to `conversation` if it is handed to a person at `now`.
+    fn promise(
+        &self,
+        conversation: &Conversation,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Sla> {
+        sla::promise(
+            conversation,
+            self.sla.as_ref(),
+            &self.segments,
+            self.hours.as_ref(),
+            now,
+        )
+    }
 }
 
 /// A handle that submits turns to the worker owning their conversation.
@@ -125,7 +187,7 @@ async fn handle_turn(
     } else if message.survey_comment {
         tracing::info!("Recorded a survey comment.");
         TurnOutcome {
-            replies: crate::surveys::after_comment(rules, &conversation)
+            replies: crate::service_levels::surveys::after_comment(&rules.templates, &conversation)
                 .into_iter()
                 .collect(),
             ..quiet(false)
@@ -133,9 +195,14 @@ async fn handle_turn(
     } else if let Some(rating) = message.rating {
         tracing::info!(kind = ?rating.kind, score = rating.score, "Recorded a survey answer.");
         TurnOutcome {
-            replies: crate::surveys::after_rating(rules, &rules.config, &conversation, rating.kind)
-                .into_iter()
-                .collect(),
+            replies: crate::service_levels::surveys::after_rating(
+                &rules.templates,
+                rules.surveys.as_ref(),
+                &conversation,
+                rating.kind,
+            )
+            .into_iter()
+            .collect(),
             ..quiet(false)
         }
     } else {
@@ -167,7 +234,7 @@ async fn handle_turn(
         && conversation.status != ConversationStatus::Waiting
     {
         TurnOutcome {
-            sla: promise(&conversation, rules, chrono::Utc::now()),
+            sla: rules.promise(&conversation, chrono::Utc::now()),
             ..outcome
         }
     } else {
@@ -200,49 +267,6 @@ async fn handle_turn(
     Ok(recorded.replies_queued && !outcome.replies.is_empty())
 }
 
-/// The promise to this conversation if it is handed to a person at `now`:
-/// its segment's targets, else `[sla]`'s, with each deadline and its 80%
-/// mark counted in business hours when there are any; none without
-/// `[sla]`.
-pub fn promise(
-    conversation: &Conversation,
-    rules: &Rules,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Option<crate::model::Sla> {
-    let sla = rules.config.sla.as_ref()?;
-    let segment = conversation
-        .segment
-        .as_ref()
-        .and_then(|name| rules.config.segments.iter().find(|s| &s.name == name));
-    let first = segment
-        .and_then(|s| s.first_response_minutes)
-        .unwrap_or(sla.first_response_minutes);
-    let resolution = segment
-        .and_then(|s| s.resolution_minutes)
-        .or(sla.resolution_minutes);
-    // (deadline, 80% mark) of a target in minutes, in seconds of work.
-    let after = |minutes: u32| {
-        let secs = i64::from(minutes) * 60;
-        let at = |secs: i64| match &rules.hours {
-            Some(hours) => hours.add_open_secs(now, secs),
-            None => Some(now + chrono::Duration::seconds(secs)),
-        };
-        Some((at(secs)?, at(secs * 8 / 10)?))
-    };
-    let (first_response_due, first_response_near) = after(first)?;
-    let resolution = resolution.and_then(after);
-    Some(crate::model::Sla {
-        started_at: now,
-        first_response_due,
-        first_response_near: Some(first_response_near),
-        first_response_at: None,
-        resolution_due: resolution.map(|r| r.0),
-        resolution_near: resolution.map(|r| r.1),
-        resolved_at: None,
-        announced: crate::model::SlaState::Ok,
-    })
-}
-
 /// Whether the customer already got the configured number of automatic
 /// replies within the window (promise 6: a loop with another robot that
 /// slipped past the header checks still ends).
@@ -251,12 +275,11 @@ fn over_auto_reply_cap(
     store: &dyn Store,
     rules: &Rules,
 ) -> Result<bool, StoreError> {
-    let Some(email) = &rules.config.channels.email else {
+    let Some(cap) = rules.auto_reply_cap else {
         return Ok(false);
     };
-    let since =
-        chrono::Utc::now() - chrono::Duration::hours(i64::from(email.auto_reply_window_hours));
-    Ok(store.auto_replies_since(&conversation.customer, since)? >= email.auto_reply_limit as usize)
+    let since = chrono::Utc::now() - chrono::Duration::hours(i64::from(cap.window_hours));
+    Ok(store.auto_replies_since(&conversation.customer, since)? >= cap.limit as usize)
 }
 
 /// The intent of an option the bot just offered, when the customer's
@@ -315,7 +338,7 @@ fn decide(
         ..ReplyContext::default()
     };
     let mut replies = Vec::new();
-    if rules.config.ack_policy(channel) == AckPolicy::ReceiptThenReply {
+    if rules.ack_policy(channel) == AckPolicy::ReceiptThenReply {
         match templates.render("receipt", &locale, channel, &context) {
             Ok(text) => replies.push(entry(conversation, OutboundReason::Receipt, text, None)),
             Err(error) => {
@@ -376,7 +399,7 @@ fn decide(
         conversation.clone()
     } else {
         let now = chrono::Utc::now();
-        promised = promise(conversation, rules, now);
+        promised = rules.promise(conversation, now);
         Conversation {
             status: ConversationStatus::Waiting,
             waiting_since: Some(now),
@@ -385,7 +408,7 @@ fn decide(
         }
     };
     (context.position, context.wait_minutes) =
-        waiting::place_of(store, &queued, rules.config.queue.minutes_per_customer)?;
+        waiting::place_of(store, &queued, rules.minutes_per_customer)?;
     // Outside business hours, say when people are back rather than quote
     // a wait nobody is there to keep.
     let closed_until = rules

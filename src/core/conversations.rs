@@ -1,14 +1,14 @@
 //! The one place conversation changes are applied: it asks the rules in
-//! [`transitions`](super::transitions), has the store write the decision
+//! [`transitions`](crate::conversation::transitions), has the store write the decision
 //! atomically, waits for it to be durable, wakes the outbox for a reply,
 //! and publishes the events and metrics of what changed, whoever asked.
 
-use super::transitions::{self, Actor};
-use crate::events::{EventKind, Events};
+use crate::conversation::transitions::{self, Actor};
+use crate::core::events::{EventKind, Events};
+use crate::core::outbox::Outbox;
 use crate::model::{
     Conversation, ConversationId, ConversationStatus, OutboxEntry, Refusal, SlaState,
 };
-use crate::outbox::Outbox;
 use crate::store::{Decision, Effects, Pickup, Store, UpdateError, Updated};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -140,7 +140,7 @@ impl Conversations {
             self.events.publish(EventKind::Assigned, after);
         }
         if let Some(pickup) = pickup(before, after, now) {
-            crate::metrics::picked_up(pickup.waited_ms as f64 / 1000.0);
+            crate::core::metrics::picked_up(pickup.waited_ms as f64 / 1000.0);
         }
         if before.status != after.status {
             self.events.publish(EventKind::StatusChanged, after);
@@ -158,12 +158,12 @@ impl Conversations {
         if announced(after) > announced(before) {
             match announced(after) {
                 SlaState::Near => {
-                    crate::metrics::sla_event("near");
+                    crate::core::metrics::sla_event("near");
                     tracing::info!(conversation_id = %after.id, "A first-response deadline is close.");
                     self.events.publish(EventKind::SlaNear, after);
                 }
                 SlaState::Breached => {
-                    crate::metrics::sla_event("breached");
+                    crate::core::metrics::sla_event("breached");
                     tracing::warn!(conversation_id = %after.id, "A first-response deadline was missed.");
                     self.events.publish(EventKind::SlaBreached, after);
                 }

@@ -11,11 +11,40 @@
 //! wins; a customer no rule names is in no segment and gets the default
 //! priority.
 
-use crate::config::SegmentConfig;
 use crate::model::CustomerAddress;
 use hmac::{Hmac, KeyInit, Mac};
+use serde::Deserialize;
 use sha2::Sha256;
 use std::collections::BTreeMap;
+
+/// A group of customers served with their own priority.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentConfig {
+    pub name: String,
+    /// Queue priority of its conversations (higher is served first).
+    pub priority: u8,
+    /// Exact email addresses.
+    #[serde(default)]
+    pub emails: Vec<String>,
+    /// Every address at these domains.
+    #[serde(default)]
+    pub email_domains: Vec<String>,
+    /// Telegram user ids.
+    #[serde(default)]
+    pub telegram_users: Vec<i64>,
+    /// Web chat visitors whose signed identity has all these attributes.
+    #[serde(default)]
+    pub web_attributes: BTreeMap<String, String>,
+    /// Customers an agent tagged with any of these.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// This segment's first-response target, instead of `[sla]`'s.
+    pub first_response_minutes: Option<u32>,
+    /// This segment's resolution target, instead of `[sla]`'s.
+    #[serde(default)]
+    pub resolution_minutes: Option<u32>,
+}
 
 /// The segment `customer` belongs to. `attributes` are the verified web
 /// identity's (empty for other channels or unverified visitors); `tags`

@@ -13,7 +13,7 @@
 //! A row where the bot asks which of two intents the customer means counts
 //! as not answered, and is reported apart.
 
-use crate::intents::{Action, Decision, IntentSet};
+use crate::rules::intents::{Action, Decision, IntentSet};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

@@ -9,13 +9,13 @@
 //! `stage`s each and `commit`s them together: one flush for the lot, and
 //! nothing confirmed upstream before it.
 
-use crate::config::SegmentConfig;
 use crate::conversation::intake::take_in;
-use crate::dispatcher::Dispatcher;
-use crate::events::{EventKind, Events};
-use crate::live::LiveUpdates;
+use crate::core::dispatcher::Dispatcher;
+use crate::core::events::{EventKind, Events};
+use crate::core::live::LiveUpdates;
 use crate::model::InboundMessage;
-use crate::segments;
+use crate::service_levels::segments;
+use crate::service_levels::segments::SegmentConfig;
 use crate::store::{Accepted, NewConversation, PendingTurn, Store, StoreError};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -149,7 +149,7 @@ impl Inbox {
             return;
         }
         tracing::debug!(seq = accepted.message.seq, "Stored a customer message.");
-        crate::metrics::message_received(accepted.conversation.channel());
+        crate::core::metrics::message_received(accepted.conversation.channel());
         self.live
             .publish(&accepted.conversation.customer.key(), accepted.message.seq);
         self.events

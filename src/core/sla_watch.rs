@@ -1,8 +1,5 @@
-//! The service-level promises: each conversation handed to a person gets a
-//! first-response deadline (`[sla] first_response_minutes`, or its
-//! segment's) and, when a target is set, a resolution deadline
-//! (`resolution_minutes`); this watcher tells agents when one is close and
-//! when one is missed.
+//! The service-level watcher: tells agents when a conversation's promise
+//! (`crate::service_levels::sla`) is close to breaking and when it broke.
 //!
 //! Every `check_secs` it looks at the conversations waiting for or owned
 //! by a person. When 80% of a promise's time is used without an agent's
@@ -11,17 +8,18 @@
 //! supervisors. The worse of the two promises counts, and each state is
 //! announced once (recorded on the conversation), so a restart does not
 //! announce it again. Deadlines and 80% marks are set at the hand-off in
-//! business time (see [`crate::dispatcher::promise`]).
+//! business time (see `crate::service_levels::sla::promise`).
 
-use crate::config::SlaConfig;
-use crate::conversation::{Actor, Conversations, Request};
+use crate::conversation::Actor;
+use crate::core::conversations::{Conversations, Request};
+use crate::core::shutdown::Shutdown;
 use crate::model::{Conversation, ConversationStatus, SlaState};
+use crate::service_levels::sla::SlaConfig;
 use crate::store::{Store, StoreError, UpdateError};
 use chrono::Utc;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// Conversations of one status looked at per check.
 const SCAN_LIMIT: usize = 10_000;
@@ -32,7 +30,7 @@ pub async fn run(
     store: Arc<dyn Store>,
     conversations: Conversations,
     config: SlaConfig,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: Shutdown,
 ) {
     let client = reqwest::Client::builder()
         .timeout(WEBHOOK_TIMEOUT)
@@ -44,7 +42,7 @@ pub async fn run(
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(config.check_secs)) => {}
-            _ = crate::app::stopped(&mut shutdown) => return,
+            _ = shutdown.stopped() => return,
         }
     }
 }
@@ -119,59 +117,5 @@ async fn notify(client: &reqwest::Client, hook: &str, conversation: &Conversatio
         Ok(r) if r.status().is_success() => {}
         Ok(r) => tracing::warn!(status = %r.status(), "The SLA breach webhook refused the notice."),
         Err(error) => tracing::warn!(%error, "Could not post to the SLA breach webhook."),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::model::{Sla, SlaState};
-    use chrono::{Duration, Utc};
-
-    #[test]
-    fn a_promise_is_ok_then_near_at_80_percent_then_breached_or_met() {
-        let start = Utc::now();
-        let sla = |answered: Option<i64>| Sla {
-            started_at: start,
-            first_response_due: start + Duration::minutes(60),
-            first_response_near: None,
-            first_response_at: answered.map(|m| start + Duration::minutes(m)),
-            resolution_due: None,
-            resolution_near: None,
-            resolved_at: None,
-            announced: SlaState::Ok,
-        };
-        let at = |m: i64| start + Duration::minutes(m);
-        assert_eq!(sla(None).state(at(47)), SlaState::Ok);
-        assert_eq!(sla(None).state(at(48)), SlaState::Near);
-        assert_eq!(sla(None).state(at(61)), SlaState::Breached);
-        assert_eq!(sla(Some(30)).state(at(90)), SlaState::Met);
-        assert_eq!(sla(Some(75)).state(at(90)), SlaState::Breached);
-    }
-
-    #[test]
-    fn the_stored_near_mark_counts_and_the_worse_promise_wins() {
-        let start = Utc::now();
-        let at = |m: i64| start + Duration::minutes(m);
-        // Business time: 80% of the hour is reached only at minute 600
-        // (the office closed in between).
-        let mut sla = Sla {
-            started_at: start,
-            first_response_due: at(700),
-            first_response_near: Some(at(600)),
-            first_response_at: None,
-            resolution_due: Some(at(2000)),
-            resolution_near: Some(at(1900)),
-            resolved_at: None,
-            announced: SlaState::Ok,
-        };
-        assert_eq!(sla.state(at(560)), SlaState::Ok, "not 80% of wall-clock");
-        assert_eq!(sla.state(at(600)), SlaState::Near);
-        sla.first_response_at = Some(at(650));
-        assert_eq!(sla.first_response_state(at(900)), SlaState::Met);
-        assert_eq!(sla.state(at(900)), SlaState::Ok, "resolution still running");
-        assert_eq!(sla.state(at(1950)), SlaState::Near);
-        assert_eq!(sla.state(at(2001)), SlaState::Breached);
-        sla.resolved_at = Some(at(1500));
-        assert_eq!(sla.state(at(3000)), SlaState::Met, "both kept");
     }
 }

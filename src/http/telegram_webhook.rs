@@ -3,8 +3,8 @@
 //! `X-Telegram-Bot-Api-Secret-Token`. The update is stored and flushed
 //! before the 200; any failure answers non-2xx, and Telegram retries.
 
-use crate::app::App;
 use crate::http::error::AppError;
+use crate::http::state::App;
 use crate::secrets;
 use axum::Router;
 use axum::body::Bytes;
@@ -49,9 +49,9 @@ async fn receive(
             "wrong or missing secret token",
         ));
     }
-    let update = super::parse::read_update(&body)
+    let update = crate::channels::telegram::parse::read_update(&body)
         .map_err(|e| AppError::bad_request("invalid_update", e.to_string()))?;
-    super::poll::take_in(bot, &app.inbox, &update)
+    crate::channels::telegram::poll::take_in(bot, &app.inbox, &update)
         .await
         .map_err(|_| AppError::unavailable("the update could not be stored; retry"))?;
     Ok(StatusCode::OK)

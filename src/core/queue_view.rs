@@ -8,10 +8,11 @@
 //! a burst of changes (thousands of mails handed off) one pass per
 //! [`MIN_INTERVAL`], not one per change.
 
-use crate::events::{EventKind, Events};
+use crate::core::events::{EventKind, Events};
+use crate::core::shutdown::Shutdown;
 use crate::model::ConversationId;
+use crate::service_levels::waiting;
 use crate::store::{Store, StoreError};
-use crate::waiting;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{broadcast, watch};
@@ -53,7 +54,7 @@ pub async fn run(
     events: Arc<Events>,
     minutes_per_customer: u32,
     view: watch::Sender<Places>,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: Shutdown,
 ) {
     let mut changes = events.subscribe();
     loop {
@@ -70,7 +71,7 @@ pub async fn run(
         loop {
             let change = tokio::select! {
                 change = changes.recv() => change,
-                _ = crate::app::stopped(&mut shutdown) => return,
+                _ = shutdown.stopped() => return,
             };
             match change {
                 Ok(e)
@@ -92,7 +93,7 @@ pub async fn run(
         // Changes arriving meanwhile are covered by the next pass.
         tokio::select! {
             _ = tokio::time::sleep_until(pass + MIN_INTERVAL) => {}
-            _ = crate::app::stopped(&mut shutdown) => return,
+            _ = shutdown.stopped() => return,
         }
         while !matches!(
             changes.try_recv(),

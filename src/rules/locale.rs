@@ -8,7 +8,28 @@
 //! English. Shorter text ("ok", "thanks!") keeps the conversation's current
 //! locale.
 
+use serde::Deserialize;
 use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocaleConfig {
+    /// Used when the customer's language is not detected confidently.
+    #[serde(default = "default_locale")]
+    pub default: String,
+}
+
+impl Default for LocaleConfig {
+    fn default() -> Self {
+        Self {
+            default: default_locale(),
+        }
+    }
+}
+
+fn default_locale() -> String {
+    "en".into()
+}
 
 /// The locale for a reply to `text`, among `supported`; `current` otherwise.
 pub fn detect(text: &str, supported: &BTreeSet<String>, current: &str) -> String {

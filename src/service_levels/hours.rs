@@ -6,9 +6,26 @@
 //! deadlines count only open time: a 60-minute promise made on Friday at
 //! 17:30, closing at 18:00, falls due on Monday at 09:30.
 
-use crate::config::BusinessHoursConfig;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
+use serde::Deserialize;
+
+/// Opening hours per weekday (`"09:00-18:00"` or `"closed"`; a day left
+/// out is closed), in a named time zone, with holidays (`"2026-12-25"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHoursConfig {
+    pub timezone: String,
+    pub monday: Option<String>,
+    pub tuesday: Option<String>,
+    pub wednesday: Option<String>,
+    pub thursday: Option<String>,
+    pub friday: Option<String>,
+    pub saturday: Option<String>,
+    pub sunday: Option<String>,
+    #[serde(default)]
+    pub holidays: Vec<String>,
+}
 
 /// Days looked ahead for the next opening before giving up (a config
 /// with every day closed, or months of holidays).

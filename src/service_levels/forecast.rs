@@ -5,16 +5,18 @@
 //! the bot), counted by hour of the week in the report's time zone and
 //! averaged over `[reports] staffing_weeks`. The handling time is the mean
 //! agent handling time measured in the same weeks (see
-//! [`crate::reports::handling_of`]). For every target (`[sla]`, and each
-//! segment with its own), [`crate::staffing::agents_needed`] (Erlang C)
+//! [`crate::service_levels::reports::handling_of`]). For every target (`[sla]`, and each
+//! segment with its own), [`crate::service_levels::staffing::agents_needed`] (Erlang C)
 //! gives the agents that answer `[reports] service_level` of the arrivals
 //! within it. Until a handling time has been measured, only the hours
 //! without arrivals have a forecast (none needed).
 
-use crate::config::Config;
 use crate::model::ConversationStatus;
-use crate::reports::{by_conversation, handling_of};
-use crate::staffing::agents_needed;
+use crate::service_levels::reports::ReportsConfig;
+use crate::service_levels::reports::{by_conversation, handling_of};
+use crate::service_levels::segments::SegmentConfig;
+use crate::service_levels::sla::SlaConfig;
+use crate::service_levels::staffing::agents_needed;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
@@ -105,15 +107,15 @@ pub fn plan(
 }
 
 /// The first-response targets the config names, in seconds.
-pub fn targets(config: &Config) -> Vec<(String, f64)> {
+pub fn targets(sla: Option<&SlaConfig>, segments: &[SegmentConfig]) -> Vec<(String, f64)> {
     let mut targets = Vec::new();
-    if let Some(sla) = &config.sla {
+    if let Some(sla) = sla {
         targets.push((
             "default".to_string(),
             f64::from(sla.first_response_minutes) * 60.0,
         ));
     }
-    for segment in &config.segments {
+    for segment in segments {
         if let Some(minutes) = segment.first_response_minutes {
             targets.push((segment.name.clone(), f64::from(minutes) * 60.0));
         }
@@ -124,11 +126,12 @@ pub fn targets(config: &Config) -> Vec<(String, f64)> {
 /// The forecast from the store's status log of the last weeks.
 pub fn from_store(
     store: &dyn Store,
-    config: &Config,
+    reports: &ReportsConfig,
+    targets: &[(String, f64)],
     zone: Tz,
     now: DateTime<Utc>,
 ) -> Result<Forecast, StoreError> {
-    let weeks = config.reports.staffing_weeks;
+    let weeks = reports.staffing_weeks;
     let since = now - chrono::Duration::weeks(i64::from(weeks));
     let changes = store.status_changes_since(since)?;
     let handoffs: Vec<DateTime<Utc>> = changes
@@ -151,8 +154,8 @@ pub fn from_store(
         &handlings,
         weeks,
         zone,
-        config.reports.service_level,
-        &targets(config),
+        reports.service_level,
+        targets,
     ))
 }
 

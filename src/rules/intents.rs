@@ -9,7 +9,7 @@
 //! Chinese text.
 
 use crate::assets;
-use crate::pattern_set::PatternSet;
+use crate::rules::pattern_set::PatternSet;
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::BTreeMap;

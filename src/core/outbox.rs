@@ -17,10 +17,11 @@
 //! with no turn free are passed over, so they hold up no other channel.
 
 #[cfg(doc)]
-use crate::channels::Channel;
-use crate::channels::{Channels, SendError};
-use crate::events::{EventKind, Events};
-use crate::live::LiveUpdates;
+use crate::core::channel::Channel;
+use crate::core::channel::{Channels, SendError};
+use crate::core::events::{EventKind, Events};
+use crate::core::live::LiveUpdates;
+use crate::core::shutdown::Shutdown;
 use crate::model::{ChannelKind, ConversationId};
 use crate::model::{Delivery, OutboxEntry};
 use crate::store::{Store, StoreError};
@@ -28,7 +29,7 @@ use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 /// Deliveries running at once, across all conversations.
 const MAX_IN_FLIGHT: usize = 64;
@@ -127,7 +128,7 @@ impl Outbox {
     }
 
     /// Runs the worker until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self, mut shutdown: Shutdown) {
         loop {
             let started = self.start_due();
             let pause = match (started, self.shared.store.next_outbox_due()) {
@@ -145,7 +146,7 @@ impl Outbox {
             tokio::select! {
                 _ = self.shared.wake.notified() => {}
                 _ = tokio::time::sleep(pause) => {}
-                _ = crate::app::stopped(&mut shutdown) => return,
+                _ = shutdown.stopped() => return,
             }
         }
     }
@@ -318,11 +319,11 @@ impl Shared {
             self.live.publish(&conversation.customer.key(), message.seq);
             let kind = match message.delivery {
                 Some(Delivery::Failed { .. }) => {
-                    crate::metrics::delivery_failed(channel);
+                    crate::core::metrics::delivery_failed(channel);
                     EventKind::DeliveryFailed
                 }
                 _ => {
-                    crate::metrics::reply_delivered(channel, entry.reason);
+                    crate::core::metrics::reply_delivered(channel, entry.reason);
                     EventKind::Delivered
                 }
             };
@@ -335,8 +336,8 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::Channel;
     use crate::conversation::{intake::take_in, turn::after_turn};
+    use crate::core::channel::Channel;
     use crate::model::{Conversation, CustomerAddress, InboundMessage, OutboundReason};
     use crate::store::sled::SledStore;
     use crate::store::{NewConversation, PendingTurn, TurnOutcome};
@@ -443,7 +444,7 @@ mod tests {
             Arc::new(LiveUpdates::default()),
             Arc::new(Events::default()),
         );
-        let (stop, shutdown) = watch::channel(false);
+        let (stop, shutdown) = Shutdown::channel();
         let worker = tokio::spawn(outbox.run(shutdown));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while store.messages_after(web, 0, 10).expect("transcript").len() < 2 {
@@ -453,7 +454,7 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let _ = stop.send(true);
+        stop.stop();
         let _ = worker.await;
     }
 

@@ -1,0 +1,17 @@
+//! The message path: the inbox takes customer messages in, the dispatcher
+//! answers each turn, the outbox delivers through the channels, and the
+//! conversation service applies agents' changes; live updates, agent
+//! events and places in line tell the people watching.
+
+pub mod agents;
+pub mod channel;
+pub mod conversations;
+pub mod dispatcher;
+pub mod events;
+pub mod inbox;
+pub mod live;
+pub mod metrics;
+pub mod outbox;
+pub mod queue_view;
+pub mod shutdown;
+pub mod sla_watch;
