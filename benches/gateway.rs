@@ -36,7 +36,7 @@ use frontdesk::conversation::{intake::take_in, turn::after_turn};
 use frontdesk::model::{CustomerAddress, InboundMessage};
 use frontdesk::rules::intents::IntentSet;
 use frontdesk::store::sled::SledStore;
-use frontdesk::store::{NewConversation, Store};
+use frontdesk::store::{ConversationStore, NewConversation, Store};
 use regex::Regex;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -324,7 +324,7 @@ async fn bench_email(scale: &Scale) -> String {
     let gateway = frontdesk::app::start(config).await.expect("gateway");
     let store = gateway.store();
     let deadline = Instant::now() + Duration::from_secs(900);
-    while store.conversation_count().expect("count") < n as u64 {
+    while store.conversation_count().await.expect("count") < n as u64 {
         assert!(Instant::now() < deadline, "intake did not finish");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -484,7 +484,7 @@ async fn bench_intake(scale: &Scale) -> String {
         let s = s.clone();
         let new = new.clone();
         async move {
-            s.accept(&inbound(i), &new, take_in).expect("accept");
+            s.accept(&inbound(i), &new, &take_in).await.expect("accept");
             s.sync().await.is_ok()
         }
     })
@@ -1021,7 +1021,8 @@ async fn bench_startup_memory(scale: &Scale) -> String {
         for i in 0..scale.stored {
             // One customer each: `stored` conversations, not messages.
             let accepted = store
-                .accept(&inbound_from(i, i), &new, take_in)
+                .accept(&inbound_from(i, i), &new, &take_in)
+                .await
                 .expect("accept");
             store
                 .record_turn(
@@ -1035,8 +1036,9 @@ async fn bench_startup_memory(scale: &Scale) -> String {
                         replies: Vec::new(),
                         sla: None,
                     },
-                    after_turn,
+                    &after_turn,
                 )
+                .await
                 .expect("turn");
         }
         store.sync().await.expect("sync");

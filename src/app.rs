@@ -205,7 +205,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         DISPATCH_WORKERS,
     );
 
-    let pending = store.pending_turns()?;
+    let pending = store.pending_turns().await?;
     if !pending.is_empty() {
         tracing::info!(
             turns = pending.len(),

@@ -18,9 +18,9 @@ const PASSWORD: &str = "correct horse battery";
 
 async fn gateway_with_agents() -> (TestGateway, AgentLogin, AgentLogin, AgentLogin) {
     let gw = TestGateway::start().await;
-    gw.add_agent("ann", PASSWORD, Role::Agent);
-    gw.add_agent("bob", PASSWORD, Role::Agent);
-    gw.add_agent("boss", PASSWORD, Role::Admin);
+    gw.add_agent("ann", PASSWORD, Role::Agent).await;
+    gw.add_agent("bob", PASSWORD, Role::Agent).await;
+    gw.add_agent("boss", PASSWORD, Role::Admin).await;
     let ann = gw.login("ann", PASSWORD).await;
     let bob = gw.login("bob", PASSWORD).await;
     let boss = gw.login("boss", PASSWORD).await;
@@ -76,7 +76,7 @@ async fn every_agent_route_but_login_answers_401_without_credentials() {
 #[tokio::test]
 async fn login_and_logout() {
     let gw = TestGateway::start().await;
-    gw.add_agent("ann", PASSWORD, Role::Agent);
+    gw.add_agent("ann", PASSWORD, Role::Agent).await;
     let wrong = gw
         .http
         .post(gw.url("/api/v1/agent/login"))
@@ -170,6 +170,7 @@ async fn cookie_writes_need_the_csrf_token() {
     let detail = gw
         .store()
         .conversation(id.parse().expect("id"))
+        .await
         .expect("read")
         .expect("exists");
     assert_eq!(
@@ -187,7 +188,7 @@ async fn cookie_writes_need_the_csrf_token() {
 #[tokio::test]
 async fn repeated_failed_logins_are_slowed_down() {
     let gw = TestGateway::start().await;
-    gw.add_agent("ann", PASSWORD, Role::Agent);
+    gw.add_agent("ann", PASSWORD, Role::Agent).await;
     let attempt = |password: &'static str| {
         gw.http
             .post(gw.url("/api/v1/agent/login"))
@@ -226,12 +227,17 @@ async fn two_agents_claiming_at_once_one_wins() {
         let stored = gw
             .store()
             .conversation(id.parse().expect("id"))
+            .await
             .expect("read")
             .expect("exists");
         assert_eq!(stored.assigned_agent.as_deref(), Some(winner));
     }
     assert!(
-        gw.store().waiting_queue(10).expect("queue").is_empty(),
+        gw.store()
+            .waiting_queue(10)
+            .await
+            .expect("queue")
+            .is_empty(),
         "claimed conversations leave the queue"
     );
 }
@@ -324,8 +330,9 @@ async fn a_queued_bot_answer_is_not_sent_after_an_agent_claims() {
                 segment: None,
                 tags: Vec::new(),
             },
-            take_in,
+            &take_in,
         )
+        .await
         .expect("accept");
     let now = Utc::now();
     store
@@ -354,8 +361,9 @@ async fn a_queued_bot_answer_is_not_sent_after_an_agent_claims() {
                 }],
                 sla: None,
             },
-            after_turn,
+            &after_turn,
         )
+        .await
         .expect("record");
     let id = accepted.conversation.id;
     let (status, _) = gw
@@ -369,14 +377,14 @@ async fn a_queued_bot_answer_is_not_sent_after_an_agent_claims() {
     assert_eq!(status, 200);
     // The outbox idles up to 5 s when nothing woke it; wait for it to act.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !store.outbox_of(id).expect("outbox").is_empty() {
+    while !store.outbox_of(id).await.expect("outbox").is_empty() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the outbox never handled the entry"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let transcript = store.messages_after(id, 0, 10).expect("read");
+    let transcript = store.messages_after(id, 0, 10).await.expect("read");
     assert_eq!(
         transcript.len(),
         1,
@@ -437,6 +445,7 @@ async fn a_customer_message_reopens_resolved_and_wakes_pending() {
     let c = gw
         .store()
         .conversation(id.parse().expect("id"))
+        .await
         .expect("read")
         .expect("exists");
     assert_eq!(
@@ -454,6 +463,7 @@ async fn a_customer_message_reopens_resolved_and_wakes_pending() {
     let c = gw
         .store()
         .conversation(id.parse().expect("id"))
+        .await
         .expect("read")
         .expect("exists");
     assert_eq!(
@@ -643,6 +653,7 @@ async fn canned_responses_are_admin_managed_and_rendered_per_conversation() {
     let ticket = gw
         .store()
         .conversation(id.parse().expect("id"))
+        .await
         .expect("read")
         .expect("exists")
         .ticket;
@@ -694,8 +705,9 @@ async fn a_reply_that_cannot_be_delivered_is_marked_for_agents() {
                 segment: None,
                 tags: Vec::new(),
             },
-            take_in,
+            &take_in,
         )
+        .await
         .expect("accept");
     let id = accepted.conversation.id;
     let mut events = gw
@@ -866,6 +878,7 @@ async fn the_quoted_wait_follows_how_fast_agents_have_been_picking_up() {
     let pickups = gw
         .store()
         .pickups_since(Utc::now() - chrono::Duration::hours(1))
+        .await
         .expect("pickups");
     assert_eq!(pickups.len(), 3);
     // Three pickups in the last hour: one every 20 minutes.
@@ -904,10 +917,11 @@ async fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Valu
 
 /// Moves a conversation's first-response clock: started `ago` minutes ago,
 /// due in `left` minutes (negative: already past).
-fn shift_sla(gw: &TestGateway, id: &str, ago: i64, left: i64) {
+async fn shift_sla(gw: &TestGateway, id: &str, ago: i64, left: i64) {
     let store = gw.store();
     let mut c = store
         .conversation(id.parse().expect("uuid"))
+        .await
         .expect("read")
         .expect("stored");
     let now = Utc::now();
@@ -918,6 +932,7 @@ fn shift_sla(gw: &TestGateway, id: &str, ago: i64, left: i64) {
         Some(sla.started_at + (sla.first_response_due - sla.started_at) * 8 / 10);
     store
         .import(frontdesk::store::ExportRecord::Conversation(c))
+        .await
         .expect("rewrite");
 }
 
@@ -932,12 +947,13 @@ async fn a_resolution_promise_is_set_at_the_hand_off_and_kept_by_resolving() {
         })
     })
     .await;
-    gw.add_agent("ann", PASSWORD, Role::Agent);
+    gw.add_agent("ann", PASSWORD, Role::Agent).await;
     let ann = gw.login("ann", PASSWORD).await;
     let (_, id) = waiting_customer(&gw, "my lamp flickers").await;
     let sla = gw
         .store()
         .conversation(id.parse().expect("uuid"))
+        .await
         .expect("read")
         .expect("stored")
         .sla
@@ -989,18 +1005,19 @@ async fn a_missed_first_response_deadline_is_flagged_and_posted_to_the_webhook_o
         })
     })
     .await;
-    gw.add_agent("ann", PASSWORD, Role::Agent);
+    gw.add_agent("ann", PASSWORD, Role::Agent).await;
     let ann = gw.login("ann", PASSWORD).await;
     let (_, id) = waiting_customer(&gw, "my lamp flickers").await;
-    let sla_of = |gw: &TestGateway| {
+    let sla_of = async |gw: &TestGateway| {
         let c = gw
             .store()
             .conversation(id.parse().expect("uuid"))
+            .await
             .expect("read")
             .expect("stored");
         c.sla.expect("sla")
     };
-    let sla = sla_of(&gw);
+    let sla = sla_of(&gw).await;
     let promised = sla.first_response_due - sla.started_at;
     assert!(
         (promised - chrono::Duration::minutes(60))
@@ -1015,9 +1032,9 @@ async fn a_missed_first_response_deadline_is_flagged_and_posted_to_the_webhook_o
     assert_eq!(list["conversations"][0]["sla"]["state"], "ok", "{list}");
 
     // 55 of 60 minutes used: near.
-    shift_sla(&gw, &id, 55, 5);
+    shift_sla(&gw, &id, 55, 5).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while sla_of(&gw).announced != frontdesk::model::SlaState::Near {
+    while sla_of(&gw).await.announced != frontdesk::model::SlaState::Near {
         assert!(
             tokio::time::Instant::now() < deadline,
             "near was not announced"
@@ -1031,7 +1048,7 @@ async fn a_missed_first_response_deadline_is_flagged_and_posted_to_the_webhook_o
     assert!(posted.lock().expect("lock").is_empty(), "near is no breach");
 
     // Past the deadline: breached, posted once.
-    shift_sla(&gw, &id, 61, -1);
+    shift_sla(&gw, &id, 61, -1).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while posted.lock().expect("lock").is_empty() {
         assert!(tokio::time::Instant::now() < deadline, "no webhook call");
@@ -1061,7 +1078,7 @@ async fn a_missed_first_response_deadline_is_flagged_and_posted_to_the_webhook_o
         )
         .await;
     assert_eq!(status, 202);
-    let sla = sla_of(&gw);
+    let sla = sla_of(&gw).await;
     assert!(sla.first_response_at.is_some());
     assert_eq!(sla.state(Utc::now()), frontdesk::model::SlaState::Breached);
 }
@@ -1123,7 +1140,7 @@ async fn a_waiting_web_customer_sees_their_place_in_line_move_live() {
 #[tokio::test]
 async fn the_summary_report_matches_a_scripted_day_counted_by_hand() {
     let gw = TestGateway::start_with(|c| c.sla = Some(crate::support::sla(60))).await;
-    gw.add_agent("ann", PASSWORD, Role::Agent);
+    gw.add_agent("ann", PASSWORD, Role::Agent).await;
     let ann = gw.login("ann", PASSWORD).await;
     let started = Utc::now() - chrono::Duration::seconds(1);
     // A: answered by the bot alone.
@@ -1268,19 +1285,20 @@ async fn an_agent_tag_moves_a_customer_into_its_segment_and_up_the_queue() {
         c.segments = vec![crate::support::tagged_segment("key-accounts", 20, "vip")];
     })
     .await;
-    gw.add_agent("ann", PASSWORD, Role::Agent);
+    gw.add_agent("ann", PASSWORD, Role::Agent).await;
     let ann = gw.login("ann", PASSWORD).await;
     let (_, first) = waiting_customer(&gw, "my lamp flickers").await;
     let (_, second) = waiting_customer(&gw, "my chair wobbles").await;
-    let queue = || {
+    let queue = async || {
         gw.store()
             .waiting_queue(10)
+            .await
             .expect("queue")
             .iter()
             .map(|id| id.to_string())
             .collect::<Vec<_>>()
     };
-    assert_eq!(queue(), vec![first.clone(), second.clone()]);
+    assert_eq!(queue().await, vec![first.clone(), second.clone()]);
     let tag = |id: String, tags: Value| {
         let (gw, ann) = (&gw, &ann);
         async move {
@@ -1297,24 +1315,28 @@ async fn an_agent_tag_moves_a_customer_into_its_segment_and_up_the_queue() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["conversation"]["tags"], json!(["eu", "vip"]));
     assert_eq!(body["conversation"]["segment"], "key-accounts");
-    assert_eq!(queue(), vec![second.clone(), first.clone()], "served first");
+    assert_eq!(
+        queue().await,
+        vec![second.clone(), first.clone()],
+        "served first"
+    );
     // Bad tags are refused and change nothing.
     for bad in [json!(["VIP"]), json!(["a b"]), json!([""]), json!("vip")] {
         let (status, body) = tag(second.clone(), bad.clone()).await;
         assert!(status == 400 || status == 422, "{bad}: {status} {body}");
     }
-    assert_eq!(queue(), vec![second.clone(), first.clone()]);
+    assert_eq!(queue().await, vec![second.clone(), first.clone()]);
     // Untagged: back in its segment-less place.
     let (status, body) = tag(second.clone(), json!([])).await;
     assert_eq!(status, 200);
     assert_eq!(body["conversation"]["segment"], Value::Null);
-    assert_eq!(queue(), vec![first, second]);
+    assert_eq!(queue().await, vec![first, second]);
 }
 
 #[tokio::test]
 async fn the_staffing_forecast_counts_hand_offs_by_hour_of_the_week() {
     let gw = TestGateway::start_with(|c| c.sla = Some(crate::support::sla(60))).await;
-    gw.add_agent("ann", PASSWORD, Role::Agent);
+    gw.add_agent("ann", PASSWORD, Role::Agent).await;
     let ann = gw.login("ann", PASSWORD).await;
     let (_, first) = waiting_customer(&gw, "my lamp flickers").await;
     waiting_customer(&gw, "my chair wobbles").await;
@@ -1388,7 +1410,7 @@ async fn after_a_resolution_the_customer_is_asked_once_and_the_answers_are_recor
         })
     })
     .await;
-    gw.add_agent("ann", PASSWORD, Role::Agent);
+    gw.add_agent("ann", PASSWORD, Role::Agent).await;
     let ann = gw.login("ann", PASSWORD).await;
     let (session, id) = waiting_customer(&gw, "my lamp flickers").await;
     let call = |path: String, body: Option<Value>| {
@@ -1442,6 +1464,7 @@ async fn after_a_resolution_the_customer_is_asked_once_and_the_answers_are_recor
     let store = gw.store();
     let conversation = store
         .conversation(id.parse().expect("uuid"))
+        .await
         .expect("read")
         .expect("stored");
     assert_eq!(
@@ -1451,6 +1474,7 @@ async fn after_a_resolution_the_customer_is_asked_once_and_the_answers_are_recor
     );
     let ratings: Vec<(frontdesk::model::SurveyKind, u8)> = store
         .messages_after(conversation.id, 0, 20)
+        .await
         .expect("transcript")
         .iter()
         .filter_map(|m| m.rating.map(|r| (r.kind, r.score)))
@@ -1490,11 +1514,13 @@ async fn after_a_resolution_the_customer_is_asked_once_and_the_answers_are_recor
     );
     let c = store
         .conversation(conversation.id)
+        .await
         .expect("read")
         .expect("stored");
     assert_eq!(c.status, frontdesk::model::ConversationStatus::Resolved);
     let commented: Vec<String> = store
         .messages_after(conversation.id, 0, 20)
+        .await
         .expect("transcript")
         .into_iter()
         .filter(|m| m.survey_comment)
@@ -1517,6 +1543,7 @@ async fn after_a_resolution_the_customer_is_asked_once_and_the_answers_are_recor
     loop {
         let c = store
             .conversation(conversation.id)
+            .await
             .expect("read")
             .expect("stored");
         if c.status != frontdesk::model::ConversationStatus::Resolved {

@@ -84,11 +84,12 @@ async fn widget_answers_a_question_in_the_browser_and_renders_customer_text_as_t
     assert_eq!(count, json!(4), "history shown once after reload");
 
     // The server agrees: one conversation, four entries.
-    let queue = gw.store().waiting_queue(10).expect("queue");
+    let queue = gw.store().waiting_queue(10).await.expect("queue");
     assert_eq!(queue.len(), 1, "the unknown question was handed off");
     let messages = gw
         .store()
         .messages_after(queue[0], 0, 10)
+        .await
         .expect("messages");
     assert_eq!(messages.len(), 4);
 }
@@ -214,7 +215,8 @@ async fn console_agent_sees_the_queue_live_claims_replies_and_reads_customer_tex
         "ann",
         "correct horse battery",
         frontdesk::model::Role::Agent,
-    );
+    )
+    .await;
     let mut browser = Browser::launch().await;
 
     // The agent signs in.
@@ -385,7 +387,8 @@ async fn the_reports_page_shows_the_week_in_figures_and_a_chart() {
         "ann",
         "correct horse battery",
         frontdesk::model::Role::Agent,
-    );
+    )
+    .await;
     // Two web conversations: one answered by the bot, one waiting.
     let s = gw.session().await;
     gw.post(&s, "1", "Where is my order?").await;
@@ -431,6 +434,7 @@ async fn the_reports_page_shows_the_week_in_figures_and_a_chart() {
     let waiting = gw
         .store()
         .waiting_queue(1)
+        .await
         .expect("queue")
         .first()
         .copied()

@@ -504,6 +504,7 @@ async fn every_channel_survives_ten_kills_with_nothing_lost_or_stored_twice() {
             }
             Ok(())
         })
+        .await
         .expect("export");
     let count = |channel: &str| stored.keys().filter(|(c, _)| c == channel).count();
     let twice = stored.values().filter(|n| **n > 1).count();

@@ -9,7 +9,7 @@ use crate::support::{AgentLogin, TestGateway};
 use frontdesk::model::{
     Author, ConversationStatus, CustomerAddress, Delivery, Handling, Message, Role,
 };
-use frontdesk::store::Store;
+use frontdesk::store::{ChannelStateStore, Store};
 use reqwest::Method;
 use serde_json::json;
 use std::sync::Arc;
@@ -56,25 +56,29 @@ fn customer(address: &str) -> CustomerAddress {
     }
 }
 
-fn transcript(store: &Arc<dyn Store>, address: &str) -> Vec<Message> {
+async fn transcript(store: &Arc<dyn Store>, address: &str) -> Vec<Message> {
     let c = store
         .conversation_of(&customer(address))
+        .await
         .expect("read")
         .expect("conversation");
-    store.messages_after(c.id, 0, 100).expect("transcript")
+    store
+        .messages_after(c.id, 0, 100)
+        .await
+        .expect("transcript")
 }
 
 /// Waits until `check` holds on the store (or 15 s pass).
-async fn eventually(what: &str, check: impl Fn() -> bool) {
+async fn eventually(what: &str, check: impl AsyncFn() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !check() {
+    while !check().await {
         assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 async fn agent(gw: &TestGateway) -> AgentLogin {
-    gw.add_agent("ann", "ann-password", Role::Agent);
+    gw.add_agent("ann", "ann-password", Role::Agent).await;
     gw.login("ann", "ann-password").await
 }
 
@@ -113,6 +117,7 @@ async fn a_mail_gets_one_threaded_ack_replies_join_it_and_the_agent_answers_in_t
     let conversation = gw
         .store()
         .conversation_of(&customer(ALICE))
+        .await
         .expect("read")
         .expect("conversation");
     let ticket = conversation.ticket;
@@ -146,11 +151,11 @@ async fn a_mail_gets_one_threaded_ack_replies_join_it_and_the_agent_answers_in_t
     );
     mail_server.send(ALICE, SUPPORT, &reply).await;
     let store = gw.store();
-    eventually("the reply is stored", || {
-        transcript(&store, ALICE).len() >= 3
+    eventually("the reply is stored", async || {
+        transcript(&store, ALICE).await.len() >= 3
     })
     .await;
-    let messages = transcript(&store, ALICE);
+    let messages = transcript(&store, ALICE).await;
     let customer_lines: Vec<&str> = messages
         .iter()
         .filter(|m| m.author == Author::Customer)
@@ -163,9 +168,10 @@ async fn a_mail_gets_one_threaded_ack_replies_join_it_and_the_agent_answers_in_t
             "The tracking page shows nothing at all."
         ]
     );
-    eventually("the follow-up waits for a person", || {
+    eventually("the follow-up waits for a person", async || {
         store
             .conversation_of(&customer(ALICE))
+            .await
             .ok()
             .flatten()
             .is_some_and(|c| c.status == ConversationStatus::Waiting)
@@ -248,9 +254,10 @@ async fn out_of_office_lists_and_bounces_are_never_answered_and_a_bounce_marks_t
         .send("mailer-daemon@mx.customer.test", SUPPORT, &bounce)
         .await;
 
-    eventually("the bounce marks our delivery failed", || {
+    eventually("the bounce marks our delivery failed", async || {
         store
             .conversation_of(&customer(ALICE))
+            .await
             .ok()
             .flatten()
             .is_some_and(|c| c.undelivered)
@@ -274,7 +281,7 @@ async fn out_of_office_lists_and_bounces_are_never_answered_and_a_bounce_marks_t
             .is_empty(),
         "no answer to a bounce"
     );
-    let messages = transcript(&store, ALICE);
+    let messages = transcript(&store, ALICE).await;
     let ack = messages
         .iter()
         .find(|m| m.author == Author::Bot)
@@ -300,7 +307,7 @@ async fn out_of_office_lists_and_bounces_are_never_answered_and_a_bounce_marks_t
         ]
     );
     // The list post opened a conversation of its own, and got nothing.
-    let list = transcript(&store, "deals@lists.test");
+    let list = transcript(&store, "deals@lists.test").await;
     assert_eq!(list.len(), 1, "stored, unanswered: {list:?}");
     assert_eq!(list[0].handling, silent("mailing_list"));
 }
@@ -355,7 +362,7 @@ async fn answer_one_then_rewind(mail_server: &MailServer, name: &str, value: i64
     let _ = session.logout().await;
     {
         let store = frontdesk::store::sled::SledStore::open(&data_path).expect("open store");
-        store.set_cursor(name, value).expect("rewind");
+        store.set_cursor(name, value).await.expect("rewind");
         store.sync().await.expect("sync");
     }
     let gw = gateway_in(mail_server, data).await;
@@ -370,14 +377,14 @@ async fn a_crash_between_storing_and_marking_seen_takes_the_mail_in_exactly_once
     // position before it.
     let gw = answer_one_then_rewind(&mail_server, "email.INBOX.last_uid", 0).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let messages = transcript(&gw.store(), ALICE);
+    let messages = transcript(&gw.store(), ALICE).await;
     let customer_turns = messages
         .iter()
         .filter(|m| m.author == Author::Customer)
         .count();
     assert_eq!(customer_turns, 1, "stored once: {messages:?}");
     assert_eq!(mail_server.mailbox(ALICE).await.len(), 1, "answered once");
-    assert_eq!(gw.store().conversation_count().expect("count"), 1);
+    assert_eq!(gw.store().conversation_count().await.expect("count"), 1);
 }
 
 #[tokio::test]
@@ -411,7 +418,7 @@ async fn the_gateway_reconnects_after_the_imap_server_restarts_and_catches_up() 
         header(&got[0], "In-Reply-To").as_deref(),
         Some("<r2@customer.test>")
     );
-    assert_eq!(gw.store().conversation_count().expect("count"), 2);
+    assert_eq!(gw.store().conversation_count().await.expect("count"), 2);
 }
 
 #[tokio::test]
@@ -424,14 +431,15 @@ async fn a_sender_gets_at_most_three_automatic_replies_a_day() {
     }
     all_taken_in(&mail_server, 5).await;
     let store = gw.store();
-    eventually("five conversations", || {
-        store.conversation_count().is_ok_and(|n| n == 5)
+    eventually("five conversations", async || {
+        store.conversation_count().await.is_ok_and(|n| n == 5)
     })
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(mail_server.mailbox(ALICE).await.len(), 3, "capped at three");
     let waiting = store
         .conversations_with_status(ConversationStatus::Waiting, 10)
+        .await
         .expect("waiting");
     assert_eq!(waiting.len(), 2, "the unanswered two wait for a person");
 }
@@ -452,6 +460,7 @@ async fn a_ticket_tag_threads_for_its_customer_but_not_for_a_stranger() {
     assert_eq!(mail_server.wait_for(ALICE, 1).await.len(), 1);
     let ticket = store
         .conversation_of(&customer(ALICE))
+        .await
         .expect("read")
         .expect("conversation")
         .ticket;
@@ -475,18 +484,18 @@ async fn a_ticket_tag_threads_for_its_customer_but_not_for_a_stranger() {
     )
     .await;
     all_taken_in(&mail_server, 3).await;
-    eventually("both stored", || {
-        store.conversation_count().is_ok_and(|n| n == 2)
+    eventually("both stored", async || {
+        store.conversation_count().await.is_ok_and(|n| n == 2)
     })
     .await;
-    let alice = transcript(&store, ALICE);
+    let alice = transcript(&store, ALICE).await;
     let words: Vec<&str> = alice
         .iter()
         .filter(|m| m.author == Author::Customer)
         .map(|m| m.text.as_str())
         .collect();
     assert_eq!(words, vec!["The zip of my jacket broke.", "Any news?"]);
-    let theirs = transcript(&store, mallory);
+    let theirs = transcript(&store, mallory).await;
     assert_eq!(theirs[0].text, "Send me her address.");
     assert_ne!(theirs[0].conversation_id, alice[0].conversation_id);
 }
@@ -513,6 +522,7 @@ async fn a_customer_an_agent_tagged_keeps_the_tag_and_segment_in_a_new_thread() 
     assert_eq!(mail_server.wait_for(ALICE, 1).await.len(), 1);
     let first = store
         .conversation_of(&customer(ALICE))
+        .await
         .expect("read")
         .expect("conversation");
     assert_eq!(first.segment, None);
@@ -536,12 +546,13 @@ async fn a_customer_an_agent_tagged_keeps_the_tag_and_segment_in_a_new_thread() 
         "Do you ship to Norway?",
     )
     .await;
-    eventually("a second conversation", || {
-        store.conversation_count().is_ok_and(|n| n == 2)
+    eventually("a second conversation", async || {
+        store.conversation_count().await.is_ok_and(|n| n == 2)
     })
     .await;
     let second = store
         .conversation_of(&customer(ALICE))
+        .await
         .expect("read")
         .expect("conversation");
     assert_ne!(second.id, first.id);
@@ -575,6 +586,7 @@ async fn attachments_are_listed_to_agents_and_a_broken_mail_does_not_stop_the_lo
     let store = gw.store();
     let conversation = store
         .conversation_of(&customer(ALICE))
+        .await
         .expect("read")
         .expect("conversation");
     let (status, detail) = gw
@@ -623,16 +635,20 @@ async fn attachments_are_listed_to_agents_and_a_broken_mail_does_not_stop_the_lo
     assert_eq!(status, 404, "only files of this conversation");
 
     // The broken mail became a conversation for a person, not a dead loop.
-    let total = store.conversation_count().expect("count");
+    let total = store.conversation_count().await.expect("count");
     assert_eq!(total, 2);
     let waiting = store
         .conversations_with_status(ConversationStatus::Waiting, 10)
+        .await
         .expect("waiting");
     let broken = waiting
         .iter()
         .find(|c| c.id != conversation.id)
         .expect("the unreadable mail waits for a person");
-    let first = store.messages_after(broken.id, 0, 10).expect("transcript");
+    let first = store
+        .messages_after(broken.id, 0, 10)
+        .await
+        .expect("transcript");
     assert_eq!(first.len(), 1, "and got no reply: {first:?}");
     assert!(
         matches!(first[0].handling, Handling::HumanOnly { .. }),
@@ -668,19 +684,20 @@ async fn a_rebuilt_mailbox_with_a_new_uidvalidity_is_resynced_without_duplicates
         "the old mail not answered twice"
     );
     let store = gw.store();
-    let turns: usize = store
+    let mut turns = 0;
+    for c in store
         .conversations_with_status(ConversationStatus::Bot, 10)
+        .await
         .expect("list")
-        .iter()
-        .map(|c| {
-            store
-                .messages_after(c.id, 0, 10)
-                .expect("transcript")
-                .iter()
-                .filter(|m| m.author == Author::Customer)
-                .count()
-        })
-        .sum();
+    {
+        turns += store
+            .messages_after(c.id, 0, 10)
+            .await
+            .expect("transcript")
+            .iter()
+            .filter(|m| m.author == Author::Customer)
+            .count();
+    }
     assert_eq!(turns, 2, "each mail stored once");
 }
 
@@ -700,15 +717,16 @@ async fn a_reply_the_mail_server_refuses_is_marked_failed_for_the_agents() {
     )
     .await;
     let store = gw.store();
-    eventually("the refused reply is flagged", || {
+    eventually("the refused reply is flagged", async || {
         store
             .conversation_of(&customer(ghost))
+            .await
             .ok()
             .flatten()
             .is_some_and(|c| c.undelivered)
     })
     .await;
-    let messages = transcript(&store, ghost);
+    let messages = transcript(&store, ghost).await;
     let failed = messages
         .iter()
         .find(|m| m.author == Author::Bot)
@@ -721,6 +739,7 @@ async fn a_reply_the_mail_server_refuses_is_marked_failed_for_the_agents() {
     assert!(
         store
             .outbox_of(failed.conversation_id)
+            .await
             .expect("outbox")
             .is_empty(),
         "not retried"
@@ -786,11 +805,11 @@ async fn a_mail_over_the_size_limit_is_imported_by_its_headers_beside_a_normal_o
     .await;
     all_taken_in(&mail_server, 2).await;
     let store = gw.store();
-    eventually("both stored", || {
-        store.conversation_count().is_ok_and(|n| n == 2)
+    eventually("both stored", async || {
+        store.conversation_count().await.is_ok_and(|n| n == 2)
     })
     .await;
-    let big = transcript(&store, bob);
+    let big = transcript(&store, bob).await;
     assert!(
         big[0].text.contains("over the 4000-byte limit")
             && !big[0].text.contains("Here is the log"),
@@ -799,6 +818,7 @@ async fn a_mail_over_the_size_limit_is_imported_by_its_headers_beside_a_normal_o
     );
     let conversation = store
         .conversation(big[0].conversation_id)
+        .await
         .expect("read")
         .expect("stored");
     assert_eq!(
@@ -806,7 +826,10 @@ async fn a_mail_over_the_size_limit_is_imported_by_its_headers_beside_a_normal_o
         Some("Huge log"),
         "the headers are kept"
     );
-    assert_eq!(transcript(&store, ALICE)[0].text, "Where is my order?");
+    assert_eq!(
+        transcript(&store, ALICE).await[0].text,
+        "Where is my order?"
+    );
 }
 
 #[tokio::test]
@@ -829,6 +852,7 @@ async fn the_survey_goes_by_mail_is_answered_by_a_number_and_never_follows_autom
         async move {
             let id = store
                 .conversation_of(&customer(who))
+                .await
                 .expect("read")
                 .expect("stored")
                 .id;
@@ -880,6 +904,7 @@ async fn the_survey_goes_by_mail_is_answered_by_a_number_and_never_follows_autom
         "thanks by mail"
     );
     let rated: Vec<u8> = transcript(&store, ALICE)
+        .await
         .iter()
         .filter_map(|m| m.rating.map(|r| r.score))
         .collect();
@@ -905,8 +930,8 @@ async fn the_survey_goes_by_mail_is_answered_by_a_number_and_never_follows_autom
         "I am away.",
     );
     mail_server.send(bob, SUPPORT, &ooo).await;
-    eventually("the out-of-office is stored", || {
-        transcript(&store, bob).len() >= 3
+    eventually("the out-of-office is stored", async || {
+        transcript(&store, bob).await.len() >= 3
     })
     .await;
     resolve(bob).await;
@@ -946,6 +971,7 @@ async fn an_email_survey_links_to_a_rating_page_that_records_one_rating_with_a_c
     mail_server.wait_for(ALICE, 1).await;
     let id = store
         .conversation_of(&customer(ALICE))
+        .await
         .expect("read")
         .expect("stored")
         .id;
@@ -975,13 +1001,14 @@ async fn an_email_survey_links_to_a_rating_page_that_records_one_rating_with_a_c
     assert_eq!(page.status(), 200);
     let html = page.text().await.expect("html");
     assert!(html.contains("value=\"4\" required checked"), "{html}");
-    let ratings = || {
+    let ratings = async || {
         transcript(&store, ALICE)
+            .await
             .iter()
             .filter_map(|m| m.rating.map(|r| (r.score, m.text.clone())))
             .collect::<Vec<_>>()
     };
-    assert!(ratings().is_empty());
+    assert!(ratings().await.is_empty());
 
     let action = four.split('?').next().expect("path").to_string();
     let post = |form: Vec<(&'static str, &'static str)>| {
@@ -1007,11 +1034,11 @@ async fn an_email_survey_links_to_a_rating_page_that_records_one_rating_with_a_c
     let got = mail_server.wait_for(ALICE, 3).await;
     assert!(body(&got[2]).contains("Thank you"), "thanks by mail");
     assert_eq!(
-        ratings(),
+        ratings().await,
         vec![(4, "Quick & kind <b>thanks</b>".to_string())],
         "the comment is kept as written"
     );
-    let c = store.conversation(id).expect("read").expect("stored");
+    let c = store.conversation(id).await.expect("read").expect("stored");
     assert_eq!(
         c.status,
         ConversationStatus::Resolved,
@@ -1035,7 +1062,7 @@ async fn an_email_survey_links_to_a_rating_page_that_records_one_rating_with_a_c
         "{page}"
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(ratings().len(), 1);
+    assert_eq!(ratings().await.len(), 1);
     // A made-up question id is not a survey.
     let forged = format!("{}/rate/{id}/{}", gw.base, uuid::Uuid::nil());
     let r = gw.http.get(&forged).send().await.expect("forged");

@@ -30,8 +30,8 @@ async fn with_smtp_down_the_acknowledgment_waits_in_the_outbox_and_goes_out_afte
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     let conversation = loop {
-        if let Some(c) = store.conversation_of(&customer).expect("read") {
-            let waiting = store.outbox_of(c.id).expect("outbox");
+        if let Some(c) = store.conversation_of(&customer).await.expect("read") {
+            let waiting = store.outbox_of(c.id).await.expect("outbox");
             if waiting.iter().any(|e| e.attempts > 0) {
                 break c;
             }
@@ -40,7 +40,7 @@ async fn with_smtp_down_the_acknowledgment_waits_in_the_outbox_and_goes_out_afte
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let pending = store.outbox_of(conversation.id).expect("outbox");
+    let pending = store.outbox_of(conversation.id).await.expect("outbox");
     assert_eq!(pending.len(), 1, "the ack waits, once: {pending:?}");
     assert!(
         pending[0]
@@ -56,7 +56,13 @@ async fn with_smtp_down_the_acknowledgment_waits_in_the_outbox_and_goes_out_afte
     assert_eq!(got.len(), 1);
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(mail.mailbox(alice).await.len(), 1, "sent once");
-    assert!(store.outbox_of(conversation.id).expect("outbox").is_empty());
+    assert!(
+        store
+            .outbox_of(conversation.id)
+            .await
+            .expect("outbox")
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

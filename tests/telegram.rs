@@ -43,6 +43,7 @@ async fn a_question_is_answered_in_the_chat_with_a_talk_to_a_person_button() {
     let conversation = gw
         .store()
         .conversation_of(&CustomerAddress::Telegram { chat_id: 42 })
+        .await
         .expect("read")
         .expect("stored");
     assert_eq!(conversation.display_name.as_deref(), Some("Customer"));
@@ -61,9 +62,10 @@ async fn the_button_hands_off_and_the_agent_reply_arrives_in_the_chat() {
     assert!(got[1].contains("in line"), "{got:?}");
     assert_eq!(tg.answered_callbacks(), vec!["press-1".to_string()]);
 
-    gw.add_agent("ann", "correct horse battery", Role::Agent);
+    gw.add_agent("ann", "correct horse battery", Role::Agent)
+        .await;
     let ann = gw.login("ann", "correct horse battery").await;
-    let id = gw.store().waiting_queue(1).expect("queue")[0];
+    let id = gw.store().waiting_queue(1).await.expect("queue")[0];
     let (status, _) = gw
         .agent_call(
             &ann,
@@ -98,10 +100,15 @@ async fn the_same_message_delivered_twice_gets_one_reply() {
     let c = gw
         .store()
         .conversation_of(&CustomerAddress::Telegram { chat_id: 9 })
+        .await
         .expect("read")
         .expect("stored");
     assert_eq!(
-        gw.store().messages_after(c.id, 0, 10).expect("read").len(),
+        gw.store()
+            .messages_after(c.id, 0, 10)
+            .await
+            .expect("read")
+            .len(),
         2,
         "one message, one reply"
     );
@@ -133,6 +140,7 @@ async fn a_blocked_bot_is_reported_to_agents_and_not_retried() {
     let conversation = loop {
         if let Some(c) = store
             .conversation_of(&CustomerAddress::Telegram { chat_id: 13 })
+            .await
             .expect("read")
             && c.undelivered
         {
@@ -144,7 +152,10 @@ async fn a_blocked_bot_is_reported_to_agents_and_not_retried() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let transcript = store.messages_after(conversation.id, 0, 10).expect("read");
+    let transcript = store
+        .messages_after(conversation.id, 0, 10)
+        .await
+        .expect("read");
     let failed = transcript.last().expect("reply");
     assert!(
         format!("{:?}", failed.delivery).contains("blocked"),
@@ -186,6 +197,7 @@ async fn webhook_mode_checks_the_secret_and_answers_only_stored_updates() {
     assert!(
         gw.store()
             .conversation_of(&CustomerAddress::Telegram { chat_id: 21 })
+            .await
             .expect("read")
             .is_none(),
         "a refused call stores nothing"
@@ -307,14 +319,16 @@ async fn killed_while_polling_every_update_is_answered_exactly_once() {
 
     // Every message is stored exactly once.
     let store = frontdesk::store::sled::SledStore::open(&data).expect("open the data");
-    use frontdesk::store::Store;
+    use frontdesk::store::ConversationStore;
     for chat in 1..=CHATS {
         let c = store
             .conversation_of(&CustomerAddress::Telegram { chat_id: chat })
+            .await
             .expect("read")
             .expect("stored");
         let customer = store
             .messages_after(c.id, 0, 1000)
+            .await
             .expect("read")
             .into_iter()
             .filter(|m| m.author == frontdesk::model::Author::Customer)
@@ -336,9 +350,10 @@ async fn a_photo_without_words_is_kept_and_the_bot_asks_for_text() {
     let c = gw
         .store()
         .conversation_of(&CustomerAddress::Telegram { chat_id: 31 })
+        .await
         .expect("read")
         .expect("stored");
-    let first = &gw.store().messages_after(c.id, 0, 1).expect("read")[0];
+    let first = &gw.store().messages_after(c.id, 0, 1).await.expect("read")[0];
     assert_eq!(
         first.text, "[photo AgACAgQ-photo]",
         "agents see which file it was"
@@ -414,13 +429,14 @@ async fn the_survey_after_a_resolution_is_answered_with_a_button() {
         });
     })
     .await;
-    gw.add_agent("ann", "ann-password", Role::Agent);
+    gw.add_agent("ann", "ann-password", Role::Agent).await;
     let ann = gw.login("ann", "ann-password").await;
     tg.push(tg.text(5, 1, "my lamp flickers"));
     tg.wait_for(5, 1).await;
     let id = gw
         .store()
         .conversation_of(&CustomerAddress::Telegram { chat_id: 5 })
+        .await
         .expect("read")
         .expect("stored")
         .id;
@@ -455,6 +471,7 @@ async fn the_survey_after_a_resolution_is_answered_with_a_button() {
     let rated = gw
         .store()
         .messages_after(id, 0, 20)
+        .await
         .expect("transcript")
         .iter()
         .find_map(|m| m.rating)

@@ -36,6 +36,7 @@ async fn order_status_question_gets_the_intent_answer() {
                 .parse()
                 .expect("uuid"),
         )
+        .await
         .expect("read")
         .expect("exists");
     assert_eq!(
@@ -43,7 +44,13 @@ async fn order_status_question_gets_the_intent_answer() {
         ConversationStatus::Bot,
         "an answered question is not queued"
     );
-    assert!(gw.store().waiting_queue(10).expect("queue").is_empty());
+    assert!(
+        gw.store()
+            .waiting_queue(10)
+            .await
+            .expect("queue")
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -69,7 +76,7 @@ async fn unknown_question_gets_handoff_ack_with_ticket_and_queue_position() {
     assert!(b[1].1.contains(&format!("#{t2}")), "{}", b[1].1);
     assert!(b[1].1.contains("number 2 in line"), "{}", b[1].1);
 
-    let queue = gw.store().waiting_queue(10).expect("queue");
+    let queue = gw.store().waiting_queue(10).await.expect("queue");
     let ids: Vec<String> = queue.iter().map(|id| id.to_string()).collect();
     assert_eq!(
         ids,
@@ -88,7 +95,7 @@ async fn asking_for_a_human_hands_off_even_with_a_known_question() {
         .await;
     let got = lines(&gw.wait_for_messages(&s, 2).await);
     assert!(got[1].1.contains("in line"), "{}", got[1].1);
-    assert_eq!(gw.store().waiting_queue(10).expect("queue").len(), 1);
+    assert_eq!(gw.store().waiting_queue(10).await.expect("queue").len(), 1);
 }
 
 #[tokio::test]
@@ -667,6 +674,7 @@ async fn a_verified_premium_visitor_jumps_the_queue_and_a_forged_claim_does_not(
     let queue: Vec<String> = gw
         .store()
         .waiting_queue(10)
+        .await
         .expect("queue")
         .iter()
         .map(|id| id.to_string())
@@ -682,6 +690,7 @@ async fn a_verified_premium_visitor_jumps_the_queue_and_a_forged_claim_does_not(
     let conversation = gw
         .store()
         .conversation(tickets[2].parse().expect("uuid"))
+        .await
         .expect("read")
         .expect("stored");
     assert_eq!(conversation.segment.as_deref(), Some("premium"));
@@ -743,6 +752,7 @@ async fn outside_business_hours_the_ack_names_the_reopening_and_the_deadline_cou
                 .parse()
                 .expect("uuid"),
         )
+        .await
         .expect("read")
         .expect("stored");
     let sla = conversation.sla.expect("deadline");

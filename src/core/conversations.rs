@@ -122,7 +122,7 @@ impl Conversations {
     ) -> Result<Updated, UpdateError> {
         let now = Utc::now();
         let decide = |c: &Conversation| request.decide(c, actor, now);
-        let updated = self.store.update_conversation(id, &decide)?;
+        let updated = self.store.update_conversation(id, &decide).await?;
         self.store.sync().await?;
         if matches!(
             request,

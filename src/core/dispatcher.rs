@@ -166,10 +166,12 @@ async fn handle_turn(
 ) -> Result<bool, StoreError> {
     let id = turn.conversation_id;
     let conversation = store
-        .conversation(id)?
+        .conversation(id)
+        .await?
         .ok_or(StoreError::ConversationNotFound(id))?;
     let message = store
-        .message(id, turn.seq)?
+        .message(id, turn.seq)
+        .await?
         .ok_or_else(|| StoreError::Corrupt {
             what: "pending turn".into(),
             detail: format!("message {} of conversation {id} is missing", turn.seq),
@@ -218,13 +220,15 @@ async fn handle_turn(
             // One acknowledgment per email conversation: a follow-up in an
             // open thread goes to a person as it is.
             Handling::Normal if email && !message.opens => quiet(true),
-            Handling::Normal if email && over_auto_reply_cap(&conversation, store, rules)? => {
+            Handling::Normal
+                if email && over_auto_reply_cap(&conversation, store, rules).await? =>
+            {
                 tracing::warn!(
                     "Not answering: this sender reached the automatic-reply limit; a person takes it."
                 );
                 quiet(true)
             }
-            Handling::Normal => decide(turn, &conversation, &message, store, rules)?,
+            Handling::Normal => decide(turn, &conversation, &message, store, rules).await?,
         }
     };
     // A hand-off without an acknowledgment decided above (a mail for a
@@ -240,10 +244,12 @@ async fn handle_turn(
     } else {
         outcome
     };
-    let recorded = store.record_turn(&outcome, after_turn)?;
+    let recorded = store.record_turn(&outcome, &after_turn).await?;
     if email && recorded.replies_queued {
         for _ in &outcome.replies {
-            store.record_auto_reply(&conversation.customer, chrono::Utc::now())?;
+            store
+                .record_auto_reply(&conversation.customer, chrono::Utc::now())
+                .await?;
         }
     }
     store.sync().await?;
@@ -270,7 +276,7 @@ async fn handle_turn(
 /// Whether the customer already got the configured number of automatic
 /// replies within the window (promise 6: a loop with another robot that
 /// slipped past the header checks still ends).
-fn over_auto_reply_cap(
+async fn over_auto_reply_cap(
     conversation: &Conversation,
     store: &dyn Store,
     rules: &Rules,
@@ -279,18 +285,23 @@ fn over_auto_reply_cap(
         return Ok(false);
     };
     let since = chrono::Utc::now() - chrono::Duration::hours(i64::from(cap.window_hours));
-    Ok(store.auto_replies_since(&conversation.customer, since)? >= cap.limit as usize)
+    Ok(store
+        .auto_replies_since(&conversation.customer, since)
+        .await?
+        >= cap.limit as usize)
 }
 
 /// The intent of an option the bot just offered, when the customer's
 /// message picks it (by its label, as the buttons send it, or its number).
-fn chosen_option<'a>(
+async fn chosen_option<'a>(
     conversation: &Conversation,
     message: &Message,
     store: &dyn Store,
     rules: &'a Rules,
 ) -> Result<Option<&'a Intent>, StoreError> {
-    let recent = store.messages_after(conversation.id, message.seq.saturating_sub(6), 6)?;
+    let recent = store
+        .messages_after(conversation.id, message.seq.saturating_sub(6), 6)
+        .await?;
     let Some(offer) = recent
         .iter()
         .rev()
@@ -311,7 +322,7 @@ fn chosen_option<'a>(
         .filter(|i| i.action == Action::Answer))
 }
 
-fn decide(
+async fn decide(
     turn: PendingTurn,
     conversation: &Conversation,
     message: &Message,
@@ -321,7 +332,7 @@ fn decide(
     let channel = conversation.channel();
     let templates = &rules.templates;
     let locale = locale::detect(&message.text, templates.locales(), &conversation.locale);
-    let decision = match chosen_option(conversation, message, store, rules)? {
+    let decision = match chosen_option(conversation, message, store, rules).await? {
         Some(intent) => Decision::Matched(Classification {
             intent,
             fired: Vec::new(),
@@ -408,7 +419,7 @@ fn decide(
         }
     };
     (context.position, context.wait_minutes) =
-        waiting::place_of(store, &queued, rules.minutes_per_customer)?;
+        waiting::place_of(store, &queued, rules.minutes_per_customer).await?;
     // Outside business hours, say when people are back rather than quote
     // a wait nobody is there to keep.
     let closed_until = rules

@@ -65,7 +65,7 @@ impl Inbox {
     /// How a conversation opened by this message starts: in the channel's
     /// reported language when we have templates for it, with the priority
     /// of the customer's segment.
-    fn new_conversation(&self, inbound: &InboundMessage) -> NewConversation {
+    async fn new_conversation(&self, inbound: &InboundMessage) -> NewConversation {
         let hinted = inbound
             .locale_hint
             .as_deref()
@@ -79,6 +79,7 @@ impl Inbox {
             crate::model::Thread::New => self
                 .store
                 .conversation_of(&inbound.customer)
+                .await
                 .ok()
                 .flatten()
                 .map(|c| c.tags)
@@ -100,7 +101,7 @@ impl Inbox {
 
     /// Stores `inbound` durably and schedules its automatic reply.
     pub async fn accept(&self, inbound: InboundMessage) -> Result<Accepted, InboxError> {
-        let accepted = self.stage(&inbound)?;
+        let accepted = self.stage(&inbound).await?;
         self.commit(std::slice::from_ref(&accepted)).await?;
         Ok(accepted)
     }
@@ -109,16 +110,21 @@ impl Inbox {
     /// many messages at once (a mailbox catching up) stages each, then
     /// commits them together with one flush. Nothing staged may be
     /// confirmed upstream before [`Inbox::commit`] returns.
-    pub fn stage(&self, inbound: &InboundMessage) -> Result<Accepted, InboxError> {
+    pub async fn stage(&self, inbound: &InboundMessage) -> Result<Accepted, InboxError> {
         let span = tracing::info_span!(
             "accept",
             channel = %inbound.customer.channel(),
             conversation_id = tracing::field::Empty
         );
-        let _entered = span.enter();
+        let new = self
+            .new_conversation(inbound)
+            .instrument(span.clone())
+            .await;
         let accepted = self
             .store
-            .accept(inbound, &self.new_conversation(inbound), take_in)?;
+            .accept(inbound, &new, &take_in)
+            .instrument(span.clone())
+            .await?;
         span.record(
             "conversation_id",
             tracing::field::display(accepted.conversation.id),

@@ -67,7 +67,7 @@ pub fn sla_event(state: &'static str) {
 }
 
 /// The Prometheus text: the counters, and conversations per status now.
-pub fn render(store: &dyn Store) -> Result<String, StoreError> {
+pub async fn render(store: &dyn Store) -> Result<String, StoreError> {
     let Some(handle) = install() else {
         return Ok(String::new());
     };
@@ -78,7 +78,7 @@ pub fn render(store: &dyn Store) -> Result<String, StoreError> {
         ConversationStatus::Assigned,
         ConversationStatus::Pending,
     ] {
-        let count = store.count_with_status(status)?;
+        let count = store.count_with_status(status).await?;
         let name = serde_json::to_value(status)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))

@@ -130,8 +130,8 @@ impl Outbox {
     /// Runs the worker until `shutdown` turns true.
     pub async fn run(self, mut shutdown: Shutdown) {
         loop {
-            let started = self.start_due();
-            let pause = match (started, self.shared.store.next_outbox_due()) {
+            let started = self.start_due().await;
+            let pause = match (started, self.shared.store.next_outbox_due().await) {
                 (Err(error), _) | (_, Err(error)) => {
                     tracing::error!(%error, "Cannot read the outbox; retrying in a second.");
                     Duration::from_secs(1)
@@ -154,14 +154,14 @@ impl Outbox {
     /// Starts a delivery for every due entry whose conversation is idle
     /// and whose channel has a turn free, reading the due entries a page
     /// at a time.
-    fn start_due(&self) -> Result<usize, StoreError> {
+    async fn start_due(&self) -> Result<usize, StoreError> {
         // With every slot taken there is nothing to start: the delivery
         // that frees one wakes the worker again.
         if self.shared.slots.available_permits() == 0 {
             return Ok(0);
         }
         let now = Utc::now();
-        let mut page = self.shared.store.due_outbox(now, PAGE)?;
+        let mut page = self.shared.store.due_outbox(now, PAGE).await?;
         let (mut started, mut scanned) = (0, 0);
         // Turns of each channel taken by the deliveries started here.
         let mut taken: HashMap<ChannelKind, usize> = HashMap::new();
@@ -209,7 +209,7 @@ impl Outbox {
                 });
             }
             match next {
-                Some(last) => page = self.shared.store.due_outbox_after(&last, now, PAGE)?,
+                Some(last) => page = self.shared.store.due_outbox_after(&last, now, PAGE).await?,
                 None => return Ok(started),
             }
         }
@@ -246,13 +246,13 @@ impl Shared {
         // The entry was read before its conversation was marked busy here,
         // so the delivery before this one may have sent it meanwhile. Now
         // that this delivery holds the conversation, the store says.
-        if !self.store.outbox_holds(&entry)? {
+        if !self.store.outbox_holds(&entry).await? {
             tracing::debug!("Skipped an outbox entry already delivered or rescheduled.");
             return Ok(());
         }
-        let Some(conversation) = self.store.conversation(entry.conversation_id)? else {
+        let Some(conversation) = self.store.conversation(entry.conversation_id).await? else {
             tracing::warn!("Dropped an outbound message whose conversation is gone.");
-            return self.store.cancel_delivery(&entry);
+            return self.store.cancel_delivery(&entry).await;
         };
         let channel = conversation.channel();
         self.remember_channel(entry.conversation_id, channel);
@@ -265,7 +265,7 @@ impl Shared {
         };
         if entry.reason.is_automatic() && conversation.status.human_owned() {
             tracing::info!("Dropped an automatic reply: an agent owns the conversation.");
-            return self.store.cancel_delivery(&entry);
+            return self.store.cancel_delivery(&entry).await;
         }
         let result = match self.channels.get(&channel) {
             None => Err(SendError::Permanent(format!(
@@ -297,7 +297,7 @@ impl Shared {
                             last_error: Some(error.to_string()),
                             ..entry.clone()
                         };
-                        return self.store.reschedule_delivery(&entry, &updated);
+                        return self.store.reschedule_delivery(&entry, &updated).await;
                     }
                     Retry::GiveUp(error) => {
                         tracing::error!(%error, attempts, "Delivery failed for good; the customer did not get the message.");
@@ -306,7 +306,7 @@ impl Shared {
                 }
             }
         };
-        let finished = self.store.finish_delivery(&entry, delivery, now)?;
+        let finished = self.store.finish_delivery(&entry, delivery, now).await?;
         // A send cannot be taken back: make its record durable at once, so
         // a crash re-sends only what was in flight, not the last half
         // second of deliveries. Web chat delivery is the transcript entry
@@ -382,7 +382,7 @@ mod tests {
     }
 
     /// Accepts a message from `customer` and queues one answer to it.
-    fn queue_answer(store: &dyn Store, customer: CustomerAddress) -> ConversationId {
+    async fn queue_answer(store: &dyn Store, customer: CustomerAddress) -> ConversationId {
         let accepted = store
             .accept(
                 &InboundMessage::text(
@@ -392,8 +392,9 @@ mod tests {
                     Utc::now(),
                 ),
                 &new_conversation(),
-                take_in,
+                &take_in,
             )
+            .await
             .expect("accept");
         let id = accepted.conversation.id;
         let reply = OutboxEntry::due_now(id, OutboundReason::Answer, "hello".into(), None, None);
@@ -409,8 +410,9 @@ mod tests {
                     replies: vec![reply],
                     sla: None,
                 },
-                after_turn,
+                &after_turn,
             )
+            .await
             .expect("turn");
         id
     }
@@ -422,14 +424,15 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).expect("store"));
         for chat_id in 0..(PAGE as i64 + 50) {
-            queue_answer(store.as_ref(), CustomerAddress::Telegram { chat_id });
+            queue_answer(store.as_ref(), CustomerAddress::Telegram { chat_id }).await;
         }
         let web = queue_answer(
             store.as_ref(),
             CustomerAddress::Web {
                 session_id: uuid::Uuid::new_v4(),
             },
-        );
+        )
+        .await;
         let stuck: Arc<dyn Channel> = Arc::new(FakeTelegram {
             sends: Arc::new(AtomicUsize::new(0)),
             stuck: true,
@@ -447,7 +450,13 @@ mod tests {
         let (stop, shutdown) = Shutdown::channel();
         let worker = tokio::spawn(outbox.run(shutdown));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while store.messages_after(web, 0, 10).expect("transcript").len() < 2 {
+        while store
+            .messages_after(web, 0, 10)
+            .await
+            .expect("transcript")
+            .len()
+            < 2
+        {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "the web chat answer waited behind the stuck channel"
@@ -465,7 +474,7 @@ mod tests {
     async fn an_entry_read_before_its_delivery_finished_is_not_sent_again() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).expect("store"));
-        let id = queue_answer(store.as_ref(), CustomerAddress::Telegram { chat_id: 7 });
+        let id = queue_answer(store.as_ref(), CustomerAddress::Telegram { chat_id: 7 }).await;
         let sends = Arc::new(AtomicUsize::new(0));
         let channel: Arc<dyn Channel> = Arc::new(FakeTelegram {
             sends: sends.clone(),
@@ -477,7 +486,11 @@ mod tests {
             Arc::new(LiveUpdates::default()),
             Arc::new(Events::default()),
         );
-        let copy = store.due_outbox(Utc::now(), 10).expect("due").remove(0);
+        let copy = store
+            .due_outbox(Utc::now(), 10)
+            .await
+            .expect("due")
+            .remove(0);
         let slot = || {
             outbox
                 .shared
@@ -497,9 +510,15 @@ mod tests {
             .await
             .expect("deliver the copy");
         assert_eq!(sends.load(Ordering::SeqCst), 1, "sent once");
-        let transcript = store.messages_after(id, 0, 10).expect("transcript");
+        let transcript = store.messages_after(id, 0, 10).await.expect("transcript");
         assert_eq!(transcript.len(), 2, "the question and one answer");
-        assert!(store.due_outbox(Utc::now(), 10).expect("due").is_empty());
+        assert!(
+            store
+                .due_outbox(Utc::now(), 10)
+                .await
+                .expect("due")
+                .is_empty()
+        );
     }
 
     fn transient(retry_after: Option<u64>) -> SendError {

@@ -34,10 +34,11 @@ pub fn channel() -> (watch::Sender<Places>, watch::Receiver<Places>) {
 }
 
 /// Reads the queue: places in service order, waits from recent pickups.
-pub fn compute(store: &dyn Store, minutes_per_customer: u32) -> Result<Places, StoreError> {
-    let recent = waiting::recent_pickups(store)?;
+pub async fn compute(store: &dyn Store, minutes_per_customer: u32) -> Result<Places, StoreError> {
+    let recent = waiting::recent_pickups(store).await?;
     let places = store
-        .waiting_queue(QUEUE_LIMIT)?
+        .waiting_queue(QUEUE_LIMIT)
+        .await?
         .into_iter()
         .zip(1u64..)
         .map(|(id, position)| {
@@ -59,7 +60,7 @@ pub async fn run(
     let mut changes = events.subscribe();
     loop {
         let pass = tokio::time::Instant::now();
-        match compute(store.as_ref(), minutes_per_customer) {
+        match compute(store.as_ref(), minutes_per_customer).await {
             Ok(places) => {
                 view.send_replace(places);
             }

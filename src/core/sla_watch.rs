@@ -60,7 +60,7 @@ pub async fn check(
         ConversationStatus::Assigned,
         ConversationStatus::Pending,
     ] {
-        for conversation in store.conversations_with_status(status, SCAN_LIMIT)? {
+        for conversation in store.conversations_with_status(status, SCAN_LIMIT).await? {
             let Some(sla) = &conversation.sla else {
                 continue;
             };

@@ -189,15 +189,17 @@ impl FromRequestParts<Arc<App>> for Authed {
         let token_hash = secrets::token_hash(&token);
         let session = app
             .store
-            .agent_session(&token_hash)?
+            .agent_session(&token_hash)
+            .await?
             .ok_or_else(unauthenticated)?;
         if session.expires_at < Utc::now() {
-            app.store.delete_agent_session(&token_hash)?;
+            app.store.delete_agent_session(&token_hash).await?;
             return Err(unauthenticated());
         }
         let agent = app
             .store
-            .agent(&session.username)?
+            .agent(&session.username)
+            .await?
             .filter(|a| !a.disabled)
             .ok_or_else(unauthenticated)?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -273,7 +275,8 @@ async fn login(
     }
     let agent = app
         .store
-        .agent(&credentials.username)?
+        .agent(&credentials.username)
+        .await?
         .filter(|a| !a.disabled);
     let checked = agent.clone();
     let password = credentials.password;
@@ -307,7 +310,8 @@ async fn login(
         expires_at: now + Duration::hours(SESSION_HOURS),
     };
     app.store
-        .put_agent_session(&secrets::token_hash(&token), &session)?;
+        .put_agent_session(&secrets::token_hash(&token), &session)
+        .await?;
     app.store.sync().await?;
     tracing::info!(agent = %agent.username, "An agent signed in.");
     let body = json!({ "token": token, "csrf": csrf, "agent": agent_json(&agent) });
@@ -320,7 +324,7 @@ async fn logout(
     authed: Authed,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    app.store.delete_agent_session(&authed.token_hash)?;
+    app.store.delete_agent_session(&authed.token_hash).await?;
     app.store.sync().await?;
     Ok((
         StatusCode::NO_CONTENT,
@@ -355,11 +359,12 @@ fn preview(text: &str) -> String {
 }
 
 /// What lists and events show of a conversation.
-fn summary(app: &App, c: &Conversation) -> Result<Value, AppError> {
+async fn summary(app: &App, c: &Conversation) -> Result<Value, AppError> {
     // The customer's latest words say more than the bot's acknowledgment.
     let recent = app
         .store
-        .messages_after(c.id, c.last_seq.saturating_sub(6), 6)?;
+        .messages_after(c.id, c.last_seq.saturating_sub(6), 6)
+        .await?;
     let last = recent
         .iter()
         .rev()
@@ -426,11 +431,15 @@ async fn list_conversations(
         other => other.map(str::to_string),
     };
     let mut items = Vec::new();
-    for c in app.store.conversations_with_status(status, MAX_LIST)? {
+    for c in app
+        .store
+        .conversations_with_status(status, MAX_LIST)
+        .await?
+    {
         if agent.is_some() && c.assigned_agent != agent {
             continue;
         }
-        items.push(summary(&app, &c)?);
+        items.push(summary(&app, &c).await?);
         if items.len() == limit {
             break;
         }
@@ -443,9 +452,9 @@ fn conversation_id(text: &str) -> Result<ConversationId, AppError> {
         .map_err(|_| AppError::not_found("conversation_not_found", "no conversation with that id"))
 }
 
-fn load(app: &App, id: &str) -> Result<Conversation, AppError> {
+async fn load(app: &App, id: &str) -> Result<Conversation, AppError> {
     let id = conversation_id(id)?;
-    app.store.conversation(id)?.ok_or_else(|| {
+    app.store.conversation(id).await?.ok_or_else(|| {
         AppError::not_found("conversation_not_found", "no conversation with that id")
     })
 }
@@ -488,8 +497,8 @@ async fn conversation_file(
     Path((id, hash)): Path<(String, String)>,
 ) -> Result<axum::response::Response, AppError> {
     use axum::response::IntoResponse;
-    let c = load(&app, &id)?;
-    let messages = app.store.messages_after(c.id, 0, MAX_TRANSCRIPT)?;
+    let c = load(&app, &id).await?;
+    let messages = app.store.messages_after(c.id, 0, MAX_TRANSCRIPT).await?;
     let not_found = || AppError::not_found("file_not_found", "no such file in this conversation");
     let name = messages
         .iter()
@@ -503,7 +512,7 @@ async fn conversation_file(
                 .map(|a| a.name.clone())
         })
         .ok_or_else(not_found)?;
-    let bytes = app.store.blob(&hash)?.ok_or_else(not_found)?;
+    let bytes = app.store.blob(&hash).await?.ok_or_else(not_found)?;
     let safe_name: String = name
         .chars()
         .map(|ch| {
@@ -541,16 +550,18 @@ async fn conversation_detail(
     _authed: Authed,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let c = load(&app, &id)?;
+    let c = load(&app, &id).await?;
     let messages: Vec<Value> = app
         .store
-        .messages_after(c.id, 0, MAX_TRANSCRIPT)?
+        .messages_after(c.id, 0, MAX_TRANSCRIPT)
+        .await?
         .iter()
         .map(message_json)
         .collect();
     let sending: Vec<Value> = app
         .store
-        .outbox_of(c.id)?
+        .outbox_of(c.id)
+        .await?
         .iter()
         .map(|e| {
             json!({
@@ -560,7 +571,7 @@ async fn conversation_detail(
         })
         .collect();
     Ok(Json(json!({
-        "conversation": summary(&app, &c)?,
+        "conversation": summary(&app, &c).await?,
         "messages": messages,
         "sending": sending,
     })))
@@ -583,7 +594,7 @@ async fn apply(
             UpdateError::Refused(refusal) => conflict(refusal),
             UpdateError::Store(e) => e.into(),
         })?;
-    let mut body = json!({ "conversation": summary(app, &updated.after)? });
+    let mut body = json!({ "conversation": summary(app, &updated.after).await? });
     if let Some(note) = &updated.note {
         body["note"] = message_json(note);
     }
@@ -614,7 +625,8 @@ async fn assign(
 ) -> Result<Json<Value>, AppError> {
     let target = app
         .store
-        .agent(&to.agent)?
+        .agent(&to.agent)
+        .await?
         .filter(|a| !a.disabled)
         .ok_or_else(|| AppError::bad_request("unknown_agent", "no enabled agent by that name"))?;
     apply(
@@ -662,8 +674,11 @@ async fn resolve(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     // The satisfaction survey goes out with the resolution, atomically.
-    let current = load(&app, &id)?;
-    let transcript = app.store.messages_after(current.id, 0, MAX_TRANSCRIPT)?;
+    let current = load(&app, &id).await?;
+    let transcript = app
+        .store
+        .messages_after(current.id, 0, MAX_TRANSCRIPT)
+        .await?;
     let survey = crate::service_levels::surveys::on_resolve(
         &app.rules.templates,
         app.config.surveys.as_ref(),
@@ -712,7 +727,7 @@ async fn set_tags(
             ),
         ));
     }
-    let current = load(&app, &id)?;
+    let current = load(&app, &id).await?;
     let segment = crate::service_levels::segments::after_tagging(
         &app.config.segments,
         &current.customer,
@@ -784,10 +799,10 @@ async fn canned_for_conversation(
     _authed: Authed,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let c = load(&app, &id)?;
+    let c = load(&app, &id).await?;
     let context = canned_context(&c);
     let mut items = Vec::new();
-    for canned in app.store.canned()? {
+    for canned in app.store.canned().await? {
         match app
             .rules
             .templates
@@ -808,7 +823,7 @@ async fn list_canned(
     State(app): State<Arc<App>>,
     _authed: Authed,
 ) -> Result<Json<Value>, AppError> {
-    Ok(Json(json!({ "canned": app.store.canned()? })))
+    Ok(Json(json!({ "canned": app.store.canned().await? })))
 }
 
 /// `POST /canned {"name","title","text"}` (admins): create or replace.
@@ -839,7 +854,7 @@ async fn create_canned(
             &crate::rules::templates::Templates::sample_context(),
         )
         .map_err(|e| AppError::bad_request("invalid_template", e.to_string()))?;
-    app.store.put_canned(&canned)?;
+    app.store.put_canned(&canned).await?;
     app.store.sync().await?;
     Ok((StatusCode::CREATED, Json(json!(canned))).into_response())
 }
@@ -850,7 +865,7 @@ async fn delete_canned(
     Path(name): Path<String>,
 ) -> Result<StatusCode, AppError> {
     authed.require_admin()?;
-    if !app.store.delete_canned(&name)? {
+    if !app.store.delete_canned(&name).await? {
         return Err(AppError::not_found(
             "canned_not_found",
             "no canned response by that name",
@@ -864,7 +879,7 @@ async fn list_agents(
     State(app): State<Arc<App>>,
     _authed: Authed,
 ) -> Result<Json<Value>, AppError> {
-    let agents: Vec<Value> = app.store.agents()?.iter().map(agent_json).collect();
+    let agents: Vec<Value> = app.store.agents().await?.iter().map(agent_json).collect();
     Ok(Json(json!({ "agents": agents })))
 }
 
@@ -887,7 +902,7 @@ async fn create_agent(
     ApiJson(new): ApiJson<NewAgent>,
 ) -> Result<Response, AppError> {
     authed.require_admin()?;
-    if app.store.agent(&new.username)?.is_some() {
+    if app.store.agent(&new.username).await?.is_some() {
         return Err(AppError::new(
             StatusCode::CONFLICT,
             "agent_exists",
@@ -900,7 +915,7 @@ async fn create_agent(
     .await
     .map_err(|_| AppError::unavailable("cannot create the agent right now"))?
     .map_err(|e| AppError::bad_request("invalid_agent", e.to_string()))?;
-    app.store.put_agent(&agent)?;
+    app.store.put_agent(&agent).await?;
     app.store.sync().await?;
     Ok((StatusCode::CREATED, Json(agent_json(&agent))).into_response())
 }
@@ -913,10 +928,11 @@ async fn disable_agent(
     authed.require_admin()?;
     let mut agent = app
         .store
-        .agent(&username)?
+        .agent(&username)
+        .await?
         .ok_or_else(|| AppError::not_found("agent_not_found", "no agent by that name"))?;
     agent.disabled = true;
-    app.store.put_agent(&agent)?;
+    app.store.put_agent(&agent).await?;
     app.store.sync().await?;
     Ok(Json(agent_json(&agent)))
 }

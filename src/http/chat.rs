@@ -226,7 +226,7 @@ async fn create_session(
         created_at: Utc::now(),
         identity,
     };
-    app.store.create_web_session(&session)?;
+    app.store.create_web_session(&session).await?;
     app.store.sync().await?;
     Ok((
         StatusCode::CREATED,
@@ -234,8 +234,8 @@ async fn create_session(
     ))
 }
 
-fn session_of(app: &App, token: &str) -> Result<WebSession, AppError> {
-    app.store.web_session(token)?.ok_or_else(|| {
+async fn session_of(app: &App, token: &str) -> Result<WebSession, AppError> {
+    app.store.web_session(token).await?.ok_or_else(|| {
         AppError::not_found(
             "unknown_session",
             "no chat session with that token; create one with POST /api/v1/chat/sessions",
@@ -305,7 +305,7 @@ async fn post_message(
     ApiJson(body): ApiJson<PostMessage>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     check_address(&app, client)?;
-    let session = session_of(&app, &body.session)?;
+    let session = session_of(&app, &body.session).await?;
     let accepted = submit(&app, &session, &body.client_id, &body.text).await?;
     Ok((StatusCode::ACCEPTED, Json(receipt(&accepted))))
 }
@@ -332,15 +332,18 @@ fn visible(message: &Message) -> Option<Value> {
 }
 
 /// The visitor's transcript after `after`, and the last sequence read.
-fn transcript_after(
+async fn transcript_after(
     app: &App,
     session: &WebSession,
     after: u64,
 ) -> Result<(Vec<Value>, u64), AppError> {
-    let Some(conversation) = app.store.conversation_of(&address(session))? else {
+    let Some(conversation) = app.store.conversation_of(&address(session)).await? else {
         return Ok((Vec::new(), after));
     };
-    let messages = app.store.messages_after(conversation.id, after, PAGE)?;
+    let messages = app
+        .store
+        .messages_after(conversation.id, after, PAGE)
+        .await?;
     let last = messages.last().map_or(after, |m| m.seq);
     Ok((messages.iter().filter_map(visible).collect(), last))
 }
@@ -348,8 +351,8 @@ fn transcript_after(
 /// The visitor's place in the waiting queue and the expected wait, while
 /// their conversation waits for a person: from the shared view, or read
 /// directly when the view has not caught up with a hand-off yet.
-fn queue_place(app: &App, session: &WebSession) -> Result<Option<Value>, AppError> {
-    let Some(conversation) = app.store.conversation_of(&address(session))? else {
+async fn queue_place(app: &App, session: &WebSession) -> Result<Option<Value>, AppError> {
+    let Some(conversation) = app.store.conversation_of(&address(session)).await? else {
         return Ok(None);
     };
     if conversation.status != ConversationStatus::Waiting {
@@ -358,11 +361,14 @@ fn queue_place(app: &App, session: &WebSession) -> Result<Option<Value>, AppErro
     let known = app.places.borrow().get(&conversation.id).copied();
     let (position, wait) = match known {
         Some(place) => place,
-        None => waiting::place_of(
-            app.store.as_ref(),
-            &conversation,
-            app.config.queue.minutes_per_customer,
-        )?,
+        None => {
+            waiting::place_of(
+                app.store.as_ref(),
+                &conversation,
+                app.config.queue.minutes_per_customer,
+            )
+            .await?
+        }
     };
     Ok(Some(json!({ "position": position, "wait_minutes": wait })))
 }
@@ -381,16 +387,16 @@ async fn get_messages(
     State(app): State<Arc<App>>,
     ApiQuery(query): ApiQuery<ReadQuery>,
 ) -> Result<Json<Value>, AppError> {
-    let session = session_of(&app, &query.session)?;
+    let session = session_of(&app, &query.session).await?;
     let mut updates = app.live.subscribe(&address(&session).key());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(query.wait).min(MAX_WAIT);
     let mut shutdown = app.shutdown.clone();
     loop {
         updates.borrow_and_update();
-        let (messages, _) = transcript_after(&app, &session, query.after)?;
+        let (messages, _) = transcript_after(&app, &session, query.after).await?;
         if !messages.is_empty() || tokio::time::Instant::now() >= deadline {
             let mut body = json!({ "messages": messages });
-            if let Some(place) = queue_place(&app, &session)? {
+            if let Some(place) = queue_place(&app, &session).await? {
                 body["queue"] = place;
             }
             return Ok(Json(body));
@@ -416,7 +422,7 @@ async fn websocket(
     ApiQuery(query): ApiQuery<SocketQuery>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
-    let session = session_of(&app, &query.session)?;
+    let session = session_of(&app, &query.session).await?;
     let upgrade =
         upgrade.map_err(|e| AppError::bad_request("websocket_required", e.body_text()))?;
     let max = app.config.server.max_body_bytes;
@@ -452,7 +458,9 @@ async fn run_socket(app: Arc<App>, session: WebSession, after: u64, socket: WebS
         loop {
             updates.borrow_and_update();
             loop {
-                let (messages, last) = transcript_after(&app, &session, cursor).map_err(|_| ())?;
+                let (messages, last) = transcript_after(&app, &session, cursor)
+                    .await
+                    .map_err(|_| ())?;
                 for mut message in messages {
                     message["type"] = json!("message");
                     send_within(
@@ -467,7 +475,7 @@ async fn run_socket(app: Arc<App>, session: WebSession, after: u64, socket: WebS
                 }
                 cursor = last;
             }
-            let place = queue_place(&app, &session).map_err(|_| ())?;
+            let place = queue_place(&app, &session).await.map_err(|_| ())?;
             if place != place_sent {
                 // Leaving the queue is said too: `position` null.
                 let mut frame = place

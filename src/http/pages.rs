@@ -71,7 +71,7 @@ fn asset(path: &str, content_type: &'static str) -> Response {
 }
 
 async fn readyz(State(app): State<Arc<App>>) -> Response {
-    match app.readiness() {
+    match app.readiness().await {
         Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
         Err(problem) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -83,7 +83,7 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 
 /// `GET /metrics`: Prometheus text (counts only: no text, no addresses).
 async fn metrics(State(app): State<Arc<App>>) -> Result<Response, AppError> {
-    let text = crate::core::metrics::render(app.store.as_ref())?;
+    let text = crate::core::metrics::render(app.store.as_ref()).await?;
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

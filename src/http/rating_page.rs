@@ -50,11 +50,11 @@ struct Survey {
 }
 
 /// The survey question `question` of `conversation`.
-fn survey_of(app: &App, conversation: &str, question: &str) -> Result<Survey, AppError> {
+async fn survey_of(app: &App, conversation: &str, question: &str) -> Result<Survey, AppError> {
     let unknown = || AppError::not_found("not_found", "no such survey");
     let id: ConversationId = conversation.parse().map_err(|_| unknown())?;
-    let conversation = app.store.conversation(id)?.ok_or_else(unknown)?;
-    let transcript = app.store.messages_after(id, 0, 2000)?;
+    let conversation = app.store.conversation(id).await?.ok_or_else(unknown)?;
+    let transcript = app.store.messages_after(id, 0, 2000).await?;
     let at = transcript
         .iter()
         .position(|m| m.author == Author::Bot && m.survey.is_some() && m.id.to_string() == question)
@@ -79,12 +79,13 @@ async fn show(
     Path((conversation, question)): Path<(String, String)>,
     Query(query): Query<ShowQuery>,
 ) -> Result<Html<String>, AppError> {
-    let survey = survey_of(&app, &conversation, &question)?;
+    let survey = survey_of(&app, &conversation, &question).await?;
     let (kind, locale) = (survey.kind, survey.conversation.locale.as_str());
     let words = Words::of(locale);
     let submitted = app
         .store
-        .seen_external(ChannelKind::Email, &external_id(&question))?
+        .seen_external(ChannelKind::Email, &external_id(&question))
+        .await?
         .is_some();
     if survey.answered || submitted {
         return Ok(Html(page(locale, words.thanks, "")));
@@ -121,7 +122,7 @@ async fn submit(
         conversation: c,
         kind,
         ..
-    } = survey_of(&app, &conversation, &question)?;
+    } = survey_of(&app, &conversation, &question).await?;
     if !kind.scale().contains(&form.score) {
         return Err(AppError::bad_request(
             "invalid_score",

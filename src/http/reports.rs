@@ -82,9 +82,13 @@ async fn summary(
         reopen_window: chrono::Duration::hours(i64::from(app.config.reports.reopen_window_hours)),
     };
     let store = app.store.clone();
-    let report = tokio::task::spawn_blocking(move || reports::summary(store.as_ref(), &period))
-        .await
-        .map_err(|_| AppError::unavailable("the report could not be computed"))??;
+    // Counting a long period is CPU work: off the async workers.
+    let runtime = tokio::runtime::Handle::current();
+    let report = tokio::task::spawn_blocking(move || {
+        runtime.block_on(reports::summary(store.as_ref(), &period))
+    })
+    .await
+    .map_err(|_| AppError::unavailable("the report could not be computed"))??;
     Ok(match query.format.as_deref() {
         None | Some("json") => axum::Json(report).into_response(),
         Some("csv") => (
@@ -113,9 +117,16 @@ async fn staffing(
 ) -> Result<axum::Json<forecast::Forecast>, AppError> {
     let zone = app.report_zone();
     let (store, config) = (app.store.clone(), app.config.clone());
+    let runtime = tokio::runtime::Handle::current();
     let forecast = tokio::task::spawn_blocking(move || {
         let targets = forecast::targets(config.sla.as_ref(), &config.segments);
-        forecast::from_store(store.as_ref(), &config.reports, &targets, zone, Utc::now())
+        runtime.block_on(forecast::from_store(
+            store.as_ref(),
+            &config.reports,
+            &targets,
+            zone,
+            Utc::now(),
+        ))
     })
     .await
     .map_err(|_| AppError::unavailable("the forecast could not be computed"))??;

@@ -47,7 +47,7 @@ impl App {
     }
 
     /// Why the gateway cannot serve right now, if it cannot.
-    pub fn readiness(&self) -> Result<(), String> {
+    pub async fn readiness(&self) -> Result<(), String> {
         if self.shutdown.is_stopped() {
             return Err("shutting down".into());
         }
@@ -56,6 +56,7 @@ impl App {
         }
         self.store
             .next_outbox_due()
+            .await
             .map(|_| ())
             .map_err(|e| format!("store: {e}"))
     }

@@ -124,7 +124,7 @@ pub fn targets(sla: Option<&SlaConfig>, segments: &[SegmentConfig]) -> Vec<(Stri
 }
 
 /// The forecast from the store's status log of the last weeks.
-pub fn from_store(
+pub async fn from_store(
     store: &dyn Store,
     reports: &ReportsConfig,
     targets: &[(String, f64)],
@@ -133,7 +133,7 @@ pub fn from_store(
 ) -> Result<Forecast, StoreError> {
     let weeks = reports.staffing_weeks;
     let since = now - chrono::Duration::weeks(i64::from(weeks));
-    let changes = store.status_changes_since(since)?;
+    let changes = store.status_changes_since(since).await?;
     let handoffs: Vec<DateTime<Utc>> = changes
         .iter()
         .filter(|c| {

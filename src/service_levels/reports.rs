@@ -517,7 +517,7 @@ const READ_LIMIT: usize = 1_000_000;
 /// Transcript entries read per conversation.
 const TRANSCRIPT_LIMIT: usize = 2000;
 
-pub fn summary(store: &dyn Store, period: &Period) -> Result<Summary, StoreError> {
+pub async fn summary(store: &dyn Store, period: &Period) -> Result<Summary, StoreError> {
     let in_period = |c: &Conversation| {
         c.created_at >= period.from
             && c.created_at < period.to
@@ -537,17 +537,18 @@ pub fn summary(store: &dyn Store, period: &Period) -> Result<Summary, StoreError
     ] {
         conversations.extend(
             store
-                .conversations_with_status(status, READ_LIMIT)?
+                .conversations_with_status(status, READ_LIMIT)
+                .await?
                 .into_iter()
                 .filter(in_period),
         );
     }
-    let changes = store.status_changes_since(period.from)?;
+    let changes = store.status_changes_since(period.from).await?;
     let changes_of = by_conversation(&changes);
     let now = Utc::now();
     let mut facts = Vec::with_capacity(conversations.len());
     for c in &conversations {
-        let transcript = store.messages_after(c.id, 0, TRANSCRIPT_LIMIT)?;
+        let transcript = store.messages_after(c.id, 0, TRANSCRIPT_LIMIT).await?;
         let changes = changes_of.get(&c.id).map(Vec::as_slice).unwrap_or_default();
         facts.push(Facts::of(
             c,

@@ -42,20 +42,24 @@ pub const MIN_PICKUPS: usize = 3;
 pub const WINDOW_MINUTES: u64 = 60;
 
 /// The pickups of the last [`WINDOW_MINUTES`].
-pub fn recent_pickups(store: &dyn Store) -> Result<Vec<Pickup>, StoreError> {
+pub async fn recent_pickups(store: &dyn Store) -> Result<Vec<Pickup>, StoreError> {
     let window = chrono::Duration::minutes(WINDOW_MINUTES as i64);
-    store.pickups_since(chrono::Utc::now() - window)
+    store.pickups_since(chrono::Utc::now() - window).await
 }
 
 /// A conversation's place in line (or the one it would get if queued now)
 /// and its expected wait in minutes.
-pub fn place_of(
+pub async fn place_of(
     store: &dyn Store,
     conversation: &Conversation,
     minutes_per_customer: u32,
 ) -> Result<(u64, u64), StoreError> {
-    let position = store.queue_position(conversation)?;
-    let wait = expected_wait_minutes(position, &recent_pickups(store)?, minutes_per_customer);
+    let position = store.queue_position(conversation).await?;
+    let wait = expected_wait_minutes(
+        position,
+        &recent_pickups(store).await?,
+        minutes_per_customer,
+    );
     Ok((position, wait))
 }
 

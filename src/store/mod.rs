@@ -1,27 +1,47 @@
-//! The `Store` trait: every durable fact the gateway keeps, in domain terms.
+//! The store: every durable fact the gateway keeps, in domain terms.
 //!
-//! Channel adapters, the dispatcher, the outbox and the HTTP layer talk to
-//! `Arc<dyn Store>`; the sled backend lives in [`sled`] and no sled type leaves
-//! this folder. Writes become durable with [`Store::sync`], which joins a
-//! group commit (one flush for every writer waiting at that moment), so
-//! callers write, then `sync().await`, then confirm upstream (promise 1).
+//! The interface is five async traits by concern ([`ConversationStore`],
+//! [`OutboxStore`], [`AccountStore`], [`ChannelStateStore`],
+//! [`ReportStore`]) that [`Store`] puts together with durability, failure
+//! and export. Channel adapters, the dispatcher, the outbox and the HTTP
+//! layer talk to `Arc<dyn Store>`; the sled backend lives in [`sled`] and
+//! no sled type leaves this folder. The store keeps facts: what a change
+//! does is decided by the conversation rules it is handed.
+//!
+//! # Durability
+//!
+//! A write is visible to every reader as soon as its call returns, and
+//! durable once a [`Store::sync`] that started after it has returned: a
+//! backend may group the writes of many callers into one flush (sled's
+//! group commit) or make each call durable by itself (a database that
+//! commits each call's transaction, where `sync` has nothing left to do).
+//! So callers write, then `sync().await`, then confirm upstream (promise 1).
 
+mod accounts;
+mod channel_state;
 mod commit;
+mod conversations;
 mod keys;
+mod outbox;
 mod queue_ranks;
+mod reports;
 pub mod sled;
 mod step;
+
+pub use accounts::AccountStore;
+pub use channel_state::ChannelStateStore;
+pub use conversations::ConversationStore;
+pub use outbox::OutboxStore;
+pub use reports::ReportStore;
 
 /// The group commit, public so benchmarks can run raw sled behind it.
 pub use commit::GroupCommit;
 
 use crate::model::{
-    Agent, AgentSession, CannedResponse, ChannelKind, Conversation, ConversationId,
-    ConversationStatus, CustomerAddress, Delivery, InboundMessage, Message, MessageId, OutboxEntry,
-    Refusal, WebSession,
+    Agent, CannedResponse, ChannelKind, Conversation, ConversationId, ConversationStatus,
+    InboundMessage, Message, MessageId, OutboxEntry, Refusal, WebSession,
 };
 use chrono::{DateTime, Utc};
-use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 /// The schema version written by this build. Opening a store written with a
@@ -158,13 +178,21 @@ pub struct IntakeFacts<'a> {
 /// The rule for what a customer message does to its conversation
 /// (`conversation::intake::take_in`): the conversation after it and the
 /// transcript entry it becomes.
-pub type IntakeRule =
-    fn(&InboundMessage, &NewConversation, IntakeFacts<'_>, MessageId) -> (Conversation, Message);
+pub type IntakeRule<'r> = &'r (
+        dyn Fn(
+    &InboundMessage,
+    &NewConversation,
+    IntakeFacts<'_>,
+    MessageId,
+) -> (Conversation, Message)
+            + Sync
+    );
 
 /// The rule for what the bot's decision on a turn does
 /// (`conversation::turn::after_turn`); `None` leaves the conversation as
 /// it is and drops the replies.
-pub type TurnRule = fn(&Conversation, &TurnOutcome, DateTime<Utc>) -> Option<Decision>;
+pub type TurnRule<'r> =
+    &'r (dyn Fn(&Conversation, &TurnOutcome, DateTime<Utc>) -> Option<Decision> + Sync);
 
 /// An agent taking a waiting conversation: when, and how long it waited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,215 +264,26 @@ pub enum ExportRecord {
     },
 }
 
-/// Durable state of the gateway. Methods are synchronous and fast (in-memory
-/// for sled) except [`Store::sync`], which waits for durability.
-pub trait Store: Send + Sync + 'static {
-    /// Resolves once every write made before the call is on disk.
-    fn sync(&self) -> BoxFuture<'static, Result<(), StoreError>>;
+/// Durable state of the gateway: every concern's store, plus durability,
+/// failure and the export that moves a desk between backends.
+#[async_trait::async_trait]
+pub trait Store:
+    ConversationStore + OutboxStore + AccountStore + ChannelStateStore + ReportStore + 'static
+{
+    /// Resolves once every write that returned before the call is durable.
+    async fn sync(&self) -> Result<(), StoreError>;
 
     /// Why the store can no longer make writes durable (a full or failing
     /// disk), once that happened; it stays so until the store is opened
     /// again.
     fn failure(&self) -> Option<String>;
 
-    /// Takes in a customer message in one atomic step: drop it if its
-    /// `(channel, external_id)` was seen, find the conversation it joins
-    /// (or open one), let `rule` decide what the message does to it, write
-    /// both and mark the turn pending. Not durable until [`Store::sync`].
-    fn accept(
-        &self,
-        inbound: &InboundMessage,
-        new: &NewConversation,
-        rule: IntakeRule,
-    ) -> Result<Accepted, StoreError>;
-
-    fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, StoreError>;
-
-    fn conversation_count(&self) -> Result<u64, StoreError>;
-
-    fn conversation_of(
-        &self,
-        customer: &CustomerAddress,
-    ) -> Result<Option<Conversation>, StoreError>;
-
-    /// Transcript entries with `seq > after`, oldest first, at most `limit`.
-    fn messages_after(
-        &self,
-        id: ConversationId,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<Message>, StoreError>;
-
-    fn message(&self, id: ConversationId, seq: u64) -> Result<Option<Message>, StoreError>;
-
-    /// Turns accepted but not yet answered, oldest first.
-    fn pending_turns(&self) -> Result<Vec<PendingTurn>, StoreError>;
-
-    /// Applies what `rule` decides for a turn's outcome and clears the
-    /// pending mark, atomically.
-    fn record_turn(
-        &self,
-        outcome: &TurnOutcome,
-        rule: TurnRule,
-    ) -> Result<TurnRecorded, StoreError>;
-
-    /// Waiting conversations, most urgent first: priority, then the
-    /// unanswered first-response deadline (else the time it was queued).
-    fn waiting_queue(&self, limit: usize) -> Result<Vec<ConversationId>, StoreError>;
-
-    /// 1-based place in the waiting queue a conversation has, or would have
-    /// if it were queued now with its priority.
-    fn queue_position(&self, conversation: &Conversation) -> Result<u64, StoreError>;
-
-    /// Outbox entries due at or before `now`, earliest first.
-    fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
-
-    /// The due entries that come after `after` (the last of a page).
-    fn due_outbox_after(
-        &self,
-        after: &OutboxEntry,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<OutboxEntry>, StoreError>;
-
-    /// When the earliest outbox entry is due, if any.
-    fn next_outbox_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
-
-    /// Removes a delivered (or permanently failed) entry and appends it to
-    /// the transcript. `None` if the entry was already gone.
-    fn finish_delivery(
-        &self,
-        entry: &OutboxEntry,
-        delivery: Delivery,
-        at: DateTime<Utc>,
-    ) -> Result<Option<Message>, StoreError>;
-
-    /// Moves an entry to a later due time (after a transient failure).
-    fn reschedule_delivery(
-        &self,
-        entry: &OutboxEntry,
-        updated: &OutboxEntry,
-    ) -> Result<(), StoreError>;
-
-    /// Drops an entry without delivering it.
-    fn cancel_delivery(&self, entry: &OutboxEntry) -> Result<(), StoreError>;
-
-    /// Whether `entry` is still waiting in the outbox as it was read: not
-    /// delivered, given up, rescheduled or cancelled since.
-    fn outbox_holds(&self, entry: &OutboxEntry) -> Result<bool, StoreError>;
-
-    /// How many conversations have `status`, counted from the indexes
-    /// without reading a conversation.
-    fn count_with_status(&self, status: ConversationStatus) -> Result<u64, StoreError>;
-
-    /// Conversations with `status`, at most `limit`: the waiting ones in
-    /// queue order, others newest first.
-    fn conversations_with_status(
-        &self,
-        status: ConversationStatus,
-        limit: usize,
-    ) -> Result<Vec<Conversation>, StoreError>;
-
-    /// Changes a conversation atomically with the effects `change` decides.
-    /// Changes never interleave with each other or with intake and turns,
-    /// so of two agents claiming at once, the second sees the first's
-    /// claim.
-    fn update_conversation(
-        &self,
-        id: ConversationId,
-        change: Change<'_>,
-    ) -> Result<Updated, UpdateError>;
-
-    /// Pickups (a waiting conversation taken by an agent) since `since`,
-    /// oldest first, as [`Effects::pickup`] recorded them.
-    fn pickups_since(&self, since: DateTime<Utc>) -> Result<Vec<Pickup>, StoreError>;
-
-    /// Status and owner changes since `since`, oldest first. Recorded by
-    /// [`Store::accept`], [`Store::record_turn`] and
-    /// [`Store::update_conversation`].
-    fn status_changes_since(&self, since: DateTime<Utc>) -> Result<Vec<StatusChange>, StoreError>;
-
-    /// Outbox entries of one conversation not yet delivered.
-    fn outbox_of(&self, id: ConversationId) -> Result<Vec<OutboxEntry>, StoreError>;
-
-    fn put_agent(&self, agent: &Agent) -> Result<(), StoreError>;
-
-    fn agent(&self, username: &str) -> Result<Option<Agent>, StoreError>;
-
-    fn agents(&self) -> Result<Vec<Agent>, StoreError>;
-
-    /// Stores a sign-in under the hash of its token.
-    fn put_agent_session(&self, token_hash: &str, session: &AgentSession)
-    -> Result<(), StoreError>;
-
-    fn agent_session(&self, token_hash: &str) -> Result<Option<AgentSession>, StoreError>;
-
-    fn delete_agent_session(&self, token_hash: &str) -> Result<(), StoreError>;
-
-    fn put_canned(&self, canned: &CannedResponse) -> Result<(), StoreError>;
-
-    fn canned(&self) -> Result<Vec<CannedResponse>, StoreError>;
-
-    /// False if there was none by that name.
-    fn delete_canned(&self, name: &str) -> Result<bool, StoreError>;
-
-    /// A channel's saved position (the Telegram update offset).
-    fn cursor(&self, name: &str) -> Result<Option<i64>, StoreError>;
-
-    /// Saves a channel's position. Not durable until [`Store::sync`].
-    fn set_cursor(&self, name: &str, value: i64) -> Result<(), StoreError>;
-
-    /// Where an inbound channel id already taken in was stored:
-    /// (conversation, seq).
-    fn seen_external(
-        &self,
-        channel: ChannelKind,
-        external_id: &str,
-    ) -> Result<Option<(ConversationId, u64)>, StoreError>;
-
-    fn conversation_by_ticket(&self, ticket: u64) -> Result<Option<Conversation>, StoreError>;
-
-    /// Marks a delivered outbound message as failed after all (an email
-    /// bounce), flagging the conversation for agents. `None` if there is no
-    /// such outbound message.
-    fn mark_bounced(
-        &self,
-        conversation: ConversationId,
-        message: MessageId,
-        error: &str,
-    ) -> Result<Option<(Conversation, Message)>, StoreError>;
-
-    /// Stores content under its hash and returns the hash. Not durable
-    /// until [`Store::sync`].
-    fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError>;
-
-    fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError>;
-
-    /// Counts one automatic reply to `customer` (the per-sender cap of
-    /// promise 6). Not exported: it only matters for a day.
-    fn record_auto_reply(
-        &self,
-        customer: &CustomerAddress,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
-
-    /// Automatic replies to `customer` since `since`.
-    fn auto_replies_since(
-        &self,
-        customer: &CustomerAddress,
-        since: DateTime<Utc>,
-    ) -> Result<usize, StoreError>;
-
-    fn create_web_session(&self, session: &WebSession) -> Result<(), StoreError>;
-
-    fn web_session(&self, token: &str) -> Result<Option<WebSession>, StoreError>;
-
     /// Every record, in an order that [`Store::import`] accepts.
-    fn export(
+    async fn export(
         &self,
-        sink: &mut dyn FnMut(ExportRecord) -> Result<(), StoreError>,
+        sink: &mut (dyn FnMut(ExportRecord) -> Result<(), StoreError> + Send),
     ) -> Result<(), StoreError>;
 
     /// Writes one exported record (into an empty store).
-    fn import(&self, record: ExportRecord) -> Result<(), StoreError>;
+    async fn import(&self, record: ExportRecord) -> Result<(), StoreError>;
 }

@@ -157,9 +157,9 @@ pub struct AgentLogin {
 
 impl TestGateway {
     /// Creates an agent directly in the store.
-    pub fn add_agent(&self, name: &str, password: &str, role: frontdesk::model::Role) {
+    pub async fn add_agent(&self, name: &str, password: &str, role: frontdesk::model::Role) {
         let agent = frontdesk::core::agents::new_agent(name, password, role).expect("agent");
-        self.store().put_agent(&agent).expect("put agent");
+        self.store().put_agent(&agent).await.expect("put agent");
     }
 
     pub async fn login(&self, name: &str, password: &str) -> AgentLogin {

@@ -224,9 +224,9 @@ fn cursor_names(mailbox: &str) -> (String, String) {
     )
 }
 
-fn load_cursor(store: &dyn Store, mailbox: &str) -> Option<Cursor> {
+async fn load_cursor(store: &dyn Store, mailbox: &str) -> Option<Cursor> {
     let (validity, last) = cursor_names(mailbox);
-    match (store.cursor(&validity), store.cursor(&last)) {
+    match (store.cursor(&validity).await, store.cursor(&last).await) {
         (Ok(Some(v)), Ok(Some(l))) => Some(Cursor {
             uid_validity: v as u32,
             last_uid: l as u32,
@@ -237,9 +237,13 @@ fn load_cursor(store: &dyn Store, mailbox: &str) -> Option<Cursor> {
 
 async fn save_cursor(store: &dyn Store, mailbox: &str, cursor: Cursor) {
     let (validity, last) = cursor_names(mailbox);
-    let saved = store
+    let saved = match store
         .set_cursor(&validity, i64::from(cursor.uid_validity))
-        .and_then(|_| store.set_cursor(&last, i64::from(cursor.last_uid)));
+        .await
+    {
+        Ok(()) => store.set_cursor(&last, i64::from(cursor.last_uid)).await,
+        Err(e) => Err(e),
+    };
     let synced = match saved {
         Ok(()) => store.sync().await,
         Err(e) => Err(e),
@@ -321,7 +325,9 @@ async fn round(session: &mut ImapSession, intake: &Intake) -> Result<(), ImapErr
     let store = intake.store.as_ref();
     let mailbox = within(COMMAND_TIMEOUT, session.select(&config.mailbox)).await?;
     let uid_validity = mailbox.uid_validity.unwrap_or(0);
-    let saved = load_cursor(store, &config.mailbox).filter(|c| c.uid_validity == uid_validity);
+    let saved = load_cursor(store, &config.mailbox)
+        .await
+        .filter(|c| c.uid_validity == uid_validity);
     let mut uids: Vec<u32> = match saved {
         Some(cursor) => {
             let found = within(
@@ -333,7 +339,7 @@ async fn round(session: &mut ImapSession, intake: &Intake) -> Result<(), ImapErr
             found.into_iter().filter(|u| *u > cursor.last_uid).collect()
         }
         None => {
-            if load_cursor(store, &config.mailbox).is_some() {
+            if load_cursor(store, &config.mailbox).await.is_some() {
                 tracing::warn!(
                     uid_validity,
                     "The mailbox was rebuilt (UIDVALIDITY changed); taking in its unread mails again, duplicates are dropped."
@@ -487,7 +493,7 @@ async fn take_in_batch(
     let mut failure = None;
     for (uid, raw) in &raws {
         let fallback_id = format!("imap:{uid_validity}:{uid}");
-        match intake.stage(raw, &fallback_id) {
+        match intake.stage(raw, &fallback_id).await {
             Ok(accepted) => staged.push(accepted),
             Err(error) => {
                 failure = Some(ImapError::Store(error.to_string()));

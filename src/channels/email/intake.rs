@@ -51,18 +51,18 @@ impl Intake {
     /// Stores `raw` durably and schedules its reply. `fallback_id` (the
     /// mailbox's UIDVALIDITY and UID) dedupes mails without a Message-ID.
     pub async fn take_in(&self, raw: &[u8], fallback_id: &str) -> Result<Accepted, IntakeError> {
-        let accepted = self.stage(raw, fallback_id)?;
+        let accepted = self.stage(raw, fallback_id).await?;
         self.inbox.commit(std::slice::from_ref(&accepted)).await?;
         Ok(accepted)
     }
 
     /// Stores `raw`, not yet durable: the mailbox loop stages a batch, then
     /// commits it with one flush before marking any of it `\Seen`.
-    pub fn stage(&self, raw: &[u8], fallback_id: &str) -> Result<Accepted, IntakeError> {
-        let original = self.store.put_blob(raw)?;
+    pub async fn stage(&self, raw: &[u8], fallback_id: &str) -> Result<Accepted, IntakeError> {
+        let original = self.store.put_blob(raw).await?;
         let own = self.config.own_addresses();
         let inbound = match parse::parse(raw, &own, self.config.domain()) {
-            Ok(mail) => self.inbound(mail, fallback_id, original)?,
+            Ok(mail) => self.inbound(mail, fallback_id, original).await?,
             Err(unreadable) => {
                 tracing::warn!(error = %unreadable, "An email could not be read; a person gets it as it is.");
                 let sender = FROM_LINE
@@ -84,10 +84,10 @@ impl Intake {
                 }
             }
         };
-        Ok(self.inbox.stage(&inbound)?)
+        Ok(self.inbox.stage(&inbound).await?)
     }
 
-    fn inbound(
+    async fn inbound(
         &self,
         mail: ParsedMail,
         fallback_id: &str,
@@ -95,9 +95,9 @@ impl Intake {
     ) -> Result<InboundMessage, StoreError> {
         let sender = mail.from.clone();
         let address = sender.clone().unwrap_or_else(|| UNKNOWN_SENDER.into());
-        let mut thread = self.thread_of(&mail, &address)?;
+        let mut thread = self.thread_of(&mail, &address).await?;
         if let Some(bounce) = &mail.bounce
-            && let Some(conversation) = self.record_bounce(bounce)?
+            && let Some(conversation) = self.record_bounce(bounce).await?
         {
             thread = Thread::Conversation(conversation);
         }
@@ -111,7 +111,7 @@ impl Intake {
         let mut attachments = Vec::new();
         for file in mail.attachments {
             let blob = if file.size <= self.config.max_attachment_bytes {
-                Some(self.store.put_blob(&file.content)?)
+                Some(self.store.put_blob(&file.content).await?)
             } else {
                 None
             };
@@ -147,23 +147,25 @@ impl Intake {
     }
 
     /// Which conversation a mail continues (see the module doc).
-    fn thread_of(&self, mail: &ParsedMail, sender: &str) -> Result<Thread, StoreError> {
+    async fn thread_of(&self, mail: &ParsedMail, sender: &str) -> Result<Thread, StoreError> {
         let domain = self.config.domain();
         for reference in mail.thread_references() {
             if let Some((conversation, _)) = ids::parse_ours(reference, domain) {
-                if self.store.conversation(conversation)?.is_some() {
+                if self.store.conversation(conversation).await?.is_some() {
                     return Ok(Thread::Conversation(conversation));
                 }
                 continue;
             }
-            if let Some((conversation, _)) =
-                self.store.seen_external(ChannelKind::Email, reference)?
+            if let Some((conversation, _)) = self
+                .store
+                .seen_external(ChannelKind::Email, reference)
+                .await?
             {
                 return Ok(Thread::Conversation(conversation));
             }
         }
         if let Some(ticket) = mail.ticket
-            && let Some(conversation) = self.store.conversation_by_ticket(ticket)?
+            && let Some(conversation) = self.store.conversation_by_ticket(ticket).await?
             && conversation.customer
                 == (CustomerAddress::Email {
                     address: sender.to_string(),
@@ -176,7 +178,7 @@ impl Intake {
 
     /// Marks the deliveries a bounce reports as failed; returns the
     /// conversation the bounce belongs to.
-    fn record_bounce(
+    async fn record_bounce(
         &self,
         bounce: &loop_guard::Bounce,
     ) -> Result<Option<ConversationId>, StoreError> {
@@ -196,9 +198,10 @@ impl Intake {
                     .as_deref()
                     .unwrap_or("the receiving server could not deliver it")
             );
-            if let Some((conversation, _)) =
-                self.store
-                    .mark_bounced(conversation, MessageId(entry.0), &error)?
+            if let Some((conversation, _)) = self
+                .store
+                .mark_bounced(conversation, MessageId(entry.0), &error)
+                .await?
             {
                 tracing::warn!(conversation_id = %conversation.id, "A reply bounced; the delivery is marked failed for the agents.");
                 self.events

@@ -74,6 +74,7 @@ impl Channel for EmailChannel {
             let transcript = self
                 .store
                 .messages_after(conversation.id, 0, THREAD_READ_LIMIT)
+                .await
                 .map_err(|e| SendError::Transient {
                     message: e.to_string(),
                     retry_after: None,

@@ -57,7 +57,7 @@ pub async fn run(
     timeout_secs: u32,
     mut shutdown: Shutdown,
 ) {
-    let mut offset = match store.cursor(CURSOR) {
+    let mut offset = match store.cursor(CURSOR).await {
         Ok(saved) => saved.unwrap_or(0),
         Err(error) => {
             tracing::error!(%error, "Cannot read the Telegram offset; starting from what Telegram still holds.");
@@ -94,7 +94,7 @@ pub async fn run(
                 }
                 if next != offset {
                     offset = next;
-                    let saved = store.set_cursor(CURSOR, offset);
+                    let saved = store.set_cursor(CURSOR, offset).await;
                     if let Err(error) = saved {
                         tracing::warn!(%error, "Could not save the Telegram offset; updates may be re-read.");
                     } else if let Err(error) = store.sync().await {

@@ -1,0 +1,280 @@
+//! The command line: what each subcommand takes, and which function runs it.
+
+mod accounts;
+mod data;
+mod email;
+mod intents;
+mod serve;
+
+use accounts::manage_agents;
+use data::{export, import, open_store};
+use email::email_inspect;
+use intents::{intents_eval, intents_test, intents_try};
+use serve::{check_config, init_logging};
+
+use anyhow::{Result, bail};
+use clap::{Parser, Subcommand};
+use frontdesk::config::Config;
+use frontdesk::rules::evaluation;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "frontdesk",
+    version,
+    about = "A customer-support gateway: web chat in, intent answers or a human agent out."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (default config: web chat on 127.0.0.1:8080, data in ./data).
+    Serve {
+        #[arg(long, env = "FRONTDESK_CONFIG")]
+        config: Option<PathBuf>,
+        /// Listen address, overriding the config.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Data folder, overriding the config.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Validate the config, compile every intent and render every template.
+    CheckConfig {
+        #[arg(long, env = "FRONTDESK_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Work with the intent rules.
+    Intents {
+        #[command(subcommand)]
+        command: IntentsCommand,
+    },
+    /// Work with the email channel.
+    Email {
+        #[command(subcommand)]
+        command: EmailCommand,
+    },
+    /// Agents needed for an hour's traffic to meet a service level (Erlang C).
+    Staffing {
+        /// Conversations handed to people per hour.
+        #[arg(long)]
+        arrivals_per_hour: f64,
+        /// Average agent handling time per conversation, in seconds.
+        #[arg(long)]
+        handling_secs: f64,
+        /// The first-response target, in seconds.
+        #[arg(long)]
+        target_secs: f64,
+        /// Share of customers to answer within the target (0 to 1).
+        #[arg(long, default_value_t = 0.8)]
+        share: f64,
+    },
+    /// Manage agent accounts (with the gateway stopped; while it runs, admins use the API).
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+        #[arg(long, env = "FRONTDESK_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        #[arg(long, global = true)]
+        data: Option<PathBuf>,
+    },
+    /// Write every conversation, message and pending delivery as JSON lines.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, env = "FRONTDESK_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Load a JSON-lines export into an empty data folder.
+    Import {
+        file: PathBuf,
+        #[arg(long, env = "FRONTDESK_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentCommand {
+    /// Add an agent; reads the password from the first line of standard input.
+    Add {
+        name: String,
+        /// May manage agents and canned responses, and reassign anything.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List agents.
+    List,
+    /// Disable an agent: their sessions stop working at once.
+    Disable { name: String },
+}
+
+#[derive(Subcommand)]
+enum EmailCommand {
+    /// Show how the gateway reads one mail: sender, threading, language,
+    /// the visible text, attachments, and whether it gets an answer.
+    Inspect {
+        /// A raw message (.eml).
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// The support address (default: `[channels.email] address` of the config).
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(long, env = "FRONTDESK_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum IntentsCommand {
+    /// Run every intent's examples (must match) and counter-examples (must not).
+    Test {
+        #[arg(long, env = "FRONTDESK_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Measure the rules on a labelled `text,intent` CSV (`none` = no canned answer fits):
+    /// coverage, precision, per-intent scores and the worst confusions.
+    Eval {
+        file: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Exit non-zero if the answers' precision is below this (0 to 1),
+        /// or if any row labelled `none` gets an answer.
+        #[arg(long)]
+        min_precision: Option<f64>,
+        /// Exit non-zero if the share of answerable rows answered is below this (0 to 1).
+        #[arg(long)]
+        min_coverage: Option<f64>,
+        /// Confusions to list (text report).
+        #[arg(long, default_value_t = 10)]
+        confusions: usize,
+        #[arg(long, env = "FRONTDESK_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Show which intent a text matches, why, and the reply it gets.
+    Try {
+        text: String,
+        /// Locale to render the reply in (default: detected from the text).
+        #[arg(long)]
+        lang: Option<String>,
+        #[arg(long, env = "FRONTDESK_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            let closed_pipe = error
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe);
+            if closed_pipe {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            data,
+        } => {
+            init_logging();
+            let mut config = Config::load(config.as_deref())?;
+            if let Some(listen) = listen {
+                config.server.listen = listen;
+            }
+            if let Some(data) = data {
+                config.server.data_dir = data;
+            }
+            serve::serve(config)?;
+        }
+        Command::CheckConfig { config } => check_config(config.as_deref())?,
+        Command::Intents {
+            command: IntentsCommand::Test { config },
+        } => {
+            return intents_test(config.as_deref());
+        }
+        Command::Intents {
+            command:
+                IntentsCommand::Eval {
+                    file,
+                    json,
+                    min_precision,
+                    min_coverage,
+                    confusions,
+                    config,
+                },
+        } => {
+            let bars = evaluation::Bars {
+                min_precision,
+                min_coverage,
+            };
+            return intents_eval(config.as_deref(), &file, json, bars, confusions);
+        }
+        Command::Intents {
+            command: IntentsCommand::Try { text, lang, config },
+        } => {
+            intents_try(config.as_deref(), &text, lang.as_deref())?;
+        }
+        Command::Staffing {
+            arrivals_per_hour,
+            handling_secs,
+            target_secs,
+            share,
+        } => {
+            use frontdesk::service_levels::staffing;
+            let Some(agents) =
+                staffing::agents_needed(arrivals_per_hour, handling_secs, target_secs, share)
+            else {
+                bail!("the handling time must be positive and the share below 1");
+            };
+            let level =
+                staffing::service_level(agents, arrivals_per_hour, handling_secs, target_secs);
+            out!(
+                "{agents} agents answer {:.1}% within {target_secs} s ({:.1} erlangs of traffic)",
+                level * 100.0,
+                arrivals_per_hour / 3600.0 * handling_secs
+            );
+        }
+        Command::Email {
+            command:
+                EmailCommand::Inspect {
+                    file,
+                    json,
+                    address,
+                    config,
+                },
+        } => email_inspect(config.as_deref(), &file, json, address)?,
+        Command::Agent {
+            command,
+            config,
+            data,
+        } => manage_agents(&open_store(config.as_deref(), data)?, command)?,
+        Command::Export { out, config, data } => {
+            export(&open_store(config.as_deref(), data)?, &out)?
+        }
+        Command::Import { file, config, data } => {
+            import(&open_store(config.as_deref(), data)?, &file)?
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

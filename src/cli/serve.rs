@@ -1,0 +1,102 @@
+//! `frontdesk serve` and `check-config`: run the gateway until a signal,
+//! starting it again after a storage failure; validate a config.
+
+use anyhow::{Context, Result};
+use frontdesk::app;
+use frontdesk::config::Config;
+use std::io::Write;
+use std::path::Path;
+pub(super) fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
+/// Seconds between attempts to start again after the store failed.
+const RESTART_SECS: u64 = 5;
+
+/// Runs the gateway until a signal. If its store fails while it runs (a
+/// full disk), the gateway stops, having acknowledged nothing it could not
+/// store, and starts again as soon as the store opens (when there is room
+/// again), on the same address. A first start that fails is an error.
+pub(super) fn serve(mut config: Config) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let mut signal = std::pin::pin!(wait_for_signal());
+        let mut gateway = app::start(config.clone()).await?;
+        config.server.listen = gateway.addr;
+        loop {
+            tokio::select! {
+                _ = &mut signal => {
+                    tracing::info!("Stopping on signal.");
+                    gateway.stop().await;
+                    return Ok(());
+                }
+                failure = gateway.storage_failure() => {
+                    tracing::error!(%failure, "The store cannot write (is the disk full?). Stopping: nothing more is acknowledged, and nothing acknowledged is lost. Frontdesk starts again once the store opens.");
+                    gateway.stop().await;
+                }
+            }
+            gateway = loop {
+                tokio::select! {
+                    _ = &mut signal => return Ok(()),
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(RESTART_SECS)) => {}
+                }
+                match app::start(config.clone()).await {
+                    Ok(gateway) => {
+                        tracing::info!("Started again after the storage failure.");
+                        break gateway;
+                    }
+                    Err(error) => tracing::warn!(%error, retry_in_secs = RESTART_SECS, "Cannot start again yet."),
+                }
+            };
+        }
+    })
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+pub(super) fn check_config(path: Option<&Path>) -> Result<()> {
+    let config = Config::load(path)?;
+    // Loading renders every template with sample values.
+    let (intents, templates) = app::load_rules(&config)?;
+    let rendered = templates.len();
+    out!(
+        "{}: OK ({} intents, {} patterns, {} templates in {})",
+        config.source,
+        intents.intents().len(),
+        intents.pattern_count(),
+        rendered,
+        templates
+            .locales()
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
