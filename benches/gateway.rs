@@ -496,7 +496,10 @@ async fn bench_intake(scale: &Scale) -> String {
     let flusher = db.clone();
     let commit = Arc::new(
         frontdesk::store::GroupCommit::start(move || {
-            flusher.flush().map(|_| ()).map_err(|e| e.to_string())
+            flusher
+                .flush()
+                .map(|_| ())
+                .map_err(|e| std::sync::Arc::new(e) as frontdesk::store::SharedCause)
         })
         .expect("group commit"),
     );
@@ -574,7 +577,10 @@ impl Floor {
             .collect();
         let flusher = db.clone();
         let commit = frontdesk::store::GroupCommit::start(move || {
-            flusher.flush().map(|_| ()).map_err(|e| e.to_string())
+            flusher
+                .flush()
+                .map(|_| ())
+                .map_err(|e| std::sync::Arc::new(e) as frontdesk::store::SharedCause)
         })
         .expect("group commit");
         Floor {

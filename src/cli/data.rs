@@ -40,8 +40,8 @@ pub(super) fn export(store: &SledStore, out: &Path) -> Result<()> {
     let mut count = 0u64;
     block_on(store.export(&mut |record| {
         let line = serde_json::to_string(&record)
-            .map_err(|e| frontdesk::store::StoreError::Io(e.to_string()))?;
-        writeln!(writer, "{line}").map_err(|e| frontdesk::store::StoreError::Io(e.to_string()))?;
+            .map_err(|e| frontdesk::store::StoreError::Io(Box::new(e)))?;
+        writeln!(writer, "{line}").map_err(|e| frontdesk::store::StoreError::Io(Box::new(e)))?;
         count += 1;
         Ok(())
     }))??;

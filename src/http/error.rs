@@ -81,7 +81,10 @@ impl From<StoreError> for AppError {
             StoreError::ConversationNotFound(_) => {
                 AppError::not_found("conversation_not_found", error.to_string())
             }
-            StoreError::Io(_) => {
+            StoreError::Io(_)
+            | StoreError::Open { .. }
+            | StoreError::Flush(_)
+            | StoreError::CommitStopped => {
                 tracing::error!(%error, "Storage failed; refusing the request.");
                 AppError::unavailable("storage is unavailable; nothing was stored, try again")
             }

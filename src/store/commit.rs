@@ -18,7 +18,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-type Waiter = oneshot::Sender<Result<(), String>>;
+type Waiter = oneshot::Sender<Result<(), SharedCause>>;
+
+/// Why a flush failed, given to every waiter it answers.
+pub type SharedCause = std::sync::Arc<dyn std::error::Error + Send + Sync>;
 
 /// How long a flush under load waits for more waiters.
 const LINGER: Duration = Duration::from_micros(500);
@@ -47,7 +50,7 @@ impl GroupCommit {
     /// Starts the committer thread around a blocking flush function.
     pub fn start<F>(flush: F) -> Result<Self, StoreError>
     where
-        F: Fn() -> Result<(), String> + Send + 'static,
+        F: Fn() -> Result<(), SharedCause> + Send + 'static,
     {
         let (tx, rx) = mpsc::channel::<Waiter>();
         let thread = std::thread::Builder::new()
@@ -78,7 +81,7 @@ impl GroupCommit {
                     }
                 }
             })
-            .map_err(|e| StoreError::Io(format!("cannot start the commit thread: {e}")))?;
+            .map_err(|e| StoreError::Io(Box::new(e)))?;
         Ok(Self {
             waiters: Some(tx),
             thread: Some(thread),
@@ -96,12 +99,12 @@ impl GroupCommit {
             .is_some_and(|waiters| waiters.send(tx).is_ok());
         async move {
             if !sent {
-                return Err(StoreError::Io("the commit thread has stopped".into()));
+                return Err(StoreError::CommitStopped);
             }
             match rx.await {
                 Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(StoreError::Io(e)),
-                Err(_) => Err(StoreError::Io("the commit thread has stopped".into())),
+                Ok(Err(e)) => Err(StoreError::Flush(e)),
+                Err(_) => Err(StoreError::CommitStopped),
             }
         }
     }
@@ -133,7 +136,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_flush_reaches_every_waiter() {
-        let commit = GroupCommit::start(|| Err("disk full".to_string())).expect("start");
+        let commit =
+            GroupCommit::start(|| Err(Arc::new(std::io::Error::other("disk full")) as SharedCause))
+                .expect("start");
         let err = commit.sync().await.expect_err("must fail");
         assert!(err.to_string().contains("disk full"));
     }

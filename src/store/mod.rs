@@ -35,7 +35,7 @@ pub use outbox::OutboxStore;
 pub use reports::ReportStore;
 
 /// The group commit, public so benchmarks can run raw sled behind it.
-pub use commit::GroupCommit;
+pub use commit::{GroupCommit, SharedCause};
 
 use crate::model::{
     Agent, CannedResponse, ChannelKind, Conversation, ConversationId, ConversationStatus,
@@ -52,11 +52,32 @@ use serde::{Deserialize, Serialize};
 /// short, so it must not open a version 4 store.
 pub const SCHEMA_VERSION: u32 = 4;
 
+/// The cause of a storage failure, kept for the error chain.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The disk or the database failed; writes are not durable.
     #[error("storage failure: {0}")]
-    Io(String),
+    Io(#[source] Cause),
+    /// The store could not be opened (locked by another process, damaged).
+    #[error(
+        "cannot open the store at {}: {source}. If another frontdesk runs on this folder, stop it; \
+         if the data is damaged, move the folder aside and restore the last export with `frontdesk import`",
+        path.display()
+    )]
+    Open {
+        path: std::path::PathBuf,
+        #[source]
+        source: Cause,
+    },
+    /// A flush failed. Every writer that waited on it gets the same cause,
+    /// so it is shared.
+    #[error("flushing the store failed: {0}")]
+    Flush(#[source] SharedCause),
+    /// The thread that makes writes durable is gone (the store is closing).
+    #[error("the store's commit thread has stopped")]
+    CommitStopped,
     /// Stored bytes did not decode: a bug or corruption.
     #[error("stored data is corrupt at {what}: {detail}")]
     Corrupt { what: String, detail: String },

@@ -40,7 +40,7 @@ pub struct StepTree<'s, 'a> {
 }
 
 fn io(e: sled::Error) -> StoreError {
-    StoreError::Io(e.to_string())
+    StoreError::Io(Box::new(e))
 }
 
 impl<'a> Step<'a> {

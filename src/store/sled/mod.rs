@@ -11,7 +11,7 @@ mod reports;
 
 use super::step::{self, Step, StepTree};
 
-use super::commit::GroupCommit;
+use super::commit::{GroupCommit, SharedCause};
 use super::queue_ranks::QueueRanks;
 use super::{
     Accepted, Change, Decision, ExportRecord, IntakeFacts, IntakeRule, NewConversation,
@@ -121,8 +121,8 @@ const QUEUE: usize = 7;
 const STATUS: usize = 8;
 const OUTBOX: usize = 9;
 
-fn io(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Io(e.to_string())
+fn io(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Io(Box::new(e))
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -234,12 +234,9 @@ impl SledStore {
             .mode(sled::Mode::LowSpace)
             .cache_capacity(32 << 20)
             .open()
-            .map_err(|e| {
-                StoreError::Io(format!(
-                    "cannot open the store at {}: {e}. If another frontdesk runs on this folder, stop it; \
-                     if the data is damaged, move the folder aside and restore the last export with `frontdesk import`",
-                    dir.display()
-                ))
+            .map_err(|e| StoreError::Open {
+                path: dir.to_path_buf(),
+                source: Box::new(e),
             })?;
         let tree = |name: &str| db.open_tree(name).map_err(io);
         let flusher = db.clone();
@@ -276,14 +273,13 @@ impl SledStore {
             queue_ranks: QueueRanks::default(),
             commit: GroupCommit::start(move || {
                 flusher.flush().map(|_| ()).map_err(|e| {
-                    let error = e.to_string();
                     // sled refuses every write after a failed flush: this
                     // database is done until it is opened again.
                     failure_seen
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .get_or_insert_with(|| error.clone());
-                    error
+                        .get_or_insert_with(|| e.to_string());
+                    std::sync::Arc::new(e) as SharedCause
                 })
             })?,
             failure,
