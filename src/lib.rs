@@ -31,7 +31,7 @@
 //!               Channel::send → Store::finish_delivery (transcript) → sync
 //!                 → LiveUpdates (web chat) + Events (agent consoles)
 //!                          ▲
-//! agent console / agent API ┘ (http::agent_api → conversation::Conversations::apply:
+//! agent console / agent API ┘ (http::agent → conversation::Conversations::apply:
 //!                              conversation::transitions decide claim, reply, note,
 //!                              resolve; one place publishes events and metrics)
 //! ```

@@ -41,7 +41,7 @@ async fn waiting_customer(gw: &TestGateway, text: &str) -> (String, String) {
 #[tokio::test]
 async fn every_agent_route_but_login_answers_401_without_credentials() {
     let gw = TestGateway::start().await;
-    let (_, routes) = frontdesk::http::agent_api::routes();
+    let (_, routes) = frontdesk::http::agent::routes();
     assert!(
         routes.len() >= 20,
         "the route table lists {} routes",

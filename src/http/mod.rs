@@ -3,7 +3,7 @@
 //! widget, the demo page, the agent console, the survey rating page and the
 //! health probes.
 
-pub mod agent_api;
+pub mod agent;
 pub mod chat;
 pub mod error;
 mod pages;
@@ -46,7 +46,7 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/v1/chat",
             chat::routes().layer(cors(&app.config.channels.web.allowed_origins)),
         )
-        .nest("/api/v1/agent", agent_api::routes().0)
+        .nest("/api/v1/agent", agent::routes().0)
         .nest("/api/v1/reports", reports::routes())
         .merge(crate::http::telegram_webhook::routes())
         .fallback(|| async { AppError::not_found("not_found", "no such endpoint") })

@@ -2,7 +2,7 @@
 //! as JSON, or CSV with `format=csv`; `GET /api/v1/reports/staffing`: the
 //! staffing forecast (see [`crate::service_levels::forecast`]). Signed-in agents only.
 
-use super::agent_api::Authed;
+use super::agent::Authed;
 use super::error::{ApiQuery, AppError};
 use crate::http::state::App;
 use crate::model::ChannelKind;

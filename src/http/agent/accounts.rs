@@ -1,0 +1,82 @@
+//! Agent accounts: listed for everyone, created and disabled by admins.
+
+use super::Authed;
+use super::views::{AgentList, AgentView};
+use crate::core::agents;
+use crate::http::error::{ApiJson, AppError};
+use crate::http::state::App;
+use crate::model::Role;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use std::sync::Arc;
+
+pub(super) async fn list_agents(
+    State(app): State<Arc<App>>,
+    _authed: Authed,
+) -> Result<Json<AgentList>, AppError> {
+    let agents = app
+        .store
+        .agents()
+        .await?
+        .iter()
+        .map(AgentView::from)
+        .collect();
+    Ok(Json(AgentList { agents }))
+}
+
+#[derive(Deserialize)]
+pub(super) struct NewAgent {
+    username: String,
+    password: String,
+    #[serde(default = "default_role")]
+    role: Role,
+}
+
+fn default_role() -> Role {
+    Role::Agent
+}
+
+/// `POST /agents {"username","password","role"}` (admins).
+pub(super) async fn create_agent(
+    State(app): State<Arc<App>>,
+    authed: Authed,
+    ApiJson(new): ApiJson<NewAgent>,
+) -> Result<Response, AppError> {
+    authed.require_admin()?;
+    if app.store.agent(&new.username).await?.is_some() {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "agent_exists",
+            "an agent by that name exists",
+        ));
+    }
+    let agent = tokio::task::spawn_blocking(move || {
+        agents::new_agent(&new.username, &new.password, new.role)
+    })
+    .await
+    .map_err(|_| AppError::unavailable("cannot create the agent right now"))?
+    .map_err(|e| AppError::bad_request("invalid_agent", e.to_string()))?;
+    app.store.put_agent(&agent).await?;
+    app.store.sync().await?;
+    Ok((StatusCode::CREATED, Json(AgentView::from(&agent))).into_response())
+}
+
+pub(super) async fn disable_agent(
+    State(app): State<Arc<App>>,
+    authed: Authed,
+    Path(username): Path<String>,
+) -> Result<Json<AgentView>, AppError> {
+    authed.require_admin()?;
+    let mut agent = app
+        .store
+        .agent(&username)
+        .await?
+        .ok_or_else(|| AppError::not_found("agent_not_found", "no agent by that name"))?;
+    agent.disabled = true;
+    app.store.put_agent(&agent).await?;
+    app.store.sync().await?;
+    Ok(Json(AgentView::from(&agent)))
+}
