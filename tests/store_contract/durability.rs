@@ -115,6 +115,20 @@ async fn export_then_import_is_identical() {
             .put_blob(b"%PDF-1.4 \x00\xff attachment")
             .await
             .expect("blob");
+        let agent = frontdesk::model::Agent {
+            username: "ann".into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            role: frontdesk::model::Role::Admin,
+            disabled: false,
+            created_at: Utc::now(),
+        };
+        store.put_agent(&agent).await.expect("agent");
+        let canned = frontdesk::model::CannedResponse {
+            name: "thanks".into(),
+            title: "Thank you".into(),
+            text: "Thank you, {{ customer_name }}!".into(),
+        };
+        store.put_canned(&canned).await.expect("canned");
         let mut records = Vec::new();
         store
             .export(&mut |r| {
@@ -141,6 +155,16 @@ async fn export_then_import_is_identical() {
                 .iter()
                 .any(|r| matches!(r, ExportRecord::StatusChange(_))),
             "{name}: the status log moves too"
+        );
+        assert_eq!(
+            copy.agent("ann").await.expect("read"),
+            Some(agent),
+            "{name}: agents move too, or nobody can sign in"
+        );
+        assert_eq!(
+            copy.canned().await.expect("read"),
+            vec![canned],
+            "{name}: canned responses move too"
         );
         assert_eq!(
             copy.blob(&blob).await.expect("read").as_deref(),

@@ -30,6 +30,17 @@ impl Store for SledStore {
                 &v.map_err(io)?,
             )?))?;
         }
+        // Accounts move with the desk: without them nobody could sign in
+        // to an imported one.
+        for v in self.username_agent.iter().values() {
+            sink(ExportRecord::Agent(decode("agent", &v.map_err(io)?)?))?;
+        }
+        for v in self.name_canned.iter().values() {
+            sink(ExportRecord::Canned(decode(
+                "canned response",
+                &v.map_err(io)?,
+            )?))?;
+        }
         for v in self.conversations.iter().values() {
             sink(ExportRecord::Conversation(decode(
                 "conversation",
