@@ -8,11 +8,13 @@
 //! this channel is the transcript append the outbox makes on success; the
 //! visitor's next read sees it.
 
+mod socket;
+pub mod views;
+
 use crate::http::error::{ApiJson, ApiQuery, AppError, require_text};
 use crate::http::state::App;
 use crate::model::{
-    Author, ConversationStatus, CustomerAddress, InboundMessage, Message, VerifiedIdentity,
-    WebSession,
+    ConversationStatus, CustomerAddress, InboundMessage, VerifiedIdentity, WebSession,
 };
 use crate::service_levels::segments;
 use crate::service_levels::waiting;
@@ -20,22 +22,19 @@ use crate::store::Accepted;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message as WsFrame, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+
 use axum::routing::{get, post};
 use chrono::Utc;
-use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use socket::websocket;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use uuid::Uuid;
+use views::{Messages, Place, Receipt, SessionCreated, Visible};
 
 /// Longest `wait` a long poll may ask for.
 const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -204,7 +203,7 @@ async fn create_session(
     State(app): State<Arc<App>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), AppError> {
+) -> Result<(StatusCode, Json<SessionCreated>), AppError> {
     check_address(&app, client)?;
     let body = body.map_err(|rejection| {
         if crate::http::error::is_body_timeout(&rejection) {
@@ -230,11 +229,13 @@ async fn create_session(
     app.store.sync().await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "session": session.token })),
+        Json(SessionCreated {
+            session: session.token,
+        }),
     ))
 }
 
-async fn session_of(app: &App, token: &str) -> Result<WebSession, AppError> {
+pub(super) async fn session_of(app: &App, token: &str) -> Result<WebSession, AppError> {
     app.store.web_session(token).await?.ok_or_else(|| {
         AppError::not_found(
             "unknown_session",
@@ -243,14 +244,14 @@ async fn session_of(app: &App, token: &str) -> Result<WebSession, AppError> {
     })
 }
 
-fn address(session: &WebSession) -> CustomerAddress {
+pub(super) fn address(session: &WebSession) -> CustomerAddress {
     CustomerAddress::Web {
         session_id: session.id,
     }
 }
 
 /// Validates and takes in one visitor message (HTTP and WebSocket alike).
-async fn submit(
+pub(super) async fn submit(
     app: &App,
     session: &WebSession,
     client_id: &str,
@@ -282,15 +283,6 @@ async fn submit(
     Ok(app.inbox.accept(inbound).await?)
 }
 
-fn receipt(accepted: &Accepted) -> Value {
-    json!({
-        "message_id": accepted.message.id,
-        "conversation_id": accepted.conversation.id,
-        "ticket": accepted.conversation.ticket,
-        "seq": accepted.message.seq,
-    })
-}
-
 #[derive(Debug, Deserialize)]
 struct PostMessage {
     session: String,
@@ -303,40 +295,19 @@ async fn post_message(
     State(app): State<Arc<App>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<PostMessage>,
-) -> Result<(StatusCode, Json<Value>), AppError> {
+) -> Result<(StatusCode, Json<Receipt>), AppError> {
     check_address(&app, client)?;
     let session = session_of(&app, &body.session).await?;
     let accepted = submit(&app, &session, &body.client_id, &body.text).await?;
-    Ok((StatusCode::ACCEPTED, Json(receipt(&accepted))))
-}
-
-/// What the visitor sees of a transcript entry, if anything.
-fn visible(message: &Message) -> Option<Value> {
-    let from = match message.author {
-        _ if !message.visible_to_customer() => return None,
-        Author::Customer => "customer",
-        Author::Bot => "bot",
-        Author::Agent | Author::Note => "agent",
-    };
-    let mut view = json!({
-        "seq": message.seq,
-        "from": from,
-        "text": message.text,
-        "at": message.at,
-    });
-    if !message.options.is_empty() {
-        // Buttons: choosing one sends its label as the visitor's message.
-        view["options"] = json!(message.options.iter().map(|o| &o.label).collect::<Vec<_>>());
-    }
-    Some(view)
+    Ok((StatusCode::ACCEPTED, Json(Receipt::from(&accepted))))
 }
 
 /// The visitor's transcript after `after`, and the last sequence read.
-async fn transcript_after(
+pub(super) async fn transcript_after(
     app: &App,
     session: &WebSession,
     after: u64,
-) -> Result<(Vec<Value>, u64), AppError> {
+) -> Result<(Vec<Visible>, u64), AppError> {
     let Some(conversation) = app.store.conversation_of(&address(session)).await? else {
         return Ok((Vec::new(), after));
     };
@@ -345,13 +316,16 @@ async fn transcript_after(
         .messages_after(conversation.id, after, PAGE)
         .await?;
     let last = messages.last().map_or(after, |m| m.seq);
-    Ok((messages.iter().filter_map(visible).collect(), last))
+    Ok((messages.iter().filter_map(Visible::of).collect(), last))
 }
 
 /// The visitor's place in the waiting queue and the expected wait, while
 /// their conversation waits for a person: from the shared view, or read
 /// directly when the view has not caught up with a hand-off yet.
-async fn queue_place(app: &App, session: &WebSession) -> Result<Option<Value>, AppError> {
+pub(super) async fn queue_place(
+    app: &App,
+    session: &WebSession,
+) -> Result<Option<Place>, AppError> {
     let Some(conversation) = app.store.conversation_of(&address(session)).await? else {
         return Ok(None);
     };
@@ -370,7 +344,10 @@ async fn queue_place(app: &App, session: &WebSession) -> Result<Option<Value>, A
             .await?
         }
     };
-    Ok(Some(json!({ "position": position, "wait_minutes": wait })))
+    Ok(Some(Place {
+        position: Some(position),
+        wait_minutes: Some(wait),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -386,7 +363,7 @@ struct ReadQuery {
 async fn get_messages(
     State(app): State<Arc<App>>,
     ApiQuery(query): ApiQuery<ReadQuery>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Messages>, AppError> {
     let session = session_of(&app, &query.session).await?;
     let mut updates = app.live.subscribe(&address(&session).key());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(query.wait).min(MAX_WAIT);
@@ -395,41 +372,20 @@ async fn get_messages(
         updates.borrow_and_update();
         let (messages, _) = transcript_after(&app, &session, query.after).await?;
         if !messages.is_empty() || tokio::time::Instant::now() >= deadline {
-            let mut body = json!({ "messages": messages });
-            if let Some(place) = queue_place(&app, &session).await? {
-                body["queue"] = place;
-            }
-            return Ok(Json(body));
+            let queue = queue_place(&app, &session).await?;
+            return Ok(Json(Messages { messages, queue }));
         }
         tokio::select! {
             _ = updates.changed() => {}
             _ = tokio::time::sleep_until(deadline) => {}
-            _ = shutdown.stopped() => return Ok(Json(json!({ "messages": [] }))),
+            _ = shutdown.stopped() => {
+                return Ok(Json(Messages {
+                    messages: Vec::new(),
+                    queue: None,
+                }));
+            }
         }
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct SocketQuery {
-    session: String,
-    #[serde(default)]
-    after: u64,
-}
-
-/// `GET /ws?session=…&after=SEQ`: the transcript live, and message sending.
-async fn websocket(
-    State(app): State<Arc<App>>,
-    ApiQuery(query): ApiQuery<SocketQuery>,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Result<Response, AppError> {
-    let session = session_of(&app, &query.session).await?;
-    let upgrade =
-        upgrade.map_err(|e| AppError::bad_request("websocket_required", e.body_text()))?;
-    let max = app.config.server.max_body_bytes;
-    Ok(upgrade
-        .max_message_size(max)
-        .max_frame_size(max)
-        .on_upgrade(move |socket| run_socket(app, session, query.after, socket)))
 }
 
 /// A frame the visitor sends.
@@ -437,137 +393,4 @@ async fn websocket(
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ClientFrame {
     Message { client_id: String, text: String },
-}
-
-async fn run_socket(app: Arc<App>, session: WebSession, after: u64, socket: WebSocket) {
-    let (mut sink, mut stream) = socket.split();
-    // A visitor who stops reading fills the socket's buffers; past this
-    // wait the socket is closed, so the task and its memory are let go.
-    let patience = Duration::from_secs(app.config.channels.web.ws_send_timeout_secs.max(1));
-
-    // Replies to the visitor's own frames, handed from the reader to the writer.
-    let (replies, mut pending_replies) = mpsc::channel::<Value>(16);
-    let mut updates = app.live.subscribe(&address(&session).key());
-    // Queue changes (someone queued or taken) move the visitor's place.
-    let mut places = app.places.clone();
-    let mut shutdown = app.shutdown.clone();
-
-    let writer = async {
-        let mut cursor = after;
-        let mut place_sent: Option<Value> = None;
-        loop {
-            updates.borrow_and_update();
-            loop {
-                let (messages, last) = transcript_after(&app, &session, cursor)
-                    .await
-                    .map_err(|_| ())?;
-                for mut message in messages {
-                    message["type"] = json!("message");
-                    send_within(
-                        &mut sink,
-                        patience,
-                        WsFrame::Text(message.to_string().into()),
-                    )
-                    .await?;
-                }
-                if last == cursor {
-                    break;
-                }
-                cursor = last;
-            }
-            let place = queue_place(&app, &session).await.map_err(|_| ())?;
-            if place != place_sent {
-                // Leaving the queue is said too: `position` null.
-                let mut frame = place
-                    .clone()
-                    .unwrap_or_else(|| json!({ "position": null, "wait_minutes": null }));
-                frame["type"] = json!("queue");
-                send_within(&mut sink, patience, WsFrame::Text(frame.to_string().into())).await?;
-                place_sent = place;
-            }
-            // Wait for something that can change what the visitor sees.
-            tokio::select! {
-                changed = updates.changed() => changed.map_err(|_| ())?,
-                changed = places.changed() => changed.map_err(|_| ())?,
-                reply = pending_replies.recv() => {
-                    let reply = reply.ok_or(())?;
-                    send_within(&mut sink, patience, WsFrame::Text(reply.to_string().into())).await?;
-                }
-                _ = shutdown.stopped() => {
-                    let _ = send_within(&mut sink, patience, WsFrame::Close(None)).await;
-                    return Err(());
-                }
-            }
-        }
-        // The loop only ends by `?` or `return`; this names the error type.
-        #[allow(unreachable_code)]
-        Ok::<(), ()>(())
-    };
-
-    let reader = async {
-        while let Some(Ok(frame)) = stream.next().await {
-            let reply = match frame {
-                WsFrame::Text(text) => handle_frame(&app, &session, text.as_str()).await,
-                WsFrame::Binary(_) => error_frame(
-                    None,
-                    &AppError::bad_request("invalid_frame", "send JSON text frames"),
-                ),
-                WsFrame::Close(_) => break,
-                WsFrame::Ping(_) | WsFrame::Pong(_) => continue,
-            };
-            if replies.send(reply).await.is_err() {
-                break;
-            }
-        }
-    };
-
-    tokio::select! {
-        _ = writer => {}
-        _ = reader => {}
-    }
-}
-
-/// Sends one frame, giving up on a visitor who has not read for `patience`.
-async fn send_within(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, WsFrame>,
-    patience: Duration,
-    frame: WsFrame,
-) -> Result<(), ()> {
-    match tokio::time::timeout(patience, sink.send(frame)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(()),
-        Err(_) => {
-            tracing::info!("Closing a web chat socket whose visitor does not read.");
-            Err(())
-        }
-    }
-}
-
-async fn handle_frame(app: &App, session: &WebSession, text: &str) -> Value {
-    let (client_id, text) = match read_frame(text) {
-        Ok(message) => message,
-        Err(error) => return error_frame(None, &error),
-    };
-    match submit(app, session, &client_id, &text).await {
-        Ok(accepted) => {
-            let mut reply = receipt(&accepted);
-            reply["type"] = json!("received");
-            reply["client_id"] = json!(client_id);
-            reply
-        }
-        Err(error) => error_frame(Some(&client_id), &error),
-    }
-}
-
-fn error_frame(client_id: Option<&str>, error: &AppError) -> Value {
-    let mut frame = json!({
-        "type": "error",
-        "client_id": client_id,
-        "error": error.error,
-        "detail": error.detail,
-    });
-    if let Some(secs) = error.retry_after_secs() {
-        frame["retry_after_secs"] = json!(secs);
-    }
-    frame
 }
