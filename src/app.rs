@@ -18,8 +18,9 @@ use crate::rules::intents::{Action, IntentError, IntentSet};
 
 use crate::core::outbox::Outbox;
 use crate::rules::templates::{TemplateError, Templates};
+use crate::store::postgres::PgStore;
 use crate::store::sled::SledStore;
-use crate::store::{NewConversation, Store, StoreError};
+use crate::store::{NewConversation, Store, StoreConfig, StoreError};
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -134,17 +135,29 @@ pub struct Gateway {
     store: Arc<dyn Store>,
 }
 
+/// Opens the store `[store]` names: the sled folder `[server] data_dir`
+/// (created if missing), or the PostgreSQL database, migrated to this
+/// build's schema.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    match &config.store {
+        StoreConfig::Sled(_) => {
+            let data_dir = &config.server.data_dir;
+            std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir {
+                path: data_dir.display().to_string(),
+                source,
+            })?;
+            Ok(Arc::new(SledStore::open(data_dir)?))
+        }
+        StoreConfig::Postgres(pg) => Ok(Arc::new(PgStore::connect(pg).await?)),
+    }
+}
+
 /// Starts the gateway described by `config` and returns once it listens.
 pub async fn start(config: Config) -> Result<Gateway, StartError> {
     let (intents, templates) = load_rules(&config)?;
     crate::core::metrics::install();
     let config = Arc::new(config);
-    let data_dir = &config.server.data_dir;
-    std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir {
-        path: data_dir.display().to_string(),
-        source,
-    })?;
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(data_dir)?);
+    let store = open_store(&config).await?;
     let (stop, shutdown) = Shutdown::channel();
     let live = Arc::new(LiveUpdates::default());
     let events = Arc::new(Events::default());

@@ -1,18 +1,17 @@
-//! `frontdesk agent add | list | disable`: agent accounts, on a stopped
-//! gateway's data folder.
+//! `frontdesk agent add | list | disable`: agent accounts, in a stopped
+//! gateway's data folder or in the shared database.
 
 use super::AgentCommand;
-use super::data::{block_on, sync};
 use anyhow::{Context, Result, bail};
 use frontdesk::core::agents;
 use frontdesk::model::Role;
-use frontdesk::store::AccountStore;
-use frontdesk::store::sled::SledStore;
+use frontdesk::store::Store;
 use std::io::Write;
-pub(super) fn manage_agents(store: &SledStore, command: AgentCommand) -> Result<()> {
+
+pub(super) async fn manage_agents(store: &dyn Store, command: AgentCommand) -> Result<()> {
     match command {
         AgentCommand::Add { name, admin } => {
-            if block_on(store.agent(&name))??.is_some() {
+            if store.agent(&name).await?.is_some() {
                 bail!("an agent named {name} exists");
             }
             let mut password = String::new();
@@ -22,12 +21,12 @@ pub(super) fn manage_agents(store: &SledStore, command: AgentCommand) -> Result<
             let password = password.trim_end_matches(['\r', '\n']);
             let role = if admin { Role::Admin } else { Role::Agent };
             let agent = agents::new_agent(&name, password, role)?;
-            block_on(store.put_agent(&agent))??;
-            sync(store)?;
+            store.put_agent(&agent).await?;
+            store.sync().await?;
             out!("added {} {name}", if admin { "admin" } else { "agent" });
         }
         AgentCommand::List => {
-            for agent in block_on(store.agents())?? {
+            for agent in store.agents().await? {
                 let role = match agent.role {
                     Role::Admin => "admin",
                     Role::Agent => "agent",
@@ -37,11 +36,13 @@ pub(super) fn manage_agents(store: &SledStore, command: AgentCommand) -> Result<
             }
         }
         AgentCommand::Disable { name } => {
-            let mut agent =
-                block_on(store.agent(&name))??.with_context(|| format!("no agent named {name}"))?;
+            let mut agent = store
+                .agent(&name)
+                .await?
+                .with_context(|| format!("no agent named {name}"))?;
             agent.disabled = true;
-            block_on(store.put_agent(&agent))??;
-            sync(store)?;
+            store.put_agent(&agent).await?;
+            store.sync().await?;
             out!("disabled {name}");
         }
     }

@@ -1,50 +1,98 @@
-//! The data folder from the command line: open the store, wait for its
-//! writes, and `export` / `import` it as JSON lines.
+//! The configured store from the command line (a sled data folder, or a
+//! PostgreSQL database): open it, bring its schema up to date, and
+//! `export` / `import` it as JSON lines.
 
 use anyhow::{Context, Result, bail};
 use frontdesk::config::Config;
+use frontdesk::store::postgres::PgStore;
 use frontdesk::store::sled::SledStore;
-use frontdesk::store::{ConversationStore, ExportRecord, Store};
+use frontdesk::store::{ExportRecord, Store, StoreConfig, StoreError};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// Runs one store call to its end, outside any runtime (the sled store
-/// answers at once; only `sync` waits, for its flush).
-pub(super) fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// Runs `body` on the configured store inside one runtime (a database
+/// pool lives on the runtime that opened it).
+pub(super) fn with_store<T>(
+    config: Option<&Path>,
+    data: Option<PathBuf>,
+    body: impl AsyncFnOnce(&dyn Store) -> Result<T>,
+) -> Result<T> {
+    let config = Config::load(config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    Ok(runtime.block_on(future))
+    runtime.block_on(async {
+        let store = open_store(&config, data).await?;
+        body(store.as_ref()).await
+    })
 }
 
-/// Waits for the store's writes to be durable.
-pub(super) fn sync(store: &SledStore) -> Result<()> {
-    block_on(store.sync())??;
+/// The store `config` names; `data` overrides the sled data folder.
+async fn open_store(config: &Config, data: Option<PathBuf>) -> Result<Arc<dyn Store>> {
+    match &config.store {
+        StoreConfig::Sled(_) => {
+            let dir = data.unwrap_or_else(|| config.server.data_dir.clone());
+            if !dir.exists() {
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            Ok(Arc::new(SledStore::open(&dir)?))
+        }
+        StoreConfig::Postgres(pg) => {
+            if data.is_some() {
+                bail!("--data names a sled folder, but [store] backend is \"postgres\"");
+            }
+            Ok(Arc::new(PgStore::connect(pg).await?))
+        }
+    }
+}
+
+/// `frontdesk migrate`: brings the configured store's schema up to this
+/// build's (the gateway does so at start too).
+pub(super) fn migrate(config: Option<&Path>, data: Option<PathBuf>) -> Result<()> {
+    let loaded = Config::load(config)?;
+    match &loaded.store {
+        StoreConfig::Sled(_) => {
+            with_store(config, data, async |_| Ok(()))?;
+            out!(
+                "the sled store is at schema {}",
+                frontdesk::store::SCHEMA_VERSION
+            );
+        }
+        StoreConfig::Postgres(pg) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let applied = runtime.block_on(async {
+                let store = PgStore::open(pg)?;
+                store.migrate().await?;
+                store.schema_version().await.map(|now| (now, store))
+            });
+            let (version, _) = applied?;
+            out!("the database is at schema {version}");
+        }
+    }
     Ok(())
 }
 
-pub(super) fn open_store(config: Option<&Path>, data: Option<PathBuf>) -> Result<SledStore> {
-    let config = Config::load(config)?;
-    let dir = data.unwrap_or(config.server.data_dir);
-    if !dir.exists() {
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    Ok(SledStore::open(&dir)?)
-}
-
-pub(super) fn export(store: &SledStore, out: &Path) -> Result<()> {
+pub(super) async fn export(store: &dyn Store, out: &Path) -> Result<()> {
     let file =
         std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut writer = std::io::BufWriter::new(file);
     let mut count = 0u64;
-    block_on(store.export(&mut |record| {
-        let line = serde_json::to_string(&record)
-            .map_err(|e| frontdesk::store::StoreError::Io(Box::new(e)))?;
-        writeln!(writer, "{line}").map_err(|e| frontdesk::store::StoreError::Io(Box::new(e)))?;
-        count += 1;
-        Ok(())
-    }))??;
+    store
+        .export(&mut |record| {
+            let line = serde_json::to_string(&record).map_err(|e| StoreError::Io(Box::new(e)))?;
+            writeln!(writer, "{line}").map_err(|e| StoreError::Io(Box::new(e)))?;
+            count += 1;
+            Ok(())
+        })
+        .await?;
     writer.flush().context("cannot write the export")?;
     writer
         .get_ref()
@@ -54,9 +102,9 @@ pub(super) fn export(store: &SledStore, out: &Path) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn import(store: &SledStore, file: &Path) -> Result<()> {
-    if block_on(store.conversation_count())?? > 0 {
-        bail!("the data folder already holds conversations; import into an empty one");
+pub(super) async fn import(store: &dyn Store, file: &Path) -> Result<()> {
+    if store.conversation_count().await? > 0 {
+        bail!("the store already holds conversations; import into an empty one");
     }
     let reader = std::io::BufReader::new(
         std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
@@ -70,10 +118,10 @@ pub(super) fn import(store: &SledStore, file: &Path) -> Result<()> {
         }
         let record: ExportRecord = serde_json::from_str(&line)
             .with_context(|| format!("{}:{}: not an export record", file.display(), index + 1))?;
-        block_on(store.import(record))??;
+        store.import(record).await?;
         count += 1;
     }
-    sync(store)?;
+    store.sync().await?;
     out!("imported {count} records from {}", file.display());
     Ok(())
 }

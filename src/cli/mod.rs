@@ -7,7 +7,7 @@ mod intents;
 mod serve;
 
 use accounts::manage_agents;
-use data::{export, import, open_store};
+use data::{export, import, migrate, with_store};
 use email::email_inspect;
 use intents::{intents_eval, intents_test, intents_try};
 use serve::{check_config, init_logging};
@@ -93,7 +93,15 @@ enum Command {
         #[arg(long)]
         data: Option<PathBuf>,
     },
-    /// Load a JSON-lines export into an empty data folder.
+    /// Bring the store's schema up to this build's (the gateway does so at
+    /// start too); refuses a schema newer than this build.
+    Migrate {
+        #[arg(long, env = "FRONTDESK_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Load a JSON-lines export into an empty data folder or database.
     Import {
         file: PathBuf,
         #[arg(long, env = "FRONTDESK_CONFIG")]
@@ -268,13 +276,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             command,
             config,
             data,
-        } => manage_agents(&open_store(config.as_deref(), data)?, command)?,
+        } => with_store(config.as_deref(), data, async |store| {
+            manage_agents(store, command).await
+        })?,
         Command::Export { out, config, data } => {
-            export(&open_store(config.as_deref(), data)?, &out)?
+            with_store(config.as_deref(), data, async |store| {
+                export(store, &out).await
+            })?
         }
         Command::Import { file, config, data } => {
-            import(&open_store(config.as_deref(), data)?, &file)?
+            with_store(config.as_deref(), data, async |store| {
+                import(store, &file).await
+            })?
         }
+        Command::Migrate { config, data } => migrate(config.as_deref(), data)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -21,6 +21,7 @@ use crate::service_levels::segments::SegmentConfig;
 use crate::service_levels::sla::SlaConfig;
 use crate::service_levels::surveys::SurveysConfig;
 use crate::service_levels::waiting::QueueConfig;
+use crate::store::StoreConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -90,6 +91,9 @@ pub struct Config {
     /// How the reports count (`[reports]`).
     #[serde(default)]
     pub reports: ReportsConfig,
+    /// Where state is kept: sled (default) or PostgreSQL.
+    #[serde(default)]
+    pub store: StoreConfig,
     /// Where the config came from, for error messages.
     #[serde(skip)]
     pub source: String,

@@ -23,6 +23,7 @@ mod commit;
 mod conversations;
 mod keys;
 mod outbox;
+pub mod postgres;
 mod queue_ranks;
 mod reports;
 pub mod sled;
@@ -33,6 +34,28 @@ pub use channel_state::ChannelStateStore;
 pub use conversations::ConversationStore;
 pub use outbox::OutboxStore;
 pub use reports::ReportStore;
+
+/// `[store]`: where the desk keeps its state. The embedded sled store (the
+/// default, in `[server] data_dir`) serves one instance; PostgreSQL serves
+/// several.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(tag = "backend", rename_all = "lowercase")]
+pub enum StoreConfig {
+    Sled(SledConfig),
+    Postgres(postgres::PostgresConfig),
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig::Sled(SledConfig {})
+    }
+}
+
+/// The sled store takes no settings of its own: its folder is `[server]
+/// data_dir`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SledConfig {}
 
 /// The group commit, public so benchmarks can run raw sled behind it.
 pub use commit::{GroupCommit, SharedCause};

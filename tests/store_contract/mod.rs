@@ -7,6 +7,7 @@ use frontdesk::model::{
     ConversationStatus, CustomerAddress, Delivery, Handling, InboundMessage, OutboundReason,
     OutboxEntry, OutboxId, Thread,
 };
+use frontdesk::store::postgres::PgStore;
 use frontdesk::store::sled::SledStore;
 use frontdesk::store::{
     ConversationStore, Decision, Effects, ExportRecord, NewConversation, PendingTurn, Store,
@@ -32,8 +33,16 @@ fn sled_backend() -> BoxFuture<'static, Opened> {
     })
 }
 
+fn postgres_backend() -> BoxFuture<'static, Opened> {
+    Box::pin(async {
+        let config = crate::support::postgres::fresh_database().await;
+        let store = PgStore::connect(&config).await.expect("open postgres");
+        (Arc::new(store) as Arc<dyn Store>, Box::new(()) as Box<_>)
+    })
+}
+
 /// Every backend the contract is checked on: a new backend is one line.
-const BACKENDS: &[(&str, Backend)] = &[("sled", sled_backend)];
+const BACKENDS: &[(&str, Backend)] = &[("sled", sled_backend), ("postgres", postgres_backend)];
 
 fn inbound(chat: i64, id: &str, text: &str) -> InboundMessage {
     InboundMessage::text(

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod mail;
+pub mod postgres;
 pub mod telegram;
 
 use frontdesk::app::{self, Gateway};

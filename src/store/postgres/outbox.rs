@@ -1,0 +1,205 @@
+//! The outbox on PostgreSQL: entries ordered by their due key (due time,
+//! then id); finishing a delivery removes the entry and appends it to the
+//! transcript in one transaction, and only if the entry is still there as
+//! it was read.
+
+use super::conversations::put_outbox;
+use super::{PgStore, column, conversation_for_update, db, encode, put_conversation};
+use crate::model::{
+    ConversationId, Delivery, Handling, Message, MessageId, OutboundReason, OutboxEntry,
+};
+use crate::store::{OutboxStore, StoreError, keys};
+use chrono::{DateTime, Utc};
+
+fn entries(rows: &[tokio_postgres::Row]) -> Result<Vec<OutboxEntry>, StoreError> {
+    rows.iter()
+        .map(|row| column(row, 0, "outbox entry"))
+        .collect()
+}
+
+#[async_trait::async_trait]
+impl OutboxStore for PgStore {
+    async fn due_outbox(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT data FROM outbox WHERE due_key < $1 ORDER BY due_key LIMIT $2",
+                &[
+                    &keys::outbox_upper_bound(now.timestamp_millis()).to_vec(),
+                    &(limit as i64),
+                ],
+            )
+            .await
+            .map_err(db)?;
+        entries(&rows)
+    }
+
+    async fn due_outbox_after(
+        &self,
+        after: &OutboxEntry,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT data FROM outbox WHERE due_key > $1 AND due_key < $2
+                 ORDER BY due_key LIMIT $3",
+                &[
+                    &keys::outbox(after).to_vec(),
+                    &keys::outbox_upper_bound(now.timestamp_millis()).to_vec(),
+                    &(limit as i64),
+                ],
+            )
+            .await
+            .map_err(db)?;
+        entries(&rows)
+    }
+
+    async fn next_outbox_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT min(due_at) FROM outbox", &[])
+            .await
+            .map_err(db)?;
+        // To the millisecond, as the due key orders entries.
+        let due: Option<DateTime<Utc>> = row.get(0);
+        Ok(due.and_then(|t| DateTime::from_timestamp_millis(t.timestamp_millis())))
+    }
+
+    async fn finish_delivery(
+        &self,
+        entry: &OutboxEntry,
+        delivery: Delivery,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Message>, StoreError> {
+        let id = entry.conversation_id;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let old = conversation_for_update(&tx, id)
+            .await?
+            .ok_or(StoreError::ConversationNotFound(id))?;
+        let removed = tx
+            .execute(
+                "DELETE FROM outbox WHERE id = $1 AND due_key = $2",
+                &[&entry.id.0, &keys::outbox(entry).to_vec()],
+            )
+            .await
+            .map_err(db)?;
+        if removed == 0 {
+            return Ok(None);
+        }
+        let mut new = old.clone();
+        new.last_seq += 1;
+        new.updated_at = at;
+        match &delivery {
+            Delivery::Failed { .. } => new.undelivered = true,
+            Delivery::Delivered if entry.reason == OutboundReason::Agent => new.undelivered = false,
+            Delivery::Delivered => {}
+        }
+        // The transcript entry keeps the outbox id, so a channel's own
+        // reference to the delivery (an email Message-ID) finds it again.
+        let message = Message {
+            id: MessageId(entry.id.0),
+            conversation_id: id,
+            seq: new.last_seq,
+            author: entry.reason.author(),
+            text: entry.text.clone(),
+            at,
+            external_id: None,
+            reason: Some(entry.reason),
+            delivery: Some(delivery),
+            intent: entry.intent.clone(),
+            agent: entry.agent.clone(),
+            opens: false,
+            handling: Handling::Normal,
+            attachments: Vec::new(),
+            original: None,
+            options: entry.options.clone(),
+            survey: entry.survey,
+            rating: None,
+            invites_comment: entry.invites_comment,
+            survey_comment: false,
+        };
+        tx.execute(
+            "INSERT INTO messages (conversation_id, seq, data) VALUES ($1, $2, $3)",
+            &[&id.0, &(message.seq as i64), &encode(&message)?],
+        )
+        .await
+        .map_err(db)?;
+        put_conversation(&tx, &new).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Some(message))
+    }
+
+    async fn reschedule_delivery(
+        &self,
+        entry: &OutboxEntry,
+        updated: &OutboxEntry,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE outbox SET due_key = $3, due_at = $4, data = $5
+                 WHERE id = $1 AND due_key = $2",
+                &[
+                    &entry.id.0,
+                    &keys::outbox(entry).to_vec(),
+                    &keys::outbox(updated).to_vec(),
+                    &updated.due_at,
+                    &encode(updated)?,
+                ],
+            )
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn cancel_delivery(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "DELETE FROM outbox WHERE id = $1 AND due_key = $2",
+                &[&entry.id.0, &keys::outbox(entry).to_vec()],
+            )
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn outbox_holds(&self, entry: &OutboxEntry) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT 1 FROM outbox WHERE id = $1 AND due_key = $2",
+                &[&entry.id.0, &keys::outbox(entry).to_vec()],
+            )
+            .await
+            .map_err(db)?;
+        Ok(row.is_some())
+    }
+
+    async fn outbox_of(&self, id: ConversationId) -> Result<Vec<OutboxEntry>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT data FROM outbox WHERE conversation_id = $1 ORDER BY due_key",
+                &[&id.0],
+            )
+            .await
+            .map_err(db)?;
+        entries(&rows)
+    }
+}
+
+/// Writes one outbox entry (an import).
+pub(super) async fn import_entry(
+    client: &impl deadpool_postgres::GenericClient,
+    entry: &OutboxEntry,
+) -> Result<(), StoreError> {
+    put_outbox(client, entry).await
+}
