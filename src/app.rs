@@ -18,7 +18,7 @@ use crate::rules::intents::{Action, IntentError, IntentSet};
 
 use crate::core::outbox::Outbox;
 use crate::rules::templates::{TemplateError, Templates};
-use crate::store::postgres::PgStore;
+use crate::store::postgres::{InstanceLock, PgStore};
 use crate::store::sled::SledStore;
 use crate::store::{NewConversation, Store, StoreConfig, StoreError};
 use std::future::IntoFuture;
@@ -103,6 +103,10 @@ pub enum StartError {
     Rules(#[from] RulesError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "another frontdesk instance serves this database; several instances on one database are not supported yet (mail polling, deliveries and periodic jobs would run twice): stop the other one first"
+    )]
+    AnotherInstance,
     #[error("cannot create the data folder {path}: {source}")]
     DataDir {
         path: String,
@@ -133,12 +137,14 @@ pub struct Gateway {
     /// The bot whose webhook we registered, to remove it at stop.
     webhook_bot: Option<teloxide::Bot>,
     store: Arc<dyn Store>,
+    /// This instance's hold on a shared database, let go at stop.
+    instance_lock: Option<InstanceLock>,
 }
 
 /// Opens the store `[store]` names: the sled folder `[server] data_dir`
-/// (created if missing), or the PostgreSQL database, migrated to this
-/// build's schema.
-pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+/// (created if missing; sled locks it for one process), or the PostgreSQL
+/// database, migrated to this build's schema and held for this instance.
+async fn open_store(config: &Config) -> Result<(Arc<dyn Store>, Option<InstanceLock>), StartError> {
     match &config.store {
         StoreConfig::Sled(_) => {
             let data_dir = &config.server.data_dir;
@@ -146,9 +152,16 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
                 path: data_dir.display().to_string(),
                 source,
             })?;
-            Ok(Arc::new(SledStore::open(data_dir)?))
+            Ok((Arc::new(SledStore::open(data_dir)?), None))
         }
-        StoreConfig::Postgres(pg) => Ok(Arc::new(PgStore::connect(pg).await?)),
+        StoreConfig::Postgres(pg) => {
+            let store = PgStore::connect(pg).await?;
+            let lock = store
+                .lock_instance()
+                .await?
+                .ok_or(StartError::AnotherInstance)?;
+            Ok((Arc::new(store), Some(lock)))
+        }
     }
 }
 
@@ -157,7 +170,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
     let (intents, templates) = load_rules(&config)?;
     crate::core::metrics::install();
     let config = Arc::new(config);
-    let store = open_store(&config).await?;
+    let (store, instance_lock) = open_store(&config).await?;
     let (stop, shutdown) = Shutdown::channel();
     let live = Arc::new(LiveUpdates::default());
     let events = Arc::new(Events::default());
@@ -350,6 +363,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         background_tasks,
         webhook_bot,
         store,
+        instance_lock,
     })
 }
 
@@ -410,6 +424,7 @@ impl Gateway {
         if Arc::strong_count(&self.store) > 1 {
             tracing::warn!("Some tasks still hold the store after 5 s; it closes when they end.");
         }
+        drop(self.instance_lock);
         tracing::info!("Frontdesk stopped.");
     }
 }

@@ -11,6 +11,7 @@ fn frontdesk(args: &[&str]) -> Output {
         .env("COMPANY_NAME", "Test Company")
         .env("TELEGRAM_BOT_TOKEN", "123456:test")
         .env("SUPPORT_MAIL_PASSWORD", "test-password")
+        .env("DATABASE_URL", "postgres://frontdesk@127.0.0.1/frontdesk")
         .env_remove("FRONTDESK_CONFIG")
         .output()
         .expect("run frontdesk")

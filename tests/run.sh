@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine: installs what the tests
 # need (Chromium for the browser tests, dovecot and aiosmtpd for the email
-# tests; Rust if it is missing), checks the
+# tests, PostgreSQL for the database backend; Rust if it is missing), checks the
 # shipped config and intents with the built binary, then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,9 +18,13 @@ command -v cc >/dev/null || missing+=(gcc libc6-dev)
 [ -x /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
 python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3 python3-aiosmtpd)
 command -v openssl >/dev/null || missing+=(openssl)
+# The PostgreSQL store backend's tests run against a real server
+# (tests/servers/postgres/ starts a private one on a free port).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing test dependencies: ${missing[*]}"
-  # Keep apt from starting the system's own dovecot on ports 143/993.
+  # Keep apt from starting the system's own dovecot (ports 143/993) and
+  # PostgreSQL (5432).
   made_policy=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
@@ -42,7 +46,7 @@ fi
 cargo build --locked --all-targets
 ./target/debug/frontdesk check-config
 for file in config/*.toml; do
-  FRONTDESK_LISTEN=127.0.0.1:8080 COMPANY_NAME=Example TELEGRAM_BOT_TOKEN=123456:example SUPPORT_MAIL_PASSWORD=example ./target/debug/frontdesk check-config --config "$file"
+  FRONTDESK_LISTEN=127.0.0.1:8080 COMPANY_NAME=Example TELEGRAM_BOT_TOKEN=123456:example SUPPORT_MAIL_PASSWORD=example DATABASE_URL=postgres://frontdesk@127.0.0.1/frontdesk ./target/debug/frontdesk check-config --config "$file"
 done
 ./target/debug/frontdesk intents test
 # Answer quality on the held-out data (tests/data/intents/README.md): bars
@@ -53,6 +57,10 @@ done
 ./target/debug/frontdesk intents eval tests/data/intents/none.csv --min-precision 1.0 --confusions 3
 # The benchmark harness still runs (a few iterations; figures in BENCHMARKS.md come from `cargo bench`).
 cargo test --locked --bench gateway -- --quick
+# One PostgreSQL server for the whole run; each test makes its own database.
+eval "$(sh tests/servers/postgres/pg-up.sh)"
+trap 'sh tests/servers/postgres/pg-down.sh "$PG_DIR"' EXIT
+export DATABASE_URL
 cargo test --locked
 # Fuzzing, bounded in time (tests/fuzz.sh; FUZZ_SECONDS per target).
 bash tests/fuzz.sh

@@ -350,6 +350,23 @@ impl Config {
                 "service_level must be between 0 and 1 (exclusive) and staffing_weeks at least 1",
             ));
         }
+        if let StoreConfig::Postgres(pg) = &self.store {
+            if pg.url.parse::<tokio_postgres::Config>().is_err() {
+                return Err(invalid(
+                    "store.url",
+                    "is not a PostgreSQL URL like postgres://user:password@host:5432/database",
+                ));
+            }
+            if pg.pool_size == 0 || pg.statement_timeout_secs == 0 {
+                return Err(invalid(
+                    "store.pool_size",
+                    "pool_size and statement_timeout_secs must be greater than 0",
+                ));
+            }
+            if pg.ca_file.is_some() && !pg.tls {
+                return Err(invalid("store.ca_file", "needs tls = true"));
+            }
+        }
         if self.locale.default.is_empty() {
             return Err(invalid("locale.default", "must not be empty"));
         }
@@ -402,6 +419,39 @@ mod tests {
     fn multiline_env_var_is_refused() {
         let err = interpolate_env("a = \"${EVIL}\"", "f.toml", &env).expect_err("newline");
         assert!(err.to_string().contains("newline"), "{err}");
+    }
+
+    #[test]
+    fn the_store_is_sled_unless_postgres_is_named_with_a_usable_url() {
+        let sled = Config::parse("[server]\n", "f.toml").expect("default");
+        assert!(matches!(sled.store, StoreConfig::Sled(_)));
+        let pg = Config::parse(
+            "[server]\n[store]\nbackend = \"postgres\"\nurl = \"postgres://u@db.internal/desk\"\n",
+            "f.toml",
+        )
+        .expect("postgres");
+        let StoreConfig::Postgres(pg) = pg.store else {
+            panic!("postgres");
+        };
+        assert_eq!((pg.pool_size, pg.statement_timeout_secs), (16, 10));
+        for (bad, key) in [
+            ("url = \"mysql:/nope\"", "store.url"),
+            (
+                "url = \"postgres://u@h/d\"\npool_size = 0",
+                "store.pool_size",
+            ),
+            (
+                "url = \"postgres://u@h/d\"\nca_file = \"ca.pem\"",
+                "store.ca_file",
+            ),
+            ("url = \"postgres://u@h/d\"\ndata_dir = \"x\"", "data_dir"),
+        ] {
+            let text = format!("[server]\n[store]\nbackend = \"postgres\"\n{bad}\n");
+            let err = Config::parse(&text, "f.toml").expect_err(bad).to_string();
+            assert!(err.contains(key), "{bad}: {err}");
+        }
+        let unknown = Config::parse("[server]\n[store]\nbackend = \"mongo\"\n", "f.toml");
+        assert!(unknown.is_err());
     }
 
     #[test]

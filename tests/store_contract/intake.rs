@@ -263,3 +263,67 @@ async fn every_change_of_status_or_owner_is_logged_for_the_reports() {
         );
     }
 }
+
+/// Two first messages of one customer at once (two instances, or two
+/// tabs): one conversation, both messages in it, each once.
+#[tokio::test]
+async fn first_messages_of_one_customer_at_once_open_one_conversation() {
+    for (name, backend) in BACKENDS {
+        let (store, _dir) = backend().await;
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let message = inbound(7, &format!("m{i}"), "hello?");
+                store
+                    .accept(&message, &new(0), &take_in)
+                    .await
+                    .expect("accept")
+            }));
+        }
+        let mut conversations = std::collections::HashSet::new();
+        let mut seqs = Vec::new();
+        for task in tasks {
+            let accepted = task.await.expect("join");
+            conversations.insert(accepted.conversation.id);
+            seqs.push(accepted.message.seq);
+        }
+        seqs.sort();
+        assert_eq!(conversations.len(), 1, "{name}: one conversation");
+        assert_eq!(
+            seqs,
+            (1..=8).collect::<Vec<u64>>(),
+            "{name}: each message once, in turn"
+        );
+        assert_eq!(
+            store.conversation_count().await.expect("count"),
+            1,
+            "{name}"
+        );
+    }
+}
+
+/// The same channel id arriving twice at once: one message, one turn.
+#[tokio::test]
+async fn the_same_message_twice_at_once_is_taken_in_once() {
+    for (name, backend) in BACKENDS {
+        let (store, _dir) = backend().await;
+        let (first, second) = (inbound(3, "same", "hi"), inbound(3, "same", "hi"));
+        let new = new(0);
+        let (a, b) = tokio::join!(
+            store.accept(&first, &new, &take_in),
+            store.accept(&second, &new, &take_in),
+        );
+        let (a, b) = (a.expect("accept"), b.expect("accept"));
+        assert!(
+            a.duplicate != b.duplicate,
+            "{name}: exactly one copy is new"
+        );
+        assert_eq!(a.message.id, b.message.id, "{name}");
+        assert_eq!(
+            store.pending_turns().await.expect("pending").len(),
+            1,
+            "{name}"
+        );
+    }
+}

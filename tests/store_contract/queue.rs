@@ -201,3 +201,45 @@ async fn set(
         .await
         .expect("update");
 }
+
+/// Two agents claiming one conversation at once (on two instances, say):
+/// the store applies one change after the other, so the second sees the
+/// first's claim and the rules refuse it.
+#[tokio::test]
+async fn two_claims_at_once_one_wins_and_one_is_refused() {
+    use frontdesk::conversation::{Actor, transitions};
+    for (name, backend) in BACKENDS {
+        let (store, _dir) = backend().await;
+        let a = store
+            .accept(&inbound(1, "a", "help"), &new(0), &take_in)
+            .await
+            .expect("accept");
+        reply(store.as_ref(), turn_of(&a), true, 0).await;
+        let id = a.conversation.id;
+        let claim = |agent: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .update_conversation(id, &|c| {
+                        let actor = Actor {
+                            username: agent,
+                            admin: false,
+                        };
+                        transitions::claim(c, actor).map(unchanged_effects)
+                    })
+                    .await
+            }
+        };
+        let (ann, bob) = tokio::join!(claim("ann"), claim("bob"));
+        let wins = [ann.is_ok(), bob.is_ok()];
+        assert_eq!(wins.iter().filter(|w| **w).count(), 1, "{name}: {wins:?}");
+        let owner = store
+            .conversation(id)
+            .await
+            .expect("read")
+            .expect("exists")
+            .assigned_agent;
+        let winner = if wins[0] { "ann" } else { "bob" };
+        assert_eq!(owner.as_deref(), Some(winner), "{name}");
+    }
+}

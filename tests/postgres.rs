@@ -1,0 +1,173 @@
+//! The gateway on PostgreSQL, end to end: the real gateway answers web chat
+//! customers and agents with its state in a real database, and a desk
+//! running on sled moves there with `frontdesk export` and `import`.
+
+use crate::support::{TestGateway, lines};
+use frontdesk::model::Role;
+use frontdesk::store::StoreConfig;
+use frontdesk::store::postgres::PostgresConfig;
+use serde_json::json;
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn gateway_on(database: PostgresConfig) -> TestGateway {
+    TestGateway::start_with(move |c| c.store = StoreConfig::Postgres(database)).await
+}
+
+#[tokio::test]
+async fn the_gateway_answers_hands_off_and_an_agent_replies_on_postgres() {
+    let database = crate::support::postgres::fresh_database().await;
+    let gw = gateway_on(database).await;
+    let session = gw.session().await;
+    let (status, _) = gw.post(&session, "1", "Where is my order?").await;
+    assert_eq!(status, 202);
+    gw.wait_for_messages(&session, 2).await;
+    let (status, body) = gw
+        .post(&session, "2", "something only a person can answer")
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let seen = gw.wait_for_messages(&session, 4).await;
+    let said = lines(&seen);
+    assert_eq!(said[1].0, "bot", "{said:?}");
+    assert!(
+        said[3].1.contains("#1001"),
+        "the hand-off names the ticket: {said:?}"
+    );
+
+    gw.add_agent("ann", PASSWORD, Role::Agent).await;
+    let ann = gw.login("ann", PASSWORD).await;
+    let id = body["conversation_id"].as_str().expect("id").to_string();
+    let (status, claimed) = gw
+        .agent_call(
+            &ann,
+            reqwest::Method::POST,
+            &format!("/conversations/{id}/claim"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{claimed}");
+    let (status, _) = gw
+        .agent_call(
+            &ann,
+            reqwest::Method::POST,
+            &format!("/conversations/{id}/messages"),
+            Some(json!({ "text": "Hello, I am on it." })),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let seen = gw.wait_for_messages(&session, 5).await;
+    assert_eq!(
+        lines(&seen)[4],
+        ("agent".to_string(), "Hello, I am on it.".to_string())
+    );
+}
+
+#[tokio::test]
+async fn a_desk_on_sled_moves_to_postgres_with_export_and_import() {
+    // A desk on sled with a conversation handed to a person and an agent.
+    let mut sled = TestGateway::start().await;
+    sled.add_agent("ann", PASSWORD, Role::Admin).await;
+    let session = sled.session().await;
+    sled.post(&session, "1", "something only a person can answer")
+        .await;
+    sled.wait_for_messages(&session, 2).await;
+    sled.stop().await;
+
+    let work = tempfile::tempdir().expect("tempdir");
+    let export = work.path().join("desk.jsonl");
+    let out = frontdesk(&[
+        "export",
+        "--data",
+        sled.data.path().to_str().expect("utf8"),
+        "--out",
+        export.to_str().expect("utf8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Into an empty database, named by a config file as an operator would.
+    let database = crate::support::postgres::fresh_database().await;
+    let config = work.path().join("postgres.toml");
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/frontdesk.toml"
+    ))
+    .expect("shipped config");
+    std::fs::write(
+        &config,
+        format!(
+            "{shipped}\n[store]\nbackend = \"postgres\"\nurl = \"{}\"\n",
+            database.url
+        ),
+    )
+    .expect("write config");
+    let out = frontdesk(&[
+        "import",
+        export.to_str().expect("utf8"),
+        "--config",
+        config.to_str().expect("utf8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Importing twice is refused: the database is no longer empty.
+    let again = frontdesk(&[
+        "import",
+        export.to_str().expect("utf8"),
+        "--config",
+        config.to_str().expect("utf8"),
+    ]);
+    assert!(!again.status.success());
+
+    // The gateway on the database: the transcript, the agent, the tickets.
+    let gw = gateway_on(database).await;
+    let seen = gw.read(&session, 0, 0).await;
+    assert_eq!(seen.len(), 2, "the visitor's transcript moved: {seen:?}");
+    let ann = gw.login("ann", PASSWORD).await;
+    let (status, list) = gw
+        .agent_call(
+            &ann,
+            reqwest::Method::GET,
+            "/conversations?status=waiting",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(list["conversations"][0]["ticket"], 1001, "{list}");
+    let other = gw.session().await;
+    let (_, body) = gw.post(&other, "x", "a new customer").await;
+    assert_eq!(body["ticket"], 1002, "tickets continue: {body}");
+}
+
+fn frontdesk(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_frontdesk"))
+        .args(args)
+        .env_remove("FRONTDESK_CONFIG")
+        .output()
+        .expect("run frontdesk")
+}
+
+/// Until several instances share a database safely, a second gateway on
+/// the same database refuses to start, saying why; once the first stops,
+/// it starts.
+#[tokio::test]
+async fn a_second_instance_on_the_same_database_is_refused_until_the_first_stops() {
+    let database = crate::support::postgres::fresh_database().await;
+    let mut first = gateway_on(database.clone()).await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = crate::support::test_config(&data);
+    config.store = StoreConfig::Postgres(database.clone());
+    let refused = frontdesk::app::start(config).await;
+    let error = refused.err().expect("refused").to_string();
+    assert!(error.contains("another frontdesk instance"), "{error}");
+    first.stop().await;
+    let mut config = crate::support::test_config(&data);
+    config.store = StoreConfig::Postgres(database);
+    let second = frontdesk::app::start(config).await.expect("starts now");
+    second.stop().await;
+}
