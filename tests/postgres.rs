@@ -171,3 +171,116 @@ async fn a_second_instance_on_the_same_database_is_refused_until_the_first_stops
     let second = frontdesk::app::start(config).await.expect("starts now");
     second.stop().await;
 }
+
+/// A server of this test's own, to stop and start again.
+struct OwnServer {
+    dir: String,
+    url: String,
+}
+
+impl OwnServer {
+    fn start() -> Self {
+        let out = std::process::Command::new("sh")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/servers/postgres/pg-up.sh"
+            ))
+            .output()
+            .expect("pg-up");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let exports = String::from_utf8_lossy(&out.stdout).to_string();
+        let value = |name: &str| {
+            exports
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix(&format!("{name}=")))
+                .expect("exported")
+                .to_string()
+        };
+        Self {
+            dir: value("PG_DIR"),
+            url: value("DATABASE_URL"),
+        }
+    }
+
+    fn control(&self, action: &str) {
+        let status = std::process::Command::new("sh")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/servers/postgres/pg-ctl.sh"
+            ))
+            .args([&self.dir, action])
+            .status()
+            .expect("pg-ctl");
+        assert!(status.success(), "pg-ctl {action}");
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("sh")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/servers/postgres/pg-down.sh"
+            ))
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+/// The database goes away under a running gateway: visitors get 503 with
+/// Retry-After (nothing is acknowledged that is not committed), `/readyz`
+/// says so, and once the database is back the gateway serves again by
+/// itself, with everything it acknowledged before.
+#[tokio::test]
+async fn while_the_database_is_down_intake_answers_503_and_service_resumes_by_itself() {
+    let server = OwnServer::start();
+    let database = PostgresConfig {
+        url: server.url.clone(),
+        pool_size: 4,
+        tls: false,
+        ca_file: None,
+        statement_timeout_secs: 5,
+    };
+    let gw = gateway_on(database).await;
+    let session = gw.session().await;
+    let (status, _) = gw.post(&session, "before", "Where is my order?").await;
+    assert_eq!(status, 202);
+    gw.wait_for_messages(&session, 2).await;
+
+    server.control("stop");
+    let (status, body) = gw.post(&session, "during", "are you there?").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "unavailable", "{body}");
+    let ready = gw.http.get(gw.url("/readyz")).send().await.expect("readyz");
+    assert_eq!(ready.status().as_u16(), 503);
+
+    server.control("start");
+    // The visitor retries, as the widget does after Retry-After.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, _) = gw.post(&session, "during", "are you there?").await;
+        if status == 202 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no recovery: {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let seen = gw.wait_for_messages(&session, 4).await;
+    let said = lines(&seen);
+    assert_eq!(said[0].1, "Where is my order?");
+    assert_eq!(said[2].1, "are you there?", "{said:?}");
+    assert_eq!(
+        said.iter()
+            .filter(|(_, text)| text == "are you there?")
+            .count(),
+        1,
+        "the refused copy was not stored: {said:?}"
+    );
+}

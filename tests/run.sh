@@ -55,12 +55,13 @@ done
 ./target/debug/frontdesk intents eval tests/data/intents/bitext-test.csv --min-precision 0.98 --min-coverage 0.91 --confusions 3
 ./target/debug/frontdesk intents eval tests/data/intents/zh-test.csv --min-precision 0.99 --min-coverage 0.95 --confusions 3
 ./target/debug/frontdesk intents eval tests/data/intents/none.csv --min-precision 1.0 --confusions 3
-# The benchmark harness still runs (a few iterations; figures in BENCHMARKS.md come from `cargo bench`).
-cargo test --locked --bench gateway -- --quick
-# One PostgreSQL server for the whole run; each test makes its own database.
+# One PostgreSQL server for the whole run; each test (and the bench's
+# PostgreSQL part) makes its own database.
 eval "$(sh tests/servers/postgres/pg-up.sh)"
 trap 'sh tests/servers/postgres/pg-down.sh "$PG_DIR"' EXIT
 export DATABASE_URL
+# The benchmark harness still runs (a few iterations; figures in BENCHMARKS.md come from `cargo bench`).
+cargo test --locked --bench gateway -- --quick
 cargo test --locked
 # Fuzzing, bounded in time (tests/fuzz.sh; FUZZ_SECONDS per target).
 bash tests/fuzz.sh

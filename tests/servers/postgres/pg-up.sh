@@ -3,6 +3,7 @@
 # tests, and prints the shell lines that point the tests at it:
 #
 #   eval "$(sh tests/servers/postgres/pg-up.sh)"   # exports PG_DIR, DATABASE_URL
+#   sh tests/servers/postgres/pg-ctl.sh "$PG_DIR" stop|start   # a restart, for tests
 #   sh tests/servers/postgres/pg-down.sh "$PG_DIR"
 #
 # Needs Debian's postgresql package (tests/run.sh installs it). initdb and
@@ -26,6 +27,7 @@ for _ in 1 2 3 4 5; do
   if as_pg "$BIN/pg_ctl" -D "$D/data" -l "$D/server.log" -w -t 30 \
       -o "-c listen_addresses=127.0.0.1 -p $PORT -k $D -c max_connections=300 -c client_connection_check_interval=200ms -c fsync=on" \
       start >/dev/null 2>&1; then
+    echo "$PORT" >"$D/port"
     echo "export PG_DIR=$D DATABASE_URL=postgres://postgres@127.0.0.1:$PORT/postgres"
     exit 0
   fi

@@ -25,22 +25,26 @@
 //! `cargo bench --bench gateway` prints a Markdown report (copied into
 //! BENCHMARKS.md). `-- --quick` runs a few iterations only, as CI does to
 //! check that the harness still works. Naming parts (`intents`, `shipped`,
-//! `sled`, `intake`, `chat`, `email`, `sessions`, `startup`) after `--`
+//! `sled`, `intake`, `postgres`, `chat`, `email`, `sessions`, `startup`) after `--`
 //! runs only those.
 
 #[allow(dead_code)]
-#[path = "../tests/support/mail.rs"]
+#[path = "../../tests/support/mail.rs"]
 mod mail;
 
 use frontdesk::conversation::{intake::take_in, turn::after_turn};
 use frontdesk::model::{CustomerAddress, InboundMessage};
 use frontdesk::rules::intents::IntentSet;
+use frontdesk::store::postgres::{PgStore, PostgresConfig};
 use frontdesk::store::sled::SledStore;
 use frontdesk::store::{ConversationStore, NewConversation, Store};
 use regex::Regex;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod postgres;
+use postgres::bench_postgres;
 
 struct Scale {
     messages: usize,
@@ -1154,11 +1158,12 @@ fn main() {
     let intake = run("intake", &|| runtime.block_on(bench_intake(&scale)));
     let chat = run("chat", &|| runtime.block_on(bench_chat(&scale)));
     let email = run("email", &|| runtime.block_on(bench_email(&scale)));
+    let postgres = run("postgres", &|| runtime.block_on(bench_postgres(&scale)));
     let sessions = run("sessions", &|| runtime.block_on(bench_sessions(&scale)));
     let startup = run("startup", &|| {
         runtime.block_on(bench_startup_memory(&scale))
     });
     println!(
-        "### Throughput and latency\n\n| what | measured | baseline (same run) | ratio |\n|---|---|---|---|\n{intake}{chat}{sessions}{email}{startup}"
+        "### Throughput and latency\n\n| what | measured | baseline (same run) | ratio |\n|---|---|---|---|\n{intake}{postgres}{chat}{sessions}{email}{startup}"
     );
 }

@@ -1,0 +1,151 @@
+//! The PostgreSQL part of the gateway bench: durable intake through the
+//! store against the same statements issued bare.
+
+use super::*;
+
+/// The admin URL of a PostgreSQL server for the bench: `DATABASE_URL`, or
+/// a throwaway one from `tests/servers/postgres/pg-up.sh`.
+fn bench_pg_server() -> String {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        return url;
+    }
+    let out = std::process::Command::new("sh")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/postgres/pg-up.sh"))
+        .output()
+        .expect("run pg-up.sh");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("DATABASE_URL="))
+        .expect("DATABASE_URL")
+        .to_string()
+}
+
+/// A fresh database on `server`, with the store's schema.
+async fn bench_pg_database(server: &str) -> PostgresConfig {
+    let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    let driver = tokio::spawn(connection);
+    let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
+    client
+        .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
+        .await
+        .expect("create database");
+    drop(client);
+    let _ = driver.await;
+    let (base, _) = server.rsplit_once('/').expect("url");
+    let config = PostgresConfig {
+        url: format!("{base}/{name}"),
+        pool_size: 64,
+        tls: false,
+        ca_file: None,
+        statement_timeout_secs: 30,
+    };
+    PgStore::connect(&config).await.expect("migrate");
+    config
+}
+
+/// Durable intake on PostgreSQL: `Store::accept` from 64 producers, against
+/// the same statements issued bare through the same driver and pool (the
+/// customer lock, the dedupe check, reading the conversation and its last
+/// message, the four writes, commit), with values encoded once up front.
+pub async fn bench_postgres(scale: &Scale) -> String {
+    let server = bench_pg_server();
+    let new = NewConversation {
+        priority: 0,
+        locale: "en".into(),
+        segment: None,
+        tags: Vec::new(),
+    };
+    let store = Arc::new(
+        PgStore::connect(&bench_pg_database(&server).await)
+            .await
+            .expect("store"),
+    );
+    let s = store.clone();
+    let (store_rate, store_p50, store_p99, store_errors) = concurrent(scale.intake, move |i| {
+        let s = s.clone();
+        let new = new.clone();
+        async move { s.accept(&inbound(i), &new, &take_in).await.is_ok() }
+    })
+    .await;
+
+    let bare_config = bench_pg_database(&server).await;
+    let mut pg: tokio_postgres::Config = bare_config.url.parse().expect("url");
+    pg.application_name("frontdesk-bench");
+    let pool = deadpool_postgres::Pool::builder(deadpool_postgres::Manager::new(
+        pg,
+        tokio_postgres::NoTls,
+    ))
+    .max_size(64)
+    .build()
+    .expect("pool");
+    let conversation = serde_json::json!({"status": "bot", "text": "a conversation of the usual size, with a customer address, a locale and the usual timestamps"});
+    let message = serde_json::json!({"text": "Where is my order? It has been a week.", "author": "customer"});
+    let (bare_rate, bare_p50, bare_p99, bare_errors) = concurrent(scale.intake, move |i| {
+        let pool = pool.clone();
+        let (conversation, message) = (conversation.clone(), message.clone());
+        async move {
+            let customer = i % 5000;
+            let id = uuid::Uuid::from_u128(customer as u128 + 1);
+            let key = format!("telegram:{customer}");
+            let run = async {
+                let mut client = pool.get().await.ok()?;
+                let tx = client.transaction().await.ok()?;
+                tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&key]).await.ok()?;
+                tx.query_opt(
+                    "SELECT conversation_id, seq FROM seen_ids WHERE channel = 'telegram' AND external_id = $1",
+                    &[&format!("bench-{i}")],
+                )
+                .await
+                .ok()?;
+                tx.query_opt("SELECT conversation_id FROM customers WHERE customer_key = $1", &[&key])
+                    .await
+                    .ok()?;
+                tx.query_opt("SELECT data FROM conversations WHERE id = $1 FOR UPDATE", &[&id])
+                    .await
+                    .ok()?;
+                let seq = (i / 5000) as i64 + 1;
+                tx.query_opt(
+                    "SELECT data FROM messages WHERE conversation_id = $1 AND seq = $2",
+                    &[&id, &(seq - 1)],
+                )
+                .await
+                .ok()?;
+                tx.execute(
+                    "INSERT INTO seen_ids (channel, external_id, conversation_id, seq) VALUES ('telegram', $1, $2, $3) ON CONFLICT DO NOTHING",
+                    &[&format!("bench-{i}"), &id, &seq],
+                )
+                .await
+                .ok()?;
+                tx.execute(
+                    "INSERT INTO messages (conversation_id, seq, data) VALUES ($1, $2, $3)",
+                    &[&id, &seq, &tokio_postgres::types::Json(&message)],
+                )
+                .await
+                .ok()?;
+                tx.execute(
+                    "INSERT INTO pending_turns (conversation_id, seq) VALUES ($1, $2)",
+                    &[&id, &seq],
+                )
+                .await
+                .ok()?;
+                tx.execute(
+                    "INSERT INTO conversations (id, ticket, status, queue_key, data) VALUES ($1, $2, 'bot', NULL, $3)
+                     ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data",
+                    &[&id, &(customer as i64 + 1001), &tokio_postgres::types::Json(&conversation)],
+                )
+                .await
+                .ok()?;
+                tx.commit().await.ok()
+            };
+            run.await.is_some()
+        }
+    })
+    .await;
+    format!(
+        "| durable intake on PostgreSQL, 64 producers (pool of 64) | {store_rate:.0}/s (p50 {store_p50:.2?}, p99 {store_p99:.2?}, {store_errors} errors) | the same statements bare through the same driver: {bare_rate:.0}/s (p50 {bare_p50:.2?}, p99 {bare_p99:.2?}, {bare_errors} errors) | {:.0}% |\n",
+        100.0 * store_rate / bare_rate,
+    )
+}
