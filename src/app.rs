@@ -113,11 +113,11 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error("Telegram: {0}")]
-    Telegram(String),
+    Telegram(#[source] url::ParseError),
     #[error("email: {0}")]
-    Email(String),
+    Email(#[source] crate::channels::email::smtp::SmtpSetupError),
     #[error("business hours: {0}")]
-    Hours(String),
+    Hours(#[source] crate::service_levels::hours::HoursError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -184,7 +184,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         Some(email) => {
             let email = Arc::new(email.clone());
             let channel = email::EmailChannel::new(email.clone(), store.clone())
-                .map_err(|e| StartError::Email(e.to_string()))?;
+                .map_err(StartError::Email)?;
             register(Arc::new(channel));
             Some(email)
         }
@@ -192,7 +192,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
     };
     let telegram = match &config.channels.telegram {
         Some(tg) => {
-            let bot = telegram::bot(tg).map_err(|e| StartError::Telegram(e.to_string()))?;
+            let bot = telegram::bot(tg).map_err(StartError::Telegram)?;
             register(Arc::new(telegram::TelegramChannel {
                 bot: bot.clone(),
                 unconfirmed_sends: tg.unconfirmed_sends.get(),
@@ -208,7 +208,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         .as_ref()
         .map(crate::service_levels::hours::BusinessHours::from_config)
         .transpose()
-        .map_err(|e| StartError::Hours(e.to_string()))?;
+        .map_err(StartError::Hours)?;
     let rules = Arc::new(Rules {
         hours,
         intents: Arc::new(intents),
@@ -310,7 +310,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
                 use teloxide::payloads::SetWebhookSetters;
                 use teloxide::prelude::Requester;
                 let url = tg.webhook_url.as_deref().unwrap_or_default();
-                let url = url::Url::parse(url).map_err(|e| StartError::Telegram(e.to_string()))?;
+                let url = url::Url::parse(url).map_err(StartError::Telegram)?;
                 let secret = tg.webhook_secret.clone().unwrap_or_default();
                 // Registering can fail while Telegram is unreachable; the
                 // gateway still serves, and the log says what to fix.

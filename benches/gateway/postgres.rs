@@ -10,10 +10,17 @@ fn bench_pg_server() -> String {
         return url;
     }
     let out = std::process::Command::new("sh")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/postgres/pg-up.sh"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/servers/postgres/pg-up.sh"
+        ))
         .output()
         .expect("run pg-up.sh");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .find_map(|w| w.strip_prefix("DATABASE_URL="))
@@ -82,7 +89,8 @@ pub async fn bench_postgres(scale: &Scale) -> String {
     .build()
     .expect("pool");
     let conversation = serde_json::json!({"status": "bot", "text": "a conversation of the usual size, with a customer address, a locale and the usual timestamps"});
-    let message = serde_json::json!({"text": "Where is my order? It has been a week.", "author": "customer"});
+    let message =
+        serde_json::json!({"text": "Where is my order? It has been a week.", "author": "customer"});
     let (bare_rate, bare_p50, bare_p99, bare_errors) = concurrent(scale.intake, move |i| {
         let pool = pool.clone();
         let (conversation, message) = (conversation.clone(), message.clone());

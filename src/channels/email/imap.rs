@@ -103,7 +103,7 @@ pub enum ImapError {
     #[error("the IMAP server did not answer within {0:?}")]
     Timeout(Duration),
     #[error("a mail could not be stored: {0}")]
-    Store(String),
+    Store(#[from] super::intake::IntakeError),
 }
 
 fn protocol(e: impl std::fmt::Display) -> ImapError {
@@ -496,7 +496,7 @@ async fn take_in_batch(
         match intake.stage(raw, &fallback_id).await {
             Ok(accepted) => staged.push(accepted),
             Err(error) => {
-                failure = Some(ImapError::Store(error.to_string()));
+                failure = Some(ImapError::Store(error));
                 break;
             }
         }
@@ -505,7 +505,7 @@ async fn take_in_batch(
         .inbox
         .commit(&staged)
         .await
-        .map_err(|e| ImapError::Store(e.to_string()))?;
+        .map_err(|e| ImapError::Store(e.into()))?;
     if let Some(error) = failure {
         return Err(error);
     }
