@@ -257,6 +257,13 @@ async fn while_the_database_is_down_intake_answers_503_and_service_resumes_by_it
     assert_eq!(body["error"], "unavailable", "{body}");
     let ready = gw.http.get(gw.url("/readyz")).send().await.expect("readyz");
     assert_eq!(ready.status().as_u16(), 503);
+    let why: serde_json::Value = ready.json().await.expect("json");
+    assert!(
+        why["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("postgres store")),
+        "{why}"
+    );
 
     server.control("start");
     // The visitor retries, as the widget does after Retry-After.
@@ -272,6 +279,16 @@ async fn while_the_database_is_down_intake_answers_503_and_service_resumes_by_it
         );
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
+    let ready: serde_json::Value = gw
+        .http
+        .get(gw.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["store"], "postgres", "{ready}");
     let seen = gw.wait_for_messages(&session, 4).await;
     let said = lines(&seen);
     assert_eq!(said[0].1, "Where is my order?");

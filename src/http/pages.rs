@@ -72,7 +72,11 @@ fn asset(path: &str, content_type: &'static str) -> Response {
 
 async fn readyz(State(app): State<Arc<App>>) -> Response {
     match app.readiness().await {
-        Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Ok(()) => Json(serde_json::json!({
+            "status": "ready",
+            "store": app.store.backend(),
+        }))
+        .into_response(),
         Err(problem) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({ "status": "not_ready", "detail": problem })),

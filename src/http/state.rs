@@ -58,6 +58,6 @@ impl App {
             .next_outbox_due()
             .await
             .map(|_| ())
-            .map_err(|e| format!("store: {e}"))
+            .map_err(|e| format!("{} store: {e}", self.store.backend()))
     }
 }

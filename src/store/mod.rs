@@ -314,6 +314,9 @@ pub enum ExportRecord {
 pub trait Store:
     ConversationStore + OutboxStore + AccountStore + ChannelStateStore + ReportStore + 'static
 {
+    /// Which backend this is ("sled", "postgres"), for probes and logs.
+    fn backend(&self) -> &'static str;
+
     /// Resolves once every write that returned before the call is durable.
     async fn sync(&self) -> Result<(), StoreError>;
 

@@ -40,6 +40,10 @@ impl PgStore {
 
 #[async_trait::async_trait]
 impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
     async fn sync(&self) -> Result<(), StoreError> {
         // Every write committed before its call returned.
         Ok(())

@@ -5,6 +5,10 @@ use super::*;
 
 #[async_trait::async_trait]
 impl Store for SledStore {
+    fn backend(&self) -> &'static str {
+        "sled"
+    }
+
     async fn sync(&self) -> Result<(), StoreError> {
         self.commit.sync().await
     }
