@@ -193,6 +193,67 @@ pub struct Attachment {
 }
 
 impl Message {
+    /// An agent's internal note, entry `seq` of `conversation_id`.
+    pub fn note(
+        id: MessageId,
+        conversation_id: ConversationId,
+        seq: u64,
+        agent: &str,
+        text: &str,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            conversation_id,
+            seq,
+            author: Author::Note,
+            text: text.to_string(),
+            at,
+            external_id: None,
+            reason: None,
+            delivery: None,
+            intent: None,
+            agent: Some(agent.to_string()),
+            opens: false,
+            handling: Handling::Normal,
+            attachments: Vec::new(),
+            original: None,
+            options: Vec::new(),
+            survey: None,
+            rating: None,
+            invites_comment: false,
+            survey_comment: false,
+        }
+    }
+
+    /// The transcript entry an outbox entry becomes once delivered (or
+    /// given up): entry `seq`, keeping the outbox id, so a channel's own
+    /// reference to the delivery (an email Message-ID) finds it again.
+    pub fn delivered(entry: &OutboxEntry, seq: u64, delivery: Delivery, at: DateTime<Utc>) -> Self {
+        Self {
+            id: MessageId(entry.id.0),
+            conversation_id: entry.conversation_id,
+            seq,
+            author: entry.reason.author(),
+            text: entry.text.clone(),
+            at,
+            external_id: None,
+            reason: Some(entry.reason),
+            delivery: Some(delivery),
+            intent: entry.intent.clone(),
+            agent: entry.agent.clone(),
+            opens: false,
+            handling: Handling::Normal,
+            attachments: Vec::new(),
+            original: None,
+            options: entry.options.clone(),
+            survey: entry.survey,
+            rating: None,
+            invites_comment: entry.invites_comment,
+            survey_comment: false,
+        }
+    }
+
     /// Whether the customer sees this entry (notes and failed deliveries
     /// they never received are not shown).
     pub fn visible_to_customer(&self) -> bool {

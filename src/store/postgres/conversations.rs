@@ -6,8 +6,8 @@ use super::{
     PgStore, column, conversation_for_update, db, encode, put_conversation, put_status_change,
 };
 use crate::model::{
-    Author, Conversation, ConversationId, ConversationStatus, CustomerAddress, Delivery, Handling,
-    InboundMessage, Message, MessageId, Thread,
+    Conversation, ConversationId, ConversationStatus, CustomerAddress, Delivery, InboundMessage,
+    Message, MessageId, Thread,
 };
 use crate::store::{
     Accepted, Change, ConversationStore, Decision, IntakeFacts, IntakeRule, NewConversation,
@@ -460,28 +460,7 @@ impl ConversationStore for PgStore {
         let note = match &effects.note {
             Some((agent, text)) => {
                 after.last_seq += 1;
-                let note = Message {
-                    id: MessageId::new(),
-                    conversation_id: id,
-                    seq: after.last_seq,
-                    author: Author::Note,
-                    text: text.clone(),
-                    at: now,
-                    external_id: None,
-                    reason: None,
-                    delivery: None,
-                    intent: None,
-                    agent: Some(agent.clone()),
-                    opens: false,
-                    handling: Handling::Normal,
-                    attachments: Vec::new(),
-                    original: None,
-                    options: Vec::new(),
-                    survey: None,
-                    rating: None,
-                    invites_comment: false,
-                    survey_comment: false,
-                };
+                let note = Message::note(MessageId::new(), id, after.last_seq, agent, text, now);
                 put_message(&tx, &note).await?;
                 Some(note)
             }

@@ -5,9 +5,7 @@
 
 use super::conversations::put_outbox;
 use super::{PgStore, column, conversation_for_update, db, encode, put_conversation};
-use crate::model::{
-    ConversationId, Delivery, Handling, Message, MessageId, OutboundReason, OutboxEntry,
-};
+use crate::model::{ConversationId, Delivery, Message, OutboundReason, OutboxEntry};
 use crate::store::{OutboxStore, StoreError, keys};
 use chrono::{DateTime, Utc};
 
@@ -101,30 +99,7 @@ impl OutboxStore for PgStore {
             Delivery::Delivered if entry.reason == OutboundReason::Agent => new.undelivered = false,
             Delivery::Delivered => {}
         }
-        // The transcript entry keeps the outbox id, so a channel's own
-        // reference to the delivery (an email Message-ID) finds it again.
-        let message = Message {
-            id: MessageId(entry.id.0),
-            conversation_id: id,
-            seq: new.last_seq,
-            author: entry.reason.author(),
-            text: entry.text.clone(),
-            at,
-            external_id: None,
-            reason: Some(entry.reason),
-            delivery: Some(delivery),
-            intent: entry.intent.clone(),
-            agent: entry.agent.clone(),
-            opens: false,
-            handling: Handling::Normal,
-            attachments: Vec::new(),
-            original: None,
-            options: entry.options.clone(),
-            survey: entry.survey,
-            rating: None,
-            invites_comment: entry.invites_comment,
-            survey_comment: false,
-        };
+        let message = Message::delivered(entry, new.last_seq, delivery.clone(), at);
         tx.execute(
             "INSERT INTO messages (conversation_id, seq, data) VALUES ($1, $2, $3)",
             &[&id.0, &(message.seq as i64), &encode(&message)?],

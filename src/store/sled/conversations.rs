@@ -334,28 +334,7 @@ impl ConversationStore for SledStore {
             let note = match &effects.note {
                 Some((agent, text)) => {
                     after.last_seq += 1;
-                    let note = Message {
-                        id: note_id,
-                        conversation_id: id,
-                        seq: after.last_seq,
-                        author: Author::Note,
-                        text: text.clone(),
-                        at: now,
-                        external_id: None,
-                        reason: None,
-                        delivery: None,
-                        intent: None,
-                        agent: Some(agent.clone()),
-                        opens: false,
-                        handling: Handling::Normal,
-                        attachments: Vec::new(),
-                        original: None,
-                        options: Vec::new(),
-                        survey: None,
-                        rating: None,
-                        invites_comment: false,
-                        survey_comment: false,
-                    };
+                    let note = Message::note(note_id, id, after.last_seq, agent, text, now);
                     messages.insert(&keys::message(id, note.seq)[..], encode(&note)?);
                     Some(note)
                 }

@@ -21,8 +21,8 @@ use super::{
 };
 use super::{AccountStore, ChannelStateStore, ConversationStore, OutboxStore, ReportStore};
 use crate::model::{
-    Agent, AgentSession, Author, CannedResponse, ChannelKind, Conversation, ConversationId,
-    ConversationStatus, CustomerAddress, Delivery, Handling, InboundMessage, Message, MessageId,
+    Agent, AgentSession, CannedResponse, ChannelKind, Conversation, ConversationId,
+    ConversationStatus, CustomerAddress, Delivery, InboundMessage, Message, MessageId,
     OutboundReason, OutboxEntry, Thread, WebSession,
 };
 use chrono::{DateTime, Utc};

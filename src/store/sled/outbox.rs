@@ -40,9 +40,6 @@ impl OutboxStore for SledStore {
     ) -> Result<Option<Message>, StoreError> {
         let entry_key = keys::outbox(entry);
         let id = entry.conversation_id;
-        // The transcript entry keeps the outbox id, so a channel's own
-        // reference to the delivery (an email Message-ID) finds it again.
-        let message_id = MessageId(entry.id.0);
         let writer = self.lock_writer();
         self.step(&writer, |step| {
             if step.tree(OUTBOX).remove(&entry_key[..])?.is_none() {
@@ -60,28 +57,7 @@ impl OutboxStore for SledStore {
                 }
                 Delivery::Delivered => {}
             }
-            let message = Message {
-                id: message_id,
-                conversation_id: id,
-                seq: new.last_seq,
-                author: entry.reason.author(),
-                text: entry.text.clone(),
-                at,
-                external_id: None,
-                reason: Some(entry.reason),
-                delivery: Some(delivery.clone()),
-                intent: entry.intent.clone(),
-                agent: entry.agent.clone(),
-                opens: false,
-                handling: Handling::Normal,
-                attachments: Vec::new(),
-                original: None,
-                options: entry.options.clone(),
-                survey: entry.survey,
-                rating: None,
-                invites_comment: entry.invites_comment,
-                survey_comment: false,
-            };
+            let message = Message::delivered(entry, new.last_seq, delivery.clone(), at);
             step.tree(MESSAGES)
                 .insert(&keys::message(id, message.seq)[..], encode(&message)?);
             step_put_conversation(step, Some(&old), &new)?;
