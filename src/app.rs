@@ -11,6 +11,7 @@ use crate::core::conversations::Conversations;
 use crate::core::dispatcher::{AutoReplyCap, Dispatcher, Rules};
 use crate::core::events::Events;
 use crate::core::inbox::Inbox;
+use crate::core::leader::run_as_leader;
 use crate::core::live::LiveUpdates;
 use crate::core::shutdown::{Shutdown, Stop};
 use crate::http::state::App;
@@ -298,12 +299,21 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
     if let (Some(bot), Some(tg)) = (telegram, &app.config.channels.telegram) {
         match tg.mode {
             TelegramMode::Polling => {
-                background_tasks.push(tokio::spawn(telegram::poll::run(
-                    bot,
-                    app.inbox.clone(),
+                let (inbox, poll_store, timeout) =
+                    (app.inbox.clone(), store.clone(), tg.poll_timeout_secs);
+                background_tasks.push(tokio::spawn(run_as_leader(
                     store.clone(),
-                    tg.poll_timeout_secs,
+                    "telegram-poll",
                     shutdown.clone(),
+                    move |job_shutdown| {
+                        telegram::poll::run(
+                            bot.clone(),
+                            inbox.clone(),
+                            poll_store.clone(),
+                            timeout,
+                            job_shutdown,
+                        )
+                    },
                 )));
             }
             TelegramMode::Webhook => {
@@ -329,11 +339,20 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         shutdown.clone(),
     )));
     if let Some(sla) = &app.config.sla {
-        background_tasks.push(tokio::spawn(crate::core::sla_watch::run(
+        let (watch_store, conversations, sla) =
+            (store.clone(), app.conversations.clone(), sla.clone());
+        background_tasks.push(tokio::spawn(run_as_leader(
             store.clone(),
-            app.conversations.clone(),
-            sla.clone(),
+            "sla-watch",
             shutdown.clone(),
+            move |job_shutdown| {
+                crate::core::sla_watch::run(
+                    watch_store.clone(),
+                    conversations.clone(),
+                    sla.clone(),
+                    job_shutdown,
+                )
+            },
         )));
     }
     if let Some(config) = email {
@@ -343,7 +362,12 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
             events: app.events.clone(),
             config,
         };
-        background_tasks.push(tokio::spawn(email::imap::run(intake, shutdown.clone())));
+        background_tasks.push(tokio::spawn(run_as_leader(
+            store.clone(),
+            "email-imap",
+            shutdown.clone(),
+            move |job_shutdown| email::imap::run(intake.clone(), job_shutdown),
+        )));
     }
     let header_timeout = Duration::from_secs(config_header_timeout.max(1));
     let router = crate::http::router(app);

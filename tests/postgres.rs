@@ -301,3 +301,53 @@ async fn while_the_database_is_down_intake_answers_503_and_service_resumes_by_it
         "the refused copy was not stored: {said:?}"
     );
 }
+
+/// A job that must run once per desk (a mailbox poller) is held by one
+/// instance at a time; when that instance lets go, or its connection dies
+/// with it, another takes the job.
+#[tokio::test]
+async fn one_instance_at_a_time_leads_a_job_and_another_takes_over() {
+    use frontdesk::store::Store;
+    use frontdesk::store::postgres::PgStore;
+    let database = crate::support::postgres::fresh_database().await;
+    let a = PgStore::connect(&database).await.expect("a");
+    let b = PgStore::connect(&database).await.expect("b");
+    let held = a.lead("email-imap").await.expect("lead").expect("a leads");
+    assert!(
+        b.lead("email-imap").await.expect("lead").is_none(),
+        "one leader"
+    );
+    assert!(
+        b.lead("telegram-poll").await.expect("lead").is_some(),
+        "another job is free"
+    );
+    drop(held);
+    let mut taken = None;
+    for _ in 0..50 {
+        taken = b.lead("email-imap").await.expect("lead");
+        if taken.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut held_by_b = taken.expect("b takes over once a lets go");
+    // The holder notices when its connection dies: stop the whole server
+    // side of it by terminating that backend.
+    let (admin, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
+        .await
+        .expect("admin");
+    tokio::spawn(connection);
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks
+             WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .expect("terminate");
+    tokio::time::timeout(std::time::Duration::from_secs(10), held_by_b.lost())
+        .await
+        .expect("the lost hold is noticed");
+    let again = a.lead("email-imap").await.expect("lead");
+    assert!(again.is_some(), "the job is free again");
+}

@@ -9,6 +9,7 @@ pub mod conversations;
 pub mod dispatcher;
 pub mod events;
 pub mod inbox;
+pub mod leader;
 pub mod live;
 pub mod metrics;
 pub mod outbox;

@@ -317,6 +317,11 @@ pub trait Store:
     /// Which backend this is ("sled", "postgres"), for probes and logs.
     fn backend(&self) -> &'static str;
 
+    /// Takes the job `name` for this instance, if no other instance holds
+    /// it: jobs that must run once per desk (mail polling, the SLA
+    /// watcher) run only while their [`Leadership`] is held.
+    async fn lead(&self, name: &str) -> Result<Option<Leadership>, StoreError>;
+
     /// Resolves once every write that returned before the call is durable.
     async fn sync(&self) -> Result<(), StoreError>;
 
@@ -333,4 +338,45 @@ pub trait Store:
 
     /// Writes one exported record (into an empty store).
     async fn import(&self, record: ExportRecord) -> Result<(), StoreError>;
+}
+
+/// A hold on a job that must run on one instance of the desk at a time (a
+/// mailbox poller, the SLA watcher). Dropping it lets another instance
+/// take the job.
+pub struct Leadership {
+    keeper: Box<dyn KeepLeadership>,
+}
+
+/// What keeps a [`Leadership`]: it tells when the hold is lost (the
+/// database connection holding it died).
+#[async_trait::async_trait]
+pub trait KeepLeadership: Send {
+    /// Resolves once the hold is lost; never, for a hold that cannot be.
+    async fn lost(&mut self);
+}
+
+/// A hold nothing can take away: the only instance (the sled store).
+struct Sole;
+
+#[async_trait::async_trait]
+impl KeepLeadership for Sole {
+    async fn lost(&mut self) {
+        std::future::pending::<()>().await;
+    }
+}
+
+impl Leadership {
+    pub fn new(keeper: Box<dyn KeepLeadership>) -> Self {
+        Self { keeper }
+    }
+
+    /// The hold of the only instance there is.
+    pub fn sole() -> Self {
+        Self::new(Box::new(Sole))
+    }
+
+    /// Resolves once the hold is lost.
+    pub async fn lost(&mut self) {
+        self.keeper.lost().await;
+    }
 }

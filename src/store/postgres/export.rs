@@ -6,7 +6,7 @@
 use super::outbox::import_entry;
 use super::{PgStore, column, db, encode, put_conversation, put_status_change};
 use crate::model::ConversationId;
-use crate::store::{ExportRecord, PendingTurn, SCHEMA_VERSION, Store, StoreError};
+use crate::store::{ExportRecord, Leadership, PendingTurn, SCHEMA_VERSION, Store, StoreError};
 
 type Sink<'a> = &'a mut (dyn FnMut(ExportRecord) -> Result<(), StoreError> + Send);
 
@@ -42,6 +42,10 @@ impl PgStore {
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    async fn lead(&self, name: &str) -> Result<Option<Leadership>, StoreError> {
+        self.try_lead(name).await
     }
 
     async fn sync(&self) -> Result<(), StoreError> {

@@ -19,7 +19,7 @@ mod export;
 mod outbox;
 mod reports;
 
-use super::{Cause, StoreError};
+use super::{Cause, Leadership, StoreError};
 use crate::model::Conversation;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde::Deserialize;
@@ -228,6 +228,24 @@ impl PgStore {
         }))
     }
 
+    /// Takes the job `name` on a connection of its own with a session
+    /// advisory lock, if no other instance holds it. The lock lives as long
+    /// as that connection: if this process dies, the server frees it (at
+    /// once with `client_connection_check_interval` set) and another
+    /// instance takes the job.
+    pub async fn try_lead(&self, name: &str) -> Result<Option<Leadership>, StoreError> {
+        let client = deadpool_postgres::Object::take(self.client().await?);
+        let taken: bool = client
+            .query_one(
+                "SELECT pg_try_advisory_lock(hashtextextended($1, 7))",
+                &[&format!("frontdesk-job:{name}")],
+            )
+            .await
+            .map_err(db)?
+            .get(0);
+        Ok(taken.then(|| Leadership::new(Box::new(HeldLock { client }))))
+    }
+
     /// The schema version the database is at (0 for an empty one).
     pub async fn schema_version(&self) -> Result<i32, StoreError> {
         let client = self.client().await?;
@@ -325,6 +343,29 @@ fn redacted(url: &str) -> String {
             parsed.to_string()
         }
         _ => url.split('@').next_back().unwrap_or(url).to_string(),
+    }
+}
+
+/// A job's advisory lock, held by its own connection.
+struct HeldLock {
+    client: deadpool_postgres::ClientWrapper,
+}
+
+#[async_trait::async_trait]
+impl crate::store::KeepLeadership for HeldLock {
+    async fn lost(&mut self) {
+        // The lock is the connection's: it is lost when the connection is.
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let alive = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                self.client.simple_query("SELECT 1"),
+            )
+            .await;
+            if !matches!(alive, Ok(Ok(_))) {
+                return;
+            }
+        }
     }
 }
 

@@ -2,11 +2,17 @@
 //! failure flag, and export / import as records.
 
 use super::*;
+use crate::store::Leadership;
 
 #[async_trait::async_trait]
 impl Store for SledStore {
     fn backend(&self) -> &'static str {
         "sled"
+    }
+
+    async fn lead(&self, _name: &str) -> Result<Option<Leadership>, StoreError> {
+        // One process holds the sled folder: it leads every job.
+        Ok(Some(Leadership::sole()))
     }
 
     async fn sync(&self) -> Result<(), StoreError> {
