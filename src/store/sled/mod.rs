@@ -227,18 +227,41 @@ fn step_put_conversation(
     Ok(())
 }
 
-impl SledStore {
-    /// Opens (or creates) the store in `dir`, checking the schema version.
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
+/// How long opening waits for a folder this process has just let go of:
+/// sled's own threads release its lock a moment after the last handle is
+/// dropped (longer on a loaded machine), so a restart in the same process
+/// would otherwise find it still locked.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Opens the sled database in `dir`, waiting up to [`LOCK_PATIENCE`] for
+/// its lock; another process holding it still fails after that.
+fn open_db(dir: &Path) -> Result<sled::Db, sled::Error> {
+    let started = std::time::Instant::now();
+    loop {
+        let opened = sled::Config::new()
             .path(dir)
             .mode(sled::Mode::LowSpace)
             .cache_capacity(32 << 20)
-            .open()
-            .map_err(|e| StoreError::Open {
-                path: dir.to_path_buf(),
-                source: Box::new(e),
-            })?;
+            .open();
+        match opened {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && started.elapsed() < LOCK_PATIENCE =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`, checking the schema version.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = open_db(dir).map_err(|e| StoreError::Open {
+            path: dir.to_path_buf(),
+            source: Box::new(e),
+        })?;
         let tree = |name: &str| db.open_tree(name).map_err(io);
         let flusher = db.clone();
         let failure = Arc::new(Mutex::new(None));
