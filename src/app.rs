@@ -19,9 +19,9 @@ use crate::rules::intents::{Action, IntentError, IntentSet};
 
 use crate::core::outbox::Outbox;
 use crate::rules::templates::{TemplateError, Templates};
-use crate::store::postgres::{InstanceLock, PgStore};
+use crate::store::postgres::PgStore;
 use crate::store::sled::SledStore;
-use crate::store::{NewConversation, Store, StoreConfig, StoreError};
+use crate::store::{Leadership, NewConversation, Store, StoreConfig, StoreError};
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -139,13 +139,13 @@ pub struct Gateway {
     webhook_bot: Option<teloxide::Bot>,
     store: Arc<dyn Store>,
     /// This instance's hold on a shared database, let go at stop.
-    instance_lock: Option<InstanceLock>,
+    instance_lock: Option<Leadership>,
 }
 
 /// Opens the store `[store]` names: the sled folder `[server] data_dir`
 /// (created if missing; sled locks it for one process), or the PostgreSQL
 /// database, migrated to this build's schema and held for this instance.
-async fn open_store(config: &Config) -> Result<(Arc<dyn Store>, Option<InstanceLock>), StartError> {
+async fn open_store(config: &Config) -> Result<(Arc<dyn Store>, Option<Leadership>), StartError> {
     match &config.store {
         StoreConfig::Sled(_) => {
             let data_dir = &config.server.data_dir;
@@ -157,8 +157,10 @@ async fn open_store(config: &Config) -> Result<(Arc<dyn Store>, Option<InstanceL
         }
         StoreConfig::Postgres(pg) => {
             let store = PgStore::connect(pg).await?;
+            // Until several instances divide their work (outbox leases,
+            // live updates across instances), one gateway serves a database.
             let lock = store
-                .lock_instance()
+                .try_lead("instance")
                 .await?
                 .ok_or(StartError::AnotherInstance)?;
             Ok((Arc::new(store), Some(lock)))

@@ -90,20 +90,7 @@ async fn a_desk_on_sled_moves_to_postgres_with_export_and_import() {
 
     // Into an empty database, named by a config file as an operator would.
     let database = crate::support::postgres::fresh_database().await;
-    let config = work.path().join("postgres.toml");
-    let shipped = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/config/frontdesk.toml"
-    ))
-    .expect("shipped config");
-    std::fs::write(
-        &config,
-        format!(
-            "{shipped}\n[store]\nbackend = \"postgres\"\nurl = \"{}\"\n",
-            database.url
-        ),
-    )
-    .expect("write config");
+    let config = config_file(work.path(), &database);
     let out = frontdesk(&[
         "import",
         export.to_str().expect("utf8"),
@@ -144,6 +131,62 @@ async fn a_desk_on_sled_moves_to_postgres_with_export_and_import() {
     assert_eq!(body["ticket"], 1002, "tickets continue: {body}");
 }
 
+/// The shipped config with `[store]` naming `database`, written in `dir`,
+/// as an operator would write it.
+fn config_file(dir: &std::path::Path, database: &PostgresConfig) -> std::path::PathBuf {
+    let path = dir.join("postgres.toml");
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/frontdesk.toml"
+    ))
+    .expect("shipped config");
+    std::fs::write(
+        &path,
+        format!(
+            "{shipped}\n[store]\nbackend = \"postgres\"\nurl = \"{}\"\n",
+            database.url
+        ),
+    )
+    .expect("write config");
+    path
+}
+
+/// `frontdesk migrate` brings an empty database to this build's schema,
+/// does nothing the second time, and refuses a database a newer release
+/// has written, saying so.
+#[tokio::test]
+async fn migrate_creates_the_schema_once_and_refuses_a_newer_one() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let database = crate::support::postgres::fresh_database().await;
+    let config = config_file(work.path(), &database);
+    let config = config.to_str().expect("utf8");
+    for _ in 0..2 {
+        let out = frontdesk(&["migrate", "--config", config]);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(said.contains("the database is at schema 1"), "{said}");
+    }
+    let (client, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+        .execute(
+            "INSERT INTO frontdesk_migrations (version) VALUES (99)",
+            &[],
+        )
+        .await
+        .expect("pretend a newer release migrated");
+    let out = frontdesk(&["migrate", "--config", config]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("schema version 99, newer"), "{said}");
+}
+
 fn frontdesk(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_frontdesk"))
         .args(args)
@@ -180,30 +223,8 @@ struct OwnServer {
 
 impl OwnServer {
     fn start() -> Self {
-        let out = std::process::Command::new("sh")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/servers/postgres/pg-up.sh"
-            ))
-            .output()
-            .expect("pg-up");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let exports = String::from_utf8_lossy(&out.stdout).to_string();
-        let value = |name: &str| {
-            exports
-                .split_whitespace()
-                .find_map(|w| w.strip_prefix(&format!("{name}=")))
-                .expect("exported")
-                .to_string()
-        };
-        Self {
-            dir: value("PG_DIR"),
-            url: value("DATABASE_URL"),
-        }
+        let (dir, url) = crate::support::postgres::start_server();
+        Self { dir, url }
     }
 
     fn control(&self, action: &str) {
@@ -331,8 +352,9 @@ async fn one_instance_at_a_time_leads_a_job_and_another_takes_over() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let mut held_by_b = taken.expect("b takes over once a lets go");
-    // The holder notices when its connection dies: stop the whole server
-    // side of it by terminating that backend.
+    // The holder notices when its connection dies: terminate the backend
+    // holding the lock (in this test's database only: other tests share
+    // the server).
     let (admin, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
         .await
         .expect("admin");
@@ -340,7 +362,8 @@ async fn one_instance_at_a_time_leads_a_job_and_another_takes_over() {
     admin
         .execute(
             "SELECT pg_terminate_backend(pid) FROM pg_locks
-             WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()",
+             WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             &[],
         )
         .await

@@ -3,51 +3,17 @@
 
 use super::*;
 
-/// The admin URL of a PostgreSQL server for the bench: `DATABASE_URL`, or
-/// a throwaway one from `tests/servers/postgres/pg-up.sh`.
-fn bench_pg_server() -> String {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        return url;
-    }
-    let out = std::process::Command::new("sh")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/servers/postgres/pg-up.sh"
-        ))
-        .output()
-        .expect("run pg-up.sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("DATABASE_URL="))
-        .expect("DATABASE_URL")
-        .to_string()
-}
+#[allow(dead_code)]
+#[path = "../../tests/support/postgres.rs"]
+mod pg_support;
 
-/// A fresh database on `server`, with the store's schema.
-async fn bench_pg_database(server: &str) -> PostgresConfig {
-    let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    let driver = tokio::spawn(connection);
-    let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
-    client
-        .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
-        .await
-        .expect("create database");
-    drop(client);
-    let _ = driver.await;
-    let (base, _) = server.rsplit_once('/').expect("url");
+/// A fresh database on the test server (`DATABASE_URL`, or one started
+/// from `tests/servers/postgres/`), with the store's schema and a pool of 64.
+async fn bench_pg_database() -> PostgresConfig {
     let config = PostgresConfig {
-        url: format!("{base}/{name}"),
         pool_size: 64,
-        tls: false,
-        ca_file: None,
         statement_timeout_secs: 30,
+        ..pg_support::fresh_database().await
     };
     PgStore::connect(&config).await.expect("migrate");
     config
@@ -58,7 +24,6 @@ async fn bench_pg_database(server: &str) -> PostgresConfig {
 /// customer lock, the dedupe check, reading the conversation and its last
 /// message, the four writes, commit), with values encoded once up front.
 pub async fn bench_postgres(scale: &Scale) -> String {
-    let server = bench_pg_server();
     let new = NewConversation {
         priority: 0,
         locale: "en".into(),
@@ -66,7 +31,7 @@ pub async fn bench_postgres(scale: &Scale) -> String {
         tags: Vec::new(),
     };
     let store = Arc::new(
-        PgStore::connect(&bench_pg_database(&server).await)
+        PgStore::connect(&bench_pg_database().await)
             .await
             .expect("store"),
     );
@@ -78,7 +43,7 @@ pub async fn bench_postgres(scale: &Scale) -> String {
     })
     .await;
 
-    let bare_config = bench_pg_database(&server).await;
+    let bare_config = bench_pg_database().await;
     let mut pg: tokio_postgres::Config = bare_config.url.parse().expect("url");
     pg.application_name("frontdesk-bench");
     let pool = deadpool_postgres::Pool::builder(deadpool_postgres::Manager::new(

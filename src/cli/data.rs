@@ -19,15 +19,19 @@ pub(super) fn with_store<T>(
     body: impl AsyncFnOnce(&dyn Store) -> Result<T>,
 ) -> Result<T> {
     let config = Config::load(config)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    runtime()?.block_on(async {
         let store = open_store(&config, data).await?;
         body(store.as_ref()).await
     })
+}
+
+/// The runtime a command's store calls run on.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 /// The store `config` names; `data` overrides the sled data folder.
@@ -63,17 +67,11 @@ pub(super) fn migrate(config: Option<&Path>, data: Option<PathBuf>) -> Result<()
             );
         }
         StoreConfig::Postgres(pg) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
-            let applied = runtime.block_on(async {
+            let version = runtime()?.block_on(async {
                 let store = PgStore::open(pg)?;
                 store.migrate().await?;
-                store.schema_version().await.map(|now| (now, store))
-            });
-            let (version, _) = applied?;
+                store.schema_version().await
+            })?;
             out!("the database is at schema {version}");
         }
     }

@@ -9,36 +9,44 @@
 use frontdesk::store::postgres::PostgresConfig;
 use std::sync::OnceLock;
 
-/// The server's admin URL (its `postgres` database).
-fn server_url() -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        if let Ok(url) = std::env::var("DATABASE_URL") {
-            return url;
-        }
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/servers/postgres/pg-up.sh"
-        );
-        let out = std::process::Command::new("sh")
-            .arg(script)
-            .output()
-            .expect("run pg-up.sh");
-        assert!(
-            out.status.success(),
-            "cannot start PostgreSQL for the tests: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let exports = String::from_utf8_lossy(&out.stdout);
+/// A new server from `tests/servers/postgres/pg-up.sh`: (its folder, its
+/// admin URL).
+pub fn start_server() -> (String, String) {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/servers/postgres/pg-up.sh"
+    );
+    let out = std::process::Command::new("sh")
+        .arg(script)
+        .output()
+        .expect("run pg-up.sh");
+    assert!(
+        out.status.success(),
+        "cannot start PostgreSQL for the tests: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exports = String::from_utf8_lossy(&out.stdout);
+    let value = |name: &str| {
         exports
             .split_whitespace()
-            .find_map(|word| word.strip_prefix("DATABASE_URL="))
-            .expect("pg-up.sh prints DATABASE_URL")
+            .find_map(|word| word.strip_prefix(name)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("pg-up.sh prints {name}"))
             .to_string()
+    };
+    (value("PG_DIR"), value("DATABASE_URL"))
+}
+
+/// The shared server's admin URL (its `postgres` database).
+pub fn server_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| match std::env::var("DATABASE_URL") {
+        Ok(url) => url,
+        Err(_) => start_server().1,
     })
 }
 
-/// A new, empty database on the test server, and the config to reach it.
+/// A new, empty database on the shared test server, and the config to
+/// reach it.
 pub async fn fresh_database() -> PostgresConfig {
     let admin = server_url();
     let (client, connection) = tokio_postgres::connect(admin, tokio_postgres::NoTls)

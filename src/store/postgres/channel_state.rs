@@ -36,14 +36,7 @@ impl ChannelStateStore for PgStore {
         external_id: &str,
     ) -> Result<Option<(ConversationId, u64)>, StoreError> {
         let client = self.client().await?;
-        Ok(client
-            .query_opt(
-                "SELECT conversation_id, seq FROM seen_ids WHERE channel = $1 AND external_id = $2",
-                &[&channel.as_str(), &external_id],
-            )
-            .await
-            .map_err(db)?
-            .map(|row| (ConversationId(row.get(0)), row.get::<_, i64>(1) as u64)))
+        super::conversations::seen(&client, channel.as_str(), external_id).await
     }
 
     async fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError> {

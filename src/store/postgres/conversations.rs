@@ -36,6 +36,22 @@ async fn message_at(
     }
 }
 
+/// Where the inbound channel id `external_id` was stored, if it was.
+pub(super) async fn seen(
+    client: &impl GenericClient,
+    channel: &str,
+    external_id: &str,
+) -> Result<Option<(ConversationId, u64)>, StoreError> {
+    Ok(client
+        .query_opt(
+            "SELECT conversation_id, seq FROM seen_ids WHERE channel = $1 AND external_id = $2",
+            &[&channel, &external_id],
+        )
+        .await
+        .map_err(db)?
+        .map(|row| (ConversationId(row.get(0)), row.get::<_, i64>(1) as u64)))
+}
+
 async fn put_message(client: &impl GenericClient, m: &Message) -> Result<(), StoreError> {
     client
         .execute(
@@ -130,16 +146,8 @@ impl ConversationStore for PgStore {
         )
         .await
         .map_err(db)?;
-        let seen = tx
-            .query_opt(
-                "SELECT conversation_id, seq FROM seen_ids WHERE channel = $1 AND external_id = $2",
-                &[&channel, &inbound.external_id],
-            )
-            .await
-            .map_err(db)?;
-        if let Some(row) = seen {
-            let (id, seq): (uuid::Uuid, i64) = (row.get(0), row.get(1));
-            return self.duplicate(&tx, ConversationId(id), seq as u64).await;
+        if let Some((id, seq)) = seen(&tx, channel, &inbound.external_id).await? {
+            return self.duplicate(&tx, id, seq).await;
         }
         let existing = match inbound.thread {
             Thread::New => None,
@@ -196,17 +204,13 @@ impl ConversationStore for PgStore {
             // Another customer's copy of the same channel id got in first.
             tx.rollback().await.map_err(db)?;
             let client = self.client().await?;
-            let row = client
-                .query_one(
-                    "SELECT conversation_id, seq FROM seen_ids WHERE channel = $1 AND external_id = $2",
-                    &[&channel, &inbound.external_id],
-                )
-                .await
-                .map_err(db)?;
-            let (id, seq): (uuid::Uuid, i64) = (row.get(0), row.get(1));
-            return self
-                .duplicate(&client, ConversationId(id), seq as u64)
-                .await;
+            let (id, seq) = seen(&client, channel, &inbound.external_id)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: "seen external id".into(),
+                    detail: format!("{channel} id {} vanished", inbound.external_id),
+                })?;
+            return self.duplicate(&client, id, seq).await;
         }
         put_message(&tx, &message).await?;
         tx.execute(

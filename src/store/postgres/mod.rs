@@ -65,17 +65,6 @@ pub struct PgStore {
     pool: Pool,
 }
 
-/// Until several instances share a database safely (one mailbox poller,
-/// leased outbox entries, one SLA watcher), a gateway holds this lock while
-/// it serves, so a second one on the same database refuses to start.
-const INSTANCE_LOCK: i64 = 0x6672_6f6e_7464_6b02;
-
-/// A gateway's hold on its database: dropping it (or the process dying)
-/// lets another instance start.
-pub struct InstanceLock {
-    _connection: deadpool_postgres::ClientWrapper,
-}
-
 fn db(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Io(Box::new(e))
 }
@@ -107,10 +96,7 @@ fn column<T: DeserializeOwned>(
 
 /// Writes `c` as it now is: its row, keyed columns recomputed.
 async fn put_conversation(client: &impl GenericClient, c: &Conversation) -> Result<(), StoreError> {
-    let status = serde_json::to_value(c.status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let status = conversations::status_name(c.status);
     let queue_key = super::keys::queue_of(c).map(|k| k.to_vec());
     client
         .execute(
@@ -211,21 +197,6 @@ impl PgStore {
             .get()
             .await
             .map_err(|e| StoreError::Io(Box::new(e)))
-    }
-
-    /// Takes the database for this instance alone, on a connection of its
-    /// own kept open while the lock is held; `None` if another instance
-    /// holds it.
-    pub async fn lock_instance(&self) -> Result<Option<InstanceLock>, StoreError> {
-        let client = deadpool_postgres::Object::take(self.client().await?);
-        let taken: bool = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&INSTANCE_LOCK])
-            .await
-            .map_err(db)?
-            .get(0);
-        Ok(taken.then_some(InstanceLock {
-            _connection: client,
-        }))
     }
 
     /// Takes the job `name` on a connection of its own with a session
