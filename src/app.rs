@@ -21,7 +21,7 @@ use crate::core::outbox::Outbox;
 use crate::rules::templates::{TemplateError, Templates};
 use crate::store::postgres::PgStore;
 use crate::store::sled::SledStore;
-use crate::store::{Leadership, NewConversation, Store, StoreConfig, StoreError};
+use crate::store::{NewConversation, Store, StoreConfig, StoreError};
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -104,10 +104,6 @@ pub enum StartError {
     Rules(#[from] RulesError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(
-        "another frontdesk instance serves this database; several instances on one database are not supported yet (mail polling, deliveries and periodic jobs would run twice): stop the other one first"
-    )]
-    AnotherInstance,
     #[error("cannot create the data folder {path}: {source}")]
     DataDir {
         path: String,
@@ -138,14 +134,13 @@ pub struct Gateway {
     /// The bot whose webhook we registered, to remove it at stop.
     webhook_bot: Option<teloxide::Bot>,
     store: Arc<dyn Store>,
-    /// This instance's hold on a shared database, let go at stop.
-    instance_lock: Option<Leadership>,
 }
 
 /// Opens the store `[store]` names: the sled folder `[server] data_dir`
 /// (created if missing; sled locks it for one process), or the PostgreSQL
-/// database, migrated to this build's schema and held for this instance.
-async fn open_store(config: &Config) -> Result<(Arc<dyn Store>, Option<Leadership>), StartError> {
+/// database, migrated to this build's schema, which other instances may
+/// share.
+async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     match &config.store {
         StoreConfig::Sled(_) => {
             let data_dir = &config.server.data_dir;
@@ -153,18 +148,9 @@ async fn open_store(config: &Config) -> Result<(Arc<dyn Store>, Option<Leadershi
                 path: data_dir.display().to_string(),
                 source,
             })?;
-            Ok((Arc::new(SledStore::open(data_dir)?), None))
+            Ok(Arc::new(SledStore::open(data_dir)?))
         }
-        StoreConfig::Postgres(pg) => {
-            let store = PgStore::connect(pg).await?;
-            // Until several instances divide their work (outbox leases,
-            // live updates across instances), one gateway serves a database.
-            let lock = store
-                .try_lead("instance")
-                .await?
-                .ok_or(StartError::AnotherInstance)?;
-            Ok((Arc::new(store), Some(lock)))
-        }
+        StoreConfig::Postgres(pg) => Ok(Arc::new(PgStore::connect(pg).await?)),
     }
 }
 
@@ -173,10 +159,16 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
     let (intents, templates) = load_rules(&config)?;
     crate::core::metrics::install();
     let config = Arc::new(config);
-    let (store, instance_lock) = open_store(&config).await?;
+    let store = open_store(&config).await?;
     let (stop, shutdown) = Shutdown::channel();
     let live = Arc::new(LiveUpdates::default());
     let events = Arc::new(Events::default());
+    let relay_tasks = crate::core::relay::start(
+        store.clone(),
+        live.clone(),
+        events.clone(),
+        shutdown.clone(),
+    );
 
     let mut channels = Channels::new();
     let mut register = |channel: Arc<dyn Channel>| channels.insert(channel.kind(), channel);
@@ -248,6 +240,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         });
     }
 
+    let sweep_dispatcher = dispatcher.clone();
     let inbox = Inbox::new(
         store.clone(),
         dispatcher,
@@ -340,6 +333,20 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         places_tx,
         shutdown.clone(),
     )));
+    background_tasks.extend(relay_tasks);
+    let sweep_store = store.clone();
+    background_tasks.push(tokio::spawn(run_as_leader(
+        store.clone(),
+        "turn-sweep",
+        shutdown.clone(),
+        move |job_shutdown| {
+            crate::core::turn_sweep::run(
+                sweep_store.clone(),
+                sweep_dispatcher.clone(),
+                job_shutdown,
+            )
+        },
+    )));
     if let Some(sla) = &app.config.sla {
         let (watch_store, conversations, sla) =
             (store.clone(), app.conversations.clone(), sla.clone());
@@ -389,7 +396,6 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         background_tasks,
         webhook_bot,
         store,
-        instance_lock,
     })
 }
 
@@ -450,7 +456,6 @@ impl Gateway {
         if Arc::strong_count(&self.store) > 1 {
             tracing::warn!("Some tasks still hold the store after 5 s; it closes when they end.");
         }
-        drop(self.instance_lock);
         tracing::info!("Frontdesk stopped.");
     }
 }

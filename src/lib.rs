@@ -58,8 +58,10 @@
 //!                          │
 //!                          ▼
 //!            Outbox (due-time ordered, retries with backoff, survives restarts) [5]
+//!               Store::lease_delivery (one instance at a time)            [9]
 //!               Channel::send → Store::finish_delivery (transcript) → sync
 //!                 → LiveUpdates (web chat) + Events (agent consoles)
+//!                 → core::relay → the other instances' LiveUpdates + Events [9]
 //!                          ▲
 //! agent console / agent API ┘ (http::agent → core::conversations::Conversations::apply:
 //!                              conversation::transitions decide claim, reply, note,
@@ -75,7 +77,8 @@
 //! - [`model`]: the nouns: channels, addresses, ids, conversations,
 //!   messages, outbox entries, accounts; refusals.
 //! - [`store`]: the async store traits by concern, the durability contract,
-//!   and the sled backend (changes as crash-atomic steps, group commit).
+//!   the sled backend (changes as crash-atomic steps, group commit) and the
+//!   PostgreSQL backend (outbox leases, notices between instances).
 //! - [`rules`]: intents and the pattern set that matches them, their
 //!   evaluation, reply templates, the reply locale.
 //! - [`service_levels`]: segments, business hours, the SLA policy, the wait
@@ -84,7 +87,9 @@
 //!   customer message, a bot turn or an agent's request does.
 //! - [`core`]: the message path: inbox, dispatcher, outbox and the outbound
 //!   `Channel` trait, the conversation service, live updates, agent events,
-//!   places in line, the SLA watcher, the shutdown signal, metrics.
+//!   places in line, the SLA watcher, the shutdown signal, metrics; jobs
+//!   led by one instance, the relay between instances, the sweep of turns
+//!   left unanswered.
 //! - [`channels`]: Telegram (poll loop, parse, send), email (IMAP, intake and
 //!   threading, parsing, quotes, loop guard, SMTP), web chat's outbound
 //!   side; each with its config section.

@@ -151,7 +151,7 @@ async fn visitor(
 }
 
 /// A visitor's whole transcript, page by page.
-async fn transcript(base: &str, session: &str) -> Vec<Value> {
+pub async fn transcript(base: &str, session: &str) -> Vec<Value> {
     let mut all: Vec<Value> = Vec::new();
     loop {
         let after = all.last().and_then(|m| m["seq"].as_u64()).unwrap_or(0);

@@ -17,6 +17,7 @@ mod intent_prefilter;
 mod postgres;
 mod previous_release;
 mod secrets_in_logs;
+mod several_instances;
 mod store_contract;
 pub mod telegram;
 mod web_chat;

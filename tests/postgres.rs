@@ -7,6 +7,8 @@ use frontdesk::model::Role;
 use frontdesk::store::StoreConfig;
 use frontdesk::store::postgres::PostgresConfig;
 use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -151,15 +153,31 @@ fn config_file(dir: &std::path::Path, database: &PostgresConfig) -> std::path::P
     path
 }
 
-/// `frontdesk migrate` brings an empty database to this build's schema,
-/// does nothing the second time, and refuses a database a newer release
-/// has written, saying so.
+/// `frontdesk migrate` brings a database of the previous release to this
+/// build's schema with its data, does nothing the second time, and refuses
+/// a database a newer release has written, saying so.
 #[tokio::test]
-async fn migrate_creates_the_schema_once_and_refuses_a_newer_one() {
+async fn migrate_upgrades_the_schema_once_and_refuses_a_newer_one() {
     let work = tempfile::tempdir().expect("tempdir");
     let database = crate::support::postgres::fresh_database().await;
     let config = config_file(work.path(), &database);
     let config = config.to_str().expect("utf8");
+    // A database the previous release (schema 1) created and used.
+    let (client, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+        .batch_execute(concat!(
+            "CREATE TABLE frontdesk_migrations (version integer PRIMARY KEY,
+             applied_at timestamptz NOT NULL DEFAULT now());
+             INSERT INTO frontdesk_migrations (version) VALUES (1);",
+            include_str!("../src/store/postgres/schema_1.sql"),
+            "INSERT INTO outbox (id, conversation_id, due_key, due_at, data)
+             VALUES (gen_random_uuid(), gen_random_uuid(), '\\x01', now(), '{}');"
+        ))
+        .await
+        .expect("schema 1 with an outbox entry");
     for _ in 0..2 {
         let out = frontdesk(&["migrate", "--config", config]);
         let said = String::from_utf8_lossy(&out.stdout);
@@ -168,12 +186,17 @@ async fn migrate_creates_the_schema_once_and_refuses_a_newer_one() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(said.contains("the database is at schema 1"), "{said}");
+        assert!(said.contains("the database is at schema 2"), "{said}");
     }
-    let (client, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
+    let unleased: i64 = client
+        .query_one("SELECT count(*) FROM outbox WHERE lease_owner IS NULL", &[])
         .await
-        .expect("connect");
-    tokio::spawn(connection);
+        .expect("migrated outbox")
+        .get(0);
+    assert_eq!(
+        unleased, 1,
+        "the entry survives the migration, free to take"
+    );
     client
         .execute(
             "INSERT INTO frontdesk_migrations (version) VALUES (99)",
@@ -193,26 +216,6 @@ fn frontdesk(args: &[&str]) -> std::process::Output {
         .env_remove("FRONTDESK_CONFIG")
         .output()
         .expect("run frontdesk")
-}
-
-/// Until several instances share a database safely, a second gateway on
-/// the same database refuses to start, saying why; once the first stops,
-/// it starts.
-#[tokio::test]
-async fn a_second_instance_on_the_same_database_is_refused_until_the_first_stops() {
-    let database = crate::support::postgres::fresh_database().await;
-    let mut first = gateway_on(database.clone()).await;
-    let data = tempfile::tempdir().expect("tempdir");
-    let mut config = crate::support::test_config(&data);
-    config.store = StoreConfig::Postgres(database.clone());
-    let refused = frontdesk::app::start(config).await;
-    let error = refused.err().expect("refused").to_string();
-    assert!(error.contains("another frontdesk instance"), "{error}");
-    first.stop().await;
-    let mut config = crate::support::test_config(&data);
-    config.store = StoreConfig::Postgres(database);
-    let second = frontdesk::app::start(config).await.expect("starts now");
-    second.stop().await;
 }
 
 /// A server of this test's own, to stop and start again.
@@ -252,12 +255,13 @@ impl Drop for OwnServer {
     }
 }
 
-/// The database goes away under a running gateway: visitors get 503 with
-/// Retry-After (nothing is acknowledged that is not committed), `/readyz`
-/// says so, and once the database is back the gateway serves again by
-/// itself, with everything it acknowledged before.
+/// The database restarts under a running gateway while visitors write:
+/// they get 503 with Retry-After meanwhile (nothing is acknowledged that
+/// is not committed), `/readyz` says so, and once the database is back the
+/// gateway serves again by itself; every message it acknowledged, before,
+/// during or after, is stored once and answered once.
 #[tokio::test]
-async fn while_the_database_is_down_intake_answers_503_and_service_resumes_by_itself() {
+async fn while_the_database_restarts_under_load_intake_answers_503_and_service_resumes_by_itself() {
     let server = OwnServer::start();
     let database = PostgresConfig {
         url: server.url.clone(),
@@ -271,6 +275,20 @@ async fn while_the_database_is_down_intake_answers_503_and_service_resumes_by_it
     let (status, _) = gw.post(&session, "before", "Where is my order?").await;
     assert_eq!(status, 202);
     gw.wait_for_messages(&session, 2).await;
+
+    // Visitors keep writing throughout, re-sending what was refused.
+    let running = Arc::new(AtomicBool::new(true));
+    let mut load = Vec::new();
+    for index in 0..LOAD_VISITORS {
+        let (base, session) = (gw.url(""), gw.session().await);
+        load.push(tokio::spawn(keep_writing(
+            base,
+            session.clone(),
+            index,
+            running.clone(),
+        )));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
 
     server.control("stop");
     let (status, body) = gw.post(&session, "during", "are you there?").await;
@@ -321,6 +339,67 @@ async fn while_the_database_is_down_intake_answers_503_and_service_resumes_by_it
         1,
         "the refused copy was not stored: {said:?}"
     );
+
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    running.store(false, Ordering::SeqCst);
+    let mut refused = 0;
+    for task in load {
+        let (session, acknowledged, refusals) = task.await.expect("visitor");
+        refused += refusals;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        let stored = loop {
+            let stored = gw.wait_for_messages(&session, acknowledged.len() * 2).await;
+            if stored.len() >= acknowledged.len() * 2 || tokio::time::Instant::now() > deadline {
+                break stored;
+            }
+        };
+        let customer: Vec<String> = lines(&stored)
+            .into_iter()
+            .filter(|(from, _)| from == "customer")
+            .map(|(_, text)| text)
+            .collect();
+        assert_eq!(customer, acknowledged, "every acknowledged message, once");
+        assert_eq!(
+            stored.len(),
+            acknowledged.len() * 2,
+            "each message answered once"
+        );
+    }
+    assert!(refused > 0, "the load ran while the database was away");
+}
+
+const LOAD_VISITORS: usize = 4;
+
+/// Posts numbered messages until `running` turns false, re-sending one
+/// refused (503) with the same client id after a pause, as the widget
+/// does. Returns the session, the texts acknowledged and the refusals.
+async fn keep_writing(
+    base: String,
+    session: String,
+    index: usize,
+    running: Arc<AtomicBool>,
+) -> (String, Vec<String>, usize) {
+    let http = reqwest::Client::new();
+    let (mut acknowledged, mut refusals) = (Vec::new(), 0);
+    let mut n = 0;
+    while running.load(Ordering::SeqCst) {
+        let text = format!("Where is my order? visitor {index} message {n}");
+        let status = http
+            .post(format!("{base}/api/v1/chat/messages"))
+            .json(&json!({ "session": session, "client_id": text, "text": text }))
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
+        if matches!(status, Ok(202)) {
+            acknowledged.push(text);
+            n += 1;
+        } else {
+            refusals += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    (session, acknowledged, refusals)
 }
 
 /// A job that must run once per desk (a mailbox poller) is held by one

@@ -119,18 +119,24 @@ pub(crate) async fn bench_chat(scale: &Scale) -> String {
 /// A gateway on a fresh folder with `n` web chat sessions open, and the
 /// client that opened them.
 pub(crate) struct ChatGateway {
-    gateway: frontdesk::app::Gateway,
-    base: String,
-    http: reqwest::Client,
-    sessions: Arc<Vec<String>>,
-    _data: tempfile::TempDir,
+    pub(crate) gateway: frontdesk::app::Gateway,
+    pub(crate) base: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) sessions: Arc<Vec<String>>,
+    pub(crate) _data: tempfile::TempDir,
 }
 
 pub(crate) async fn chat_gateway(n: usize) -> ChatGateway {
+    chat_gateway_on(n, frontdesk::store::StoreConfig::default()).await
+}
+
+/// The same, on the store `store` names.
+pub(crate) async fn chat_gateway_on(n: usize, store: frontdesk::store::StoreConfig) -> ChatGateway {
     let data = tempfile::tempdir().expect("tempdir");
     let mut config = frontdesk::config::Config::load(None).expect("config");
     config.server.listen = "127.0.0.1:0".parse().expect("addr");
     config.server.data_dir = data.path().to_path_buf();
+    config.store = store;
     // A load generator is one address sending as fast as it can.
     config.channels.web.session_messages_per_minute = 0;
     config.channels.web.address_requests_per_minute = 0;
@@ -172,8 +178,19 @@ pub(crate) async fn ask_and_wait(
     session: &str,
     id: &str,
 ) -> bool {
+    ask_and_wait_across(client, base, base, session, id).await
+}
+
+/// The same, asking at one instance and reading at another (`read_base`).
+pub(crate) async fn ask_and_wait_across(
+    client: &reqwest::Client,
+    ask_base: &str,
+    base: &str,
+    session: &str,
+    id: &str,
+) -> bool {
     let Ok(r) = client
-        .post(format!("{base}/api/v1/chat/messages"))
+        .post(format!("{ask_base}/api/v1/chat/messages"))
         .json(&json!({"session": session, "client_id": id, "text": "what are your opening hours"}))
         .send()
         .await

@@ -37,7 +37,7 @@ use frontdesk::model::{CustomerAddress, InboundMessage};
 use frontdesk::rules::intents::IntentSet;
 use frontdesk::store::postgres::{PgStore, PostgresConfig};
 use frontdesk::store::sled::SledStore;
-use frontdesk::store::{ConversationStore, NewConversation, Store};
+use frontdesk::store::{ConversationStore, NewConversation, Store, StoreConfig};
 use regex::Regex;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -45,6 +45,8 @@ use std::time::{Duration, Instant};
 
 mod postgres;
 use postgres::bench_postgres;
+mod postgres_chat;
+use postgres_chat::bench_postgres_chat;
 
 mod intents;
 use intents::*;
@@ -206,7 +208,10 @@ fn main() {
     let intake = run("intake", &|| runtime.block_on(bench_intake(&scale)));
     let chat = run("chat", &|| runtime.block_on(bench_chat(&scale)));
     let email = run("email", &|| runtime.block_on(bench_email(&scale)));
-    let postgres = run("postgres", &|| runtime.block_on(bench_postgres(&scale)));
+    let postgres = run("postgres", &|| runtime.block_on(bench_postgres(&scale)))
+        + &run("postgres", &|| {
+            runtime.block_on(bench_postgres_chat(&scale))
+        });
     let sessions = run("sessions", &|| runtime.block_on(bench_sessions(&scale)));
     let startup = run("startup", &|| {
         runtime.block_on(bench_startup_memory(&scale))

@@ -9,7 +9,8 @@
 //! Turns of one conversation are handled in order by one worker (chosen by
 //! hashing the conversation id); different conversations run in parallel.
 //! A turn stays marked pending in the store until its reply is recorded, so
-//! one interrupted by a crash is redone at start-up.
+//! one interrupted by a crash is redone at start-up, and one left behind
+//! (a failed attempt, an instance that died) by [`crate::core::turn_sweep`].
 
 use crate::conversation::turn::after_turn;
 use crate::core::events::{EventKind, Events};
@@ -152,7 +153,7 @@ async fn run_worker(
             Ok(false) => {}
             Err(error) => {
                 let _guard = span.enter();
-                tracing::error!(%error, "Could not decide the reply to a customer turn; it stays pending until restart.");
+                tracing::error!(%error, "Could not decide the reply to a customer turn; it stays pending and is tried again within seconds.");
             }
         }
     }

@@ -6,10 +6,11 @@
 //! blocking anyone.
 
 use crate::model::{Conversation, ConversationId, ConversationStatus};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
 use tokio::sync::broadcast;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A conversation entered the waiting queue.
@@ -34,7 +35,7 @@ pub enum EventKind {
     SlaBreached,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentEvent {
     #[serde(rename = "type")]
     pub kind: EventKind,
@@ -56,22 +57,43 @@ impl AgentEvent {
     }
 }
 
+/// Where events go besides this instance's consoles: to the other
+/// instances on a shared store (see [`crate::core::relay`]).
+pub type Forward = Box<dyn Fn(&AgentEvent) + Send + Sync>;
+
 pub struct Events {
     sender: broadcast::Sender<AgentEvent>,
+    forward: OnceLock<Forward>,
 }
 
 impl Default for Events {
     fn default() -> Self {
         Self {
             sender: broadcast::channel(1024).0,
+            forward: OnceLock::new(),
         }
     }
 }
 
 impl Events {
+    /// Tells the consoles here and on other instances.
     pub fn publish(&self, kind: EventKind, conversation: &Conversation) {
+        let event = AgentEvent::new(kind, conversation);
+        if let Some(forward) = self.forward.get() {
+            forward(&event);
+        }
+        self.publish_here(event);
+    }
+
+    /// Sends this instance's events to `forward` too (set once).
+    pub fn forward_to(&self, forward: Forward) {
+        let _ = self.forward.set(forward);
+    }
+
+    /// Tells this instance's consoles.
+    pub fn publish_here(&self, event: AgentEvent) {
         // No subscriber is fine: nobody is watching.
-        let _ = self.sender.send(AgentEvent::new(kind, conversation));
+        let _ = self.sender.send(event);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<AgentEvent> {

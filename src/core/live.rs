@@ -6,12 +6,17 @@
 //! subscriber never holds up a publisher; it re-reads the store on wake.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use tokio::sync::watch;
+
+/// Where publications go besides this instance's subscribers: to the
+/// other instances on a shared store (see [`crate::core::relay`]).
+pub type Forward = Box<dyn Fn(&str, u64) + Send + Sync>;
 
 #[derive(Default)]
 pub struct LiveUpdates {
     senders: Mutex<HashMap<String, watch::Sender<u64>>>,
+    forward: OnceLock<Forward>,
 }
 
 impl LiveUpdates {
@@ -24,8 +29,22 @@ impl LiveUpdates {
             .subscribe()
     }
 
-    /// Tells subscribers the transcript reached `seq`.
+    /// Tells subscribers, here and on other instances, that the
+    /// transcript reached `seq`.
     pub fn publish(&self, customer_key: &str, seq: u64) {
+        self.publish_here(customer_key, seq);
+        if let Some(forward) = self.forward.get() {
+            forward(customer_key, seq);
+        }
+    }
+
+    /// Sends this instance's publications to `forward` too (set once).
+    pub fn forward_to(&self, forward: Forward) {
+        let _ = self.forward.set(forward);
+    }
+
+    /// Tells this instance's subscribers the transcript reached `seq`.
+    pub fn publish_here(&self, customer_key: &str, seq: u64) {
         let mut senders = self.senders.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(sender) = senders.get(customer_key) {
             if sender.receiver_count() == 0 {

@@ -14,5 +14,7 @@ pub mod live;
 pub mod metrics;
 pub mod outbox;
 pub mod queue_view;
+pub mod relay;
 pub mod shutdown;
 pub mod sla_watch;
+pub mod turn_sweep;

@@ -9,6 +9,12 @@
 //! the agents. Automatic replies are dropped if a human took the
 //! conversation before they went out (promise 4). Entries survive restarts.
 //!
+//! Before a send the worker takes a lease on the entry
+//! ([`Store::lease_delivery`](crate::store::OutboxStore::lease_delivery)),
+//! and renews its leases while it lives, so instances sharing a database
+//! never deliver one entry at once, and a dead instance's deliveries are
+//! taken over within seconds.
+//!
 //! A send is done once its record is on disk. A crash between the channel
 //! taking a message and that flush leaves the entry due, so it goes out
 //! again after the restart. Each channel caps how many such sends are
@@ -24,7 +30,7 @@ use crate::core::live::LiveUpdates;
 use crate::core::shutdown::Shutdown;
 use crate::model::{ChannelKind, ConversationId};
 use crate::model::{Delivery, OutboxEntry};
-use crate::store::{Store, StoreError};
+use crate::store::{LEASE_RENEWAL, OUTBOX_LEASE, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -42,6 +48,8 @@ const MAX_SCAN: usize = 4096;
 const MAX_REMEMBERED: usize = 100_000;
 /// A send that takes longer than this counts as a transient failure.
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+// A lease is renewed several times while a send may still be running.
+const _: () = assert!(LEASE_RENEWAL.as_secs() * 2 < OUTBOX_LEASE.as_secs());
 /// After this many transient failures the delivery is given up (≈ 3 hours).
 pub const MAX_ATTEMPTS: u32 = 20;
 /// Longest pause between two attempts.
@@ -128,7 +136,13 @@ impl Outbox {
     }
 
     /// Runs the worker until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: Shutdown) {
+    pub async fn run(self, shutdown: Shutdown) {
+        let renewal = tokio::spawn(keep_leases(self.shared.store.clone(), shutdown.clone()));
+        self.deliver_until(shutdown.clone()).await;
+        let _ = renewal.await;
+    }
+
+    async fn deliver_until(&self, mut shutdown: Shutdown) {
         loop {
             let started = self.start_due().await;
             let pause = match (started, self.shared.store.next_outbox_due().await) {
@@ -216,6 +230,20 @@ impl Outbox {
     }
 }
 
+/// Renews this instance's outbox leases until `shutdown`, so that other
+/// instances leave its deliveries alone while it lives.
+async fn keep_leases(store: Arc<dyn Store>, mut shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(LEASE_RENEWAL) => {}
+            _ = shutdown.stopped() => return,
+        }
+        if let Err(error) = store.renew_outbox_leases().await {
+            tracing::warn!(%error, "Cannot renew this instance's outbox leases; another instance may take its deliveries over.");
+        }
+    }
+}
+
 impl Shared {
     /// The conversation's channel and its turns free, if it is known and
     /// caps its unconfirmed sends.
@@ -244,10 +272,11 @@ impl Shared {
         _slot: OwnedSemaphorePermit,
     ) -> Result<(), StoreError> {
         // The entry was read before its conversation was marked busy here,
-        // so the delivery before this one may have sent it meanwhile. Now
-        // that this delivery holds the conversation, the store says.
-        if !self.store.outbox_holds(&entry).await? {
-            tracing::debug!("Skipped an outbox entry already delivered or rescheduled.");
+        // so the delivery before this one may have sent it meanwhile, or
+        // another instance may have taken it. Now that this delivery holds
+        // the conversation here, the store lends it the entry, or says no.
+        if !self.store.lease_delivery(&entry).await? {
+            tracing::debug!("Skipped an outbox entry delivered, rescheduled or taken elsewhere.");
             return Ok(());
         }
         let Some(conversation) = self.store.conversation(entry.conversation_id).await? else {

@@ -50,7 +50,9 @@ pub trait ConversationStore: Send + Sync {
     async fn pending_turns(&self) -> Result<Vec<PendingTurn>, StoreError>;
 
     /// Applies what `rule` decides for a turn's outcome and clears the
-    /// pending mark, atomically.
+    /// pending mark, atomically. A turn no longer pending (recorded
+    /// already, by this instance or another) changes nothing and reports
+    /// no replies queued.
     async fn record_turn(
         &self,
         outcome: &TurnOutcome,

@@ -1,9 +1,9 @@
 //! The store: every durable fact the gateway keeps, in domain terms.
 //!
-//! The interface is five async traits by concern ([`ConversationStore`],
+//! The interface is six async traits by concern ([`ConversationStore`],
 //! [`OutboxStore`], [`AccountStore`], [`ChannelStateStore`],
-//! [`ReportStore`]) that [`Store`] puts together with durability, failure
-//! and export. Channel adapters, the dispatcher, the outbox and the HTTP
+//! [`ReportStore`], [`NoticeStore`]) that [`Store`] puts together with
+//! durability, failure and export. Channel adapters, the dispatcher, the outbox and the HTTP
 //! layer talk to `Arc<dyn Store>`; the sled backend lives in [`sled`] and
 //! no sled type leaves this folder. The store keeps facts: what a change
 //! does is decided by the conversation rules it is handed.
@@ -22,6 +22,7 @@ mod channel_state;
 mod commit;
 mod conversations;
 mod keys;
+mod notices;
 mod outbox;
 pub mod postgres;
 mod queue_ranks;
@@ -32,7 +33,8 @@ mod step;
 pub use accounts::AccountStore;
 pub use channel_state::ChannelStateStore;
 pub use conversations::ConversationStore;
-pub use outbox::OutboxStore;
+pub use notices::NoticeStore;
+pub use outbox::{LEASE_RENEWAL, OUTBOX_LEASE, OutboxStore};
 pub use reports::ReportStore;
 
 /// `[store]`: where the desk keeps its state. The embedded sled store (the
@@ -135,7 +137,7 @@ pub struct Accepted {
 /// A customer message whose automatic reply has not been decided yet.
 /// Written with the message and removed with the reply, so a crash in
 /// between is redone at start-up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PendingTurn {
     pub conversation_id: ConversationId,
     pub seq: u64,
@@ -312,7 +314,13 @@ pub enum ExportRecord {
 /// failure and the export that moves a desk between backends.
 #[async_trait::async_trait]
 pub trait Store:
-    ConversationStore + OutboxStore + AccountStore + ChannelStateStore + ReportStore + 'static
+    ConversationStore
+    + OutboxStore
+    + AccountStore
+    + ChannelStateStore
+    + ReportStore
+    + NoticeStore
+    + 'static
 {
     /// Which backend this is ("sled", "postgres"), for probes and logs.
     fn backend(&self) -> &'static str;

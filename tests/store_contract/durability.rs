@@ -30,8 +30,12 @@ async fn outbox_is_due_ordered_and_delivery_appends_to_the_transcript() {
             "{name}: the page after an entry starts past it"
         );
         assert!(
-            store.outbox_holds(&now_entry).await.expect("holds"),
+            store.lease_delivery(&now_entry).await.expect("lease"),
             "{name}"
+        );
+        assert!(
+            store.lease_delivery(&now_entry).await.expect("lease"),
+            "{name}: the holder may take its own entry again"
         );
         assert_eq!(
             store.next_outbox_due().await.expect("next"),
@@ -55,9 +59,10 @@ async fn outbox_is_due_ordered_and_delivery_appends_to_the_transcript() {
             "{name}: twice is a no-op"
         );
         assert!(
-            !store.outbox_holds(&now_entry).await.expect("holds"),
-            "{name}: a delivered entry is no longer held"
+            !store.lease_delivery(&now_entry).await.expect("lease"),
+            "{name}: a delivered entry cannot be taken"
         );
+        assert!(store.lease_delivery(&later).await.expect("lease"), "{name}");
 
         let retried = OutboxEntry {
             attempts: 1,
@@ -71,6 +76,14 @@ async fn outbox_is_due_ordered_and_delivery_appends_to_the_transcript() {
         assert_eq!(
             store.due_outbox(Utc::now(), 10).await.expect("due"),
             vec![retried.clone()],
+            "{name}"
+        );
+        assert!(
+            !store.lease_delivery(&later).await.expect("lease"),
+            "{name}: the entry as it was before its rescheduling is gone"
+        );
+        assert!(
+            store.lease_delivery(&retried).await.expect("lease"),
             "{name}"
         );
         store.cancel_delivery(&retried).await.expect("cancel");

@@ -327,3 +327,31 @@ async fn the_same_message_twice_at_once_is_taken_in_once() {
         );
     }
 }
+
+/// A turn redone after it was recorded (a replay at start-up, a sweep of
+/// stale turns, another instance) queues nothing a second time.
+#[tokio::test]
+async fn a_turn_recorded_twice_queues_its_replies_once() {
+    for (name, backend) in BACKENDS {
+        let (store, _dir) = backend().await;
+        let a = store
+            .accept(&inbound(1, "a", "where is my order"), &new(0), &take_in)
+            .await
+            .expect("accept");
+        let first = reply(store.as_ref(), turn_of(&a), false, 0).await;
+        let again = reply(store.as_ref(), turn_of(&a), false, 0).await;
+        let due: Vec<_> = store
+            .outbox_of(a.conversation.id)
+            .await
+            .expect("outbox")
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(due, vec![first.id], "{name}: only the first recording");
+        assert_ne!(first.id, again.id, "{name}");
+        assert!(
+            store.pending_turns().await.expect("pending").is_empty(),
+            "{name}"
+        );
+    }
+}

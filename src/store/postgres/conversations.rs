@@ -349,13 +349,18 @@ impl ConversationStore for PgStore {
         let old = conversation_for_update(&tx, id)
             .await?
             .ok_or(StoreError::ConversationNotFound(id))?;
-        tx.execute(
-            "DELETE FROM pending_turns WHERE conversation_id = $1 AND seq = $2",
-            &[&id.0, &(outcome.turn.seq as i64)],
-        )
-        .await
-        .map_err(db)?;
-        let Some(Decision { mut after, effects }) = rule(&old, outcome, now) else {
+        // A turn is recorded once: one redone elsewhere (a replay, a sweep
+        // of stale turns, another instance) finds its mark gone.
+        let was_pending = tx
+            .execute(
+                "DELETE FROM pending_turns WHERE conversation_id = $1 AND seq = $2",
+                &[&id.0, &(outcome.turn.seq as i64)],
+            )
+            .await
+            .map_err(db)?
+            > 0;
+        let decided = was_pending.then(|| rule(&old, outcome, now)).flatten();
+        let Some(Decision { mut after, effects }) = decided else {
             tx.commit().await.map_err(db)?;
             return Ok(TurnRecorded {
                 conversation: old,

@@ -5,7 +5,8 @@
 //! is durable when its call returns and [`Store::sync`] has nothing left to
 //! do (promise 1 holds with `synchronous_commit = on`, PostgreSQL's
 //! default). Values are the same serde JSON the sled backend keeps, in
-//! `jsonb` columns beside the keys the queries need (`schema_1.sql`).
+//! `jsonb` columns beside the keys the queries need (`schema_1.sql`, then
+//! `schema_2.sql` for what instances share).
 //! Changes to one conversation serialize on its row (`FOR UPDATE`); the
 //! messages of one customer serialize on a transaction advisory lock, so
 //! two first messages cannot open two conversations. The schema is
@@ -16,6 +17,7 @@ mod accounts;
 mod channel_state;
 mod conversations;
 mod export;
+mod notices;
 mod outbox;
 mod reports;
 
@@ -28,7 +30,10 @@ use std::path::PathBuf;
 use tokio_postgres::types::Json;
 
 /// The schema versions this build knows, in order; each is applied once.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("schema_1.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("schema_1.sql")),
+    (2, include_str!("schema_2.sql")),
+];
 
 /// Migrations of all instances take turns on this advisory lock.
 const MIGRATION_LOCK: i64 = 0x6672_6f6e_7464_6b01;
@@ -63,6 +68,12 @@ fn default_statement_timeout() -> u64 {
 /// The store on one PostgreSQL database; cheap to share (a pool).
 pub struct PgStore {
     pool: Pool,
+    /// This instance, as the owner of outbox leases and the origin of
+    /// notices: new each time the store is opened.
+    instance: uuid::Uuid,
+    /// How to open a connection outside the pool (to listen for notices).
+    connect: tokio_postgres::Config,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
 }
 
 fn db(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -175,11 +186,13 @@ impl PgStore {
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
-        let manager = if config.tls {
-            let tls = tls_connector(config.ca_file.as_deref())?;
-            Manager::from_config(pg, tls, manager_config)
-        } else {
-            Manager::from_config(pg, tokio_postgres::NoTls, manager_config)
+        let tls = match config.tls {
+            true => Some(tls_connector(config.ca_file.as_deref())?),
+            false => None,
+        };
+        let manager = match &tls {
+            Some(tls) => Manager::from_config(pg.clone(), tls.clone(), manager_config),
+            None => Manager::from_config(pg.clone(), tokio_postgres::NoTls, manager_config),
         };
         let pool = Pool::builder(manager)
             .max_size(config.pool_size.max(1))
@@ -188,7 +201,12 @@ impl PgStore {
             .create_timeout(Some(std::time::Duration::from_secs(10)))
             .build()
             .map_err(|e| StoreError::Io(Box::new(e)))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            instance: uuid::Uuid::new_v4(),
+            connect: pg,
+            tls,
+        })
     }
 
     /// A connection from the pool.

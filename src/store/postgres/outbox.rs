@@ -1,12 +1,18 @@
 //! The outbox on PostgreSQL: entries ordered by their due key (due time,
 //! then id); finishing a delivery removes the entry and appends it to the
 //! transcript in one transaction, and only if the entry is still there as
-//! it was read.
+//! it was read and this instance still holds its lease.
+//!
+//! A lease is taken under the conversation's row lock, so two instances
+//! cannot take two entries of one conversation at once (replies go out in
+//! order), and with `SKIP LOCKED` on the entry, so an instance passes over
+//! an entry another is finishing instead of waiting for it. Lease times
+//! are the database's clock, so instances need not agree on the time.
 
 use super::conversations::put_outbox;
 use super::{PgStore, column, conversation_for_update, db, encode, put_conversation};
 use crate::model::{ConversationId, Delivery, Message, OutboundReason, OutboxEntry};
-use crate::store::{OutboxStore, StoreError, keys};
+use crate::store::{OUTBOX_LEASE, OutboxStore, StoreError, keys};
 use chrono::{DateTime, Utc};
 
 fn entries(rows: &[tokio_postgres::Row]) -> Result<Vec<OutboxEntry>, StoreError> {
@@ -25,10 +31,12 @@ impl OutboxStore for PgStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT data FROM outbox WHERE due_key < $1 ORDER BY due_key LIMIT $2",
+                "SELECT data FROM outbox WHERE due_key < $1 AND NOT held_by_other(outbox, $3)
+                 ORDER BY due_key LIMIT $2",
                 &[
                     &keys::outbox_upper_bound(now.timestamp_millis()).to_vec(),
                     &(limit as i64),
+                    &self.instance,
                 ],
             )
             .await
@@ -45,12 +53,14 @@ impl OutboxStore for PgStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT data FROM outbox WHERE due_key > $1 AND due_key < $2
+                "SELECT data FROM outbox
+                 WHERE due_key > $1 AND due_key < $2 AND NOT held_by_other(outbox, $4)
                  ORDER BY due_key LIMIT $3",
                 &[
                     &keys::outbox(after).to_vec(),
                     &keys::outbox_upper_bound(now.timestamp_millis()).to_vec(),
                     &(limit as i64),
+                    &self.instance,
                 ],
             )
             .await
@@ -60,8 +70,15 @@ impl OutboxStore for PgStore {
 
     async fn next_outbox_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let client = self.client().await?;
+        // An entry another instance holds is due, for this one, when its
+        // lease runs out.
         let row = client
-            .query_one("SELECT min(due_at) FROM outbox", &[])
+            .query_one(
+                "SELECT min(CASE WHEN held_by_other(outbox, $1)
+                                 THEN greatest(due_at, lease_until) ELSE due_at END)
+                 FROM outbox",
+                &[&self.instance],
+            )
             .await
             .map_err(db)?;
         // To the millisecond, as the due key orders entries.
@@ -83,8 +100,8 @@ impl OutboxStore for PgStore {
             .ok_or(StoreError::ConversationNotFound(id))?;
         let removed = tx
             .execute(
-                "DELETE FROM outbox WHERE id = $1 AND due_key = $2",
-                &[&entry.id.0, &keys::outbox(entry).to_vec()],
+                "DELETE FROM outbox WHERE id = $1 AND due_key = $2 AND lease_owner = $3",
+                &[&entry.id.0, &keys::outbox(entry).to_vec(), &self.instance],
             )
             .await
             .map_err(db)?;
@@ -119,14 +136,16 @@ impl OutboxStore for PgStore {
         let client = self.client().await?;
         client
             .execute(
-                "UPDATE outbox SET due_key = $3, due_at = $4, data = $5
-                 WHERE id = $1 AND due_key = $2",
+                "UPDATE outbox SET due_key = $3, due_at = $4, data = $5,
+                                   lease_owner = NULL, lease_until = NULL
+                 WHERE id = $1 AND due_key = $2 AND lease_owner = $6",
                 &[
                     &entry.id.0,
                     &keys::outbox(entry).to_vec(),
                     &keys::outbox(updated).to_vec(),
                     &updated.due_at,
                     &encode(updated)?,
+                    &self.instance,
                 ],
             )
             .await
@@ -138,24 +157,60 @@ impl OutboxStore for PgStore {
         let client = self.client().await?;
         client
             .execute(
-                "DELETE FROM outbox WHERE id = $1 AND due_key = $2",
-                &[&entry.id.0, &keys::outbox(entry).to_vec()],
+                "DELETE FROM outbox WHERE id = $1 AND due_key = $2 AND lease_owner = $3",
+                &[&entry.id.0, &keys::outbox(entry).to_vec(), &self.instance],
             )
             .await
             .map_err(db)?;
         Ok(())
     }
 
-    async fn outbox_holds(&self, entry: &OutboxEntry) -> Result<bool, StoreError> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT 1 FROM outbox WHERE id = $1 AND due_key = $2",
-                &[&entry.id.0, &keys::outbox(entry).to_vec()],
+    async fn lease_delivery(&self, entry: &OutboxEntry) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        if conversation_for_update(&tx, entry.conversation_id)
+            .await?
+            .is_none()
+        {
+            // Its conversation is gone: take the entry to drop it.
+            tx.rollback().await.map_err(db)?;
+            return self.lease_orphan(entry).await;
+        }
+        let leased = tx
+            .execute(
+                "UPDATE outbox
+                 SET lease_owner = $3, lease_until = now() + make_interval(secs => $4)
+                 WHERE id = (SELECT id FROM outbox
+                             WHERE id = $1 AND due_key = $2 AND NOT held_by_other(outbox, $3)
+                             FOR UPDATE SKIP LOCKED)
+                   AND NOT EXISTS (SELECT 1 FROM outbox other
+                                   WHERE other.conversation_id = outbox.conversation_id
+                                     AND other.id <> outbox.id
+                                     AND held_by_other(other, $3))",
+                &[
+                    &entry.id.0,
+                    &keys::outbox(entry).to_vec(),
+                    &self.instance,
+                    &OUTBOX_LEASE.as_secs_f64(),
+                ],
             )
             .await
             .map_err(db)?;
-        Ok(row.is_some())
+        tx.commit().await.map_err(db)?;
+        Ok(leased == 1)
+    }
+
+    async fn renew_outbox_leases(&self) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE outbox SET lease_until = now() + make_interval(secs => $2)
+                 WHERE lease_owner = $1",
+                &[&self.instance, &OUTBOX_LEASE.as_secs_f64()],
+            )
+            .await
+            .map_err(db)?;
+        Ok(())
     }
 
     async fn outbox_of(&self, id: ConversationId) -> Result<Vec<OutboxEntry>, StoreError> {
@@ -168,6 +223,29 @@ impl OutboxStore for PgStore {
             .await
             .map_err(db)?;
         entries(&rows)
+    }
+}
+
+impl PgStore {
+    /// Leases an entry whose conversation is gone, so that it can be
+    /// dropped by one instance.
+    async fn lease_orphan(&self, entry: &OutboxEntry) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let leased = client
+            .execute(
+                "UPDATE outbox
+                 SET lease_owner = $3, lease_until = now() + make_interval(secs => $4)
+                 WHERE id = $1 AND due_key = $2 AND NOT held_by_other(outbox, $3)",
+                &[
+                    &entry.id.0,
+                    &keys::outbox(entry).to_vec(),
+                    &self.instance,
+                    &OUTBOX_LEASE.as_secs_f64(),
+                ],
+            )
+            .await
+            .map_err(db)?;
+        Ok(leased == 1)
     }
 }
 

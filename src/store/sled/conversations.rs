@@ -215,8 +215,11 @@ impl ConversationStore for SledStore {
             let (conversations, outbox) = (step.tree(CONVERSATIONS), step.tree(OUTBOX));
             let old = step_conversation(&conversations, id)?
                 .ok_or(StoreError::ConversationNotFound(id))?;
-            step.tree(PENDING).remove(&turn_key[..])?;
-            let Some(Decision { mut after, effects }) = rule(&old, outcome, now) else {
+            // A turn is recorded once: one redone elsewhere (a replay, a
+            // sweep of stale turns) finds its mark gone and changes nothing.
+            let was_pending = step.tree(PENDING).remove(&turn_key[..])?.is_some();
+            let decided = was_pending.then(|| rule(&old, outcome, now)).flatten();
+            let Some(Decision { mut after, effects }) = decided else {
                 return Ok((
                     TurnRecorded {
                         conversation: old,

@@ -7,6 +7,7 @@ mod accounts;
 mod channel_state;
 mod conversations;
 mod export;
+mod notices;
 mod outbox;
 mod reports;
 

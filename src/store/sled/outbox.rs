@@ -91,8 +91,13 @@ impl OutboxStore for SledStore {
         })
     }
 
-    async fn outbox_holds(&self, entry: &OutboxEntry) -> Result<bool, StoreError> {
+    async fn lease_delivery(&self, entry: &OutboxEntry) -> Result<bool, StoreError> {
+        // One process has the folder: whatever is still there is its own.
         self.outbox.contains_key(keys::outbox(entry)).map_err(io)
+    }
+
+    async fn renew_outbox_leases(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 
     async fn outbox_of(&self, id: ConversationId) -> Result<Vec<OutboxEntry>, StoreError> {
