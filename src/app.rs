@@ -322,7 +322,11 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
                 if let Err(error) = bot.set_webhook(url).secret_token(secret).await {
                     tracing::error!(%error, "Could not register the Telegram webhook; no Telegram messages arrive until it is.");
                 }
-                webhook_bot = Some(bot);
+                // Removed at stop, unless other instances share the
+                // desk: they still serve it.
+                if !store.shared() {
+                    webhook_bot = Some(bot);
+                }
             }
         }
     }

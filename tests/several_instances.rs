@@ -29,21 +29,6 @@ async fn instance_on(database: &PostgresConfig) -> TestGateway {
     TestGateway::start_with(move |c| c.store = StoreConfig::Postgres(database)).await
 }
 
-/// Waits for a server-sent event whose text contains every `wanted`.
-async fn event_containing(stream: &mut reqwest::Response, wanted: &[&str]) -> String {
-    let mut text = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !wanted.iter().all(|w| text.contains(w)) {
-        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
-            .await
-            .unwrap_or_else(|_| panic!("events so far: {text}"))
-            .expect("read")
-            .expect("open");
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    text
-}
-
 /// A visitor writes to instance A; an agent's console on instance B hears
 /// of it, and the visitor's WebSocket on B gets the reply A's dispatcher
 /// wrote. Then two agents, one on each instance, claim the conversation at
@@ -75,7 +60,7 @@ async fn two_instances_share_live_updates_and_a_claim_race_has_one_winner() {
     let (status, _) = a.post(&session, "m1", "My lamp flickers").await;
     assert_eq!(status, 202);
 
-    let heard = event_containing(&mut console_on_b, &["\"customer_message\""]).await;
+    let heard = crate::support::events_until(&mut console_on_b, &["\"customer_message\""]).await;
     let console_latency = started.elapsed();
     let id = heard
         .split("\"conversation_id\":\"")
@@ -123,7 +108,7 @@ async fn two_instances_share_live_updates_and_a_claim_race_has_one_winner() {
     let mut statuses = [first, second];
     statuses.sort();
     assert_eq!(statuses, [200, 409], "one claim wins: {body}");
-    event_containing(&mut console_on_b, &["\"assigned\""]).await;
+    crate::support::events_until(&mut console_on_b, &["\"assigned\""]).await;
 }
 
 fn new_conversation() -> NewConversation {
@@ -135,21 +120,26 @@ fn new_conversation() -> NewConversation {
     }
 }
 
-/// Takes a Telegram message in and records two answers to it.
-async fn conversation_with_two_replies(store: &dyn Store) -> (OutboxEntry, OutboxEntry) {
-    let accepted = store
+/// Takes in a Telegram message from `chat`, as an instance does.
+async fn take_in_from(store: &dyn Store, chat: i64, text: &str) -> frontdesk::store::Accepted {
+    store
         .accept(
             &InboundMessage::text(
-                CustomerAddress::Telegram { chat_id: 7 },
+                CustomerAddress::Telegram { chat_id: chat },
                 "1".into(),
-                "hello".into(),
+                text.into(),
                 Utc::now(),
             ),
             &new_conversation(),
             &take_in,
         )
         .await
-        .expect("accept");
+        .expect("accept")
+}
+
+/// Takes a Telegram message in and records two answers to it.
+async fn conversation_with_two_replies(store: &dyn Store) -> (OutboxEntry, OutboxEntry) {
+    let accepted = take_in_from(store, 7, "hello").await;
     let id = accepted.conversation.id;
     let reply =
         |text: &str| OutboxEntry::due_now(id, OutboundReason::Answer, text.into(), None, None);
@@ -260,19 +250,7 @@ async fn a_turn_left_pending_by_a_dead_instance_is_answered_by_another() {
     let survivor = instance_on(&database).await;
     let store: Arc<dyn Store> = Arc::new(PgStore::connect(&database).await.expect("store"));
     // The dead instance took this in and never got to its reply.
-    let accepted = store
-        .accept(
-            &InboundMessage::text(
-                CustomerAddress::Telegram { chat_id: 9 },
-                "1".into(),
-                "where is my order".into(),
-                Utc::now(),
-            ),
-            &new_conversation(),
-            &take_in,
-        )
-        .await
-        .expect("accept");
+    let accepted = take_in_from(store.as_ref(), 9, "where is my order").await;
     let id = accepted.conversation.id;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
@@ -551,4 +529,61 @@ async fn killing_instances_at_random_loses_nothing_and_moves_the_polling_jobs() 
     );
     let mails = mail.wait_for("kim@customer.test", 1).await;
     assert!(!mails.is_empty(), "the mail customer was answered");
+}
+
+/// In webhook mode every instance takes Telegram's calls: an update posted
+/// to A and its retry posted to B are one message with one answer, and an
+/// instance stopping (a rolling restart) leaves the webhook registered for
+/// the others.
+#[tokio::test]
+async fn a_telegram_webhook_is_served_by_every_instance_and_survives_one_stopping() {
+    use crate::support::telegram::{FakeTelegram, TOKEN};
+    use frontdesk::channels::telegram::config::{TelegramConfig, TelegramMode};
+    let database = crate::support::postgres::fresh_database().await;
+    let tg = FakeTelegram::default();
+    let api_url = tg.start().await;
+    const SECRET: &str = "a-webhook-secret-of-some-length";
+    let start = || {
+        let (database, api_url) = (database.clone(), api_url.clone());
+        TestGateway::start_with(move |c| {
+            c.store = StoreConfig::Postgres(database);
+            c.channels.telegram = Some(TelegramConfig {
+                token: TOKEN.into(),
+                mode: TelegramMode::Webhook,
+                api_url,
+                webhook_url: Some("https://support.example/api/v1/telegram/webhook".into()),
+                webhook_secret: Some(SECRET.into()),
+                poll_timeout_secs: 1,
+                unconfirmed_sends: frontdesk::core::channel::one_unconfirmed_send(),
+            })
+        })
+    };
+    let (mut a, b) = (start().await, start().await);
+    let update = {
+        let mut u = tg.text(31, 1, "Where is my order?");
+        u["update_id"] = json!(700);
+        u
+    };
+    for gw in [&a, &b] {
+        let status = gw
+            .http
+            .post(gw.url("/api/v1/telegram/webhook"))
+            .header("x-telegram-bot-api-secret-token", SECRET)
+            .json(&update)
+            .send()
+            .await
+            .expect("send")
+            .status();
+        assert_eq!(status, 200);
+    }
+    let got = tg.wait_for(31, 1).await;
+    assert!(got[0].contains("shop.example/orders"), "{got:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(tg.sent_to(31).len(), 1, "the retry got no second answer");
+    a.stop().await;
+    assert!(
+        tg.webhook().is_some(),
+        "the other instance still serves the webhook"
+    );
+    drop(b);
 }

@@ -146,3 +146,113 @@ pub(crate) async fn bare_pool() -> deadpool_postgres::Pool {
         .build()
         .expect("pool")
 }
+
+/// The statements that follow one web chat message after its 202, issued
+/// bare: the dispatcher's (read the conversation and the message, record
+/// the turn and queue the answer) and the outbox's (read what is due,
+/// lease the answer, read the conversation, append the answer to the
+/// transcript and drop the entry, share the notices).
+pub(crate) async fn bare_answer(pool: &deadpool_postgres::Pool, i: usize) -> bool {
+    static ENTRY: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let entry = ENTRY.get_or_init(|| {
+        serde_json::json!({"text": "Your order ships within two days; here is how to track it.", "reason": "answer"})
+    });
+    let customer = i % 5000;
+    let id = uuid::Uuid::from_u128(customer as u128 + 1);
+    let seq = (i / 5000) as i64 + 1;
+    let outbox_id = uuid::Uuid::new_v4();
+    let due_key = outbox_id.as_bytes().to_vec();
+    let notice = tokio_postgres::types::Json(
+        serde_json::json!({"notice": "transcript", "customer": format!("web:{customer}"), "seq": seq}),
+    );
+    let run = async {
+        let mut client = pool.get().await.ok()?;
+        client
+            .query_opt("SELECT data FROM conversations WHERE id = $1", &[&id])
+            .await
+            .ok()?;
+        client
+            .query_opt(
+                "SELECT data FROM messages WHERE conversation_id = $1 AND seq = $2",
+                &[&id, &seq],
+            )
+            .await
+            .ok()?;
+        let tx = client.transaction().await.ok()?;
+        tx.query_opt(
+            "SELECT data FROM conversations WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await
+        .ok()?;
+        tx.execute(
+            "DELETE FROM pending_turns WHERE conversation_id = $1 AND seq = $2",
+            &[&id, &seq],
+        )
+        .await
+        .ok()?;
+        tx.execute(
+            "INSERT INTO outbox (id, conversation_id, due_key, due_at, data) VALUES ($1, $2, $3, now(), $4)",
+            &[&outbox_id, &id, &due_key, &tokio_postgres::types::Json(entry)],
+        )
+        .await
+        .ok()?;
+        tx.execute("UPDATE conversations SET data = data WHERE id = $1", &[&id])
+            .await
+            .ok()?;
+        tx.commit().await.ok()?;
+        client
+            .query(
+                "SELECT data FROM outbox WHERE due_key < $1 ORDER BY due_key LIMIT 256",
+                &[&vec![0xffu8; 17]],
+            )
+            .await
+            .ok()?;
+        let tx = client.transaction().await.ok()?;
+        tx.query_opt(
+            "SELECT data FROM conversations WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await
+        .ok()?;
+        tx.execute(
+            "UPDATE outbox SET lease_owner = $2, lease_until = now() + interval '15 seconds' WHERE id = $1",
+            &[&outbox_id, &outbox_id],
+        )
+        .await
+        .ok()?;
+        tx.commit().await.ok()?;
+        client
+            .query_opt("SELECT data FROM conversations WHERE id = $1", &[&id])
+            .await
+            .ok()?;
+        let tx = client.transaction().await.ok()?;
+        tx.query_opt(
+            "SELECT data FROM conversations WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await
+        .ok()?;
+        tx.execute("DELETE FROM outbox WHERE id = $1", &[&outbox_id])
+            .await
+            .ok()?;
+        tx.execute(
+            "INSERT INTO messages (conversation_id, seq, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[&id, &(seq + 1_000_000), &tokio_postgres::types::Json(entry)],
+        )
+        .await
+        .ok()?;
+        tx.execute("UPDATE conversations SET data = data WHERE id = $1", &[&id])
+            .await
+            .ok()?;
+        tx.commit().await.ok()?;
+        client
+            .execute(
+                "WITH added AS (INSERT INTO notices (origin, data) VALUES ($1, $2)) SELECT pg_notify('bench', '')",
+                &[&outbox_id, &notice],
+            )
+            .await
+            .ok()
+    };
+    run.await.is_some()
+}

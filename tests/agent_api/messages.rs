@@ -264,22 +264,16 @@ async fn events_announce_queue_entries_customer_messages_and_claims() {
     )
     .await;
     gw.post(&session, "again", "any news?").await;
-    let mut text = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let wanted = [
-        "\"queued\"",
-        "\"customer_message\"",
-        "\"assigned\"",
-        "\"status_changed\"",
-    ];
-    while !wanted.iter().all(|w| text.contains(w)) {
-        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
-            .await
-            .unwrap_or_else(|_| panic!("events so far: {text}"))
-            .expect("read")
-            .expect("open");
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let text = crate::support::events_until(
+        &mut stream,
+        &[
+            "\"queued\"",
+            "\"customer_message\"",
+            "\"assigned\"",
+            "\"status_changed\"",
+        ],
+    )
+    .await;
     assert!(text.contains(&id), "{text}");
     assert!(
         !text.contains("my chair wobbles"),

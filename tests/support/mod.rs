@@ -250,3 +250,20 @@ pub fn tagged_segment(
         resolution_minutes: None,
     }
 }
+
+/// Reads an agent event stream (server-sent events) until its text holds
+/// every one of `wanted` (or 10 s pass, which fails the test); returns
+/// what was read.
+pub async fn events_until(stream: &mut reqwest::Response, wanted: &[&str]) -> String {
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !wanted.iter().all(|w| text.contains(w)) {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("events so far: {text}"))
+            .expect("read")
+            .expect("open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    text
+}

@@ -168,14 +168,15 @@ impl OutboxStore for PgStore {
     async fn lease_delivery(&self, entry: &OutboxEntry) -> Result<bool, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
-        if conversation_for_update(&tx, entry.conversation_id)
-            .await?
-            .is_none()
-        {
-            // Its conversation is gone: take the entry to drop it.
-            tx.rollback().await.map_err(db)?;
-            return self.lease_orphan(entry).await;
-        }
+        // Under the conversation's lock, so that no other instance leases
+        // another of its entries meanwhile. (An entry whose conversation
+        // is gone is leased too: to be dropped.)
+        tx.execute(
+            "SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE",
+            &[&entry.conversation_id.0],
+        )
+        .await
+        .map_err(db)?;
         let leased = tx
             .execute(
                 "UPDATE outbox
@@ -223,29 +224,6 @@ impl OutboxStore for PgStore {
             .await
             .map_err(db)?;
         entries(&rows)
-    }
-}
-
-impl PgStore {
-    /// Leases an entry whose conversation is gone, so that it can be
-    /// dropped by one instance.
-    async fn lease_orphan(&self, entry: &OutboxEntry) -> Result<bool, StoreError> {
-        let client = self.client().await?;
-        let leased = client
-            .execute(
-                "UPDATE outbox
-                 SET lease_owner = $3, lease_until = now() + make_interval(secs => $4)
-                 WHERE id = $1 AND due_key = $2 AND NOT held_by_other(outbox, $3)",
-                &[
-                    &entry.id.0,
-                    &keys::outbox(entry).to_vec(),
-                    &self.instance,
-                    &OUTBOX_LEASE.as_secs_f64(),
-                ],
-            )
-            .await
-            .map_err(db)?;
-        Ok(leased == 1)
     }
 }
 
