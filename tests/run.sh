@@ -55,6 +55,9 @@ done
 ./target/debug/frontdesk intents eval tests/data/intents/bitext-test.csv --min-precision 0.98 --min-coverage 0.91 --confusions 3
 ./target/debug/frontdesk intents eval tests/data/intents/zh-test.csv --min-precision 0.99 --min-coverage 0.95 --confusions 3
 ./target/debug/frontdesk intents eval tests/data/intents/none.csv --min-precision 1.0 --confusions 3
+# Reading mail (tests/fixtures/email-reading/): no customer text lost, and
+# exact readings at the level reached.
+./target/debug/frontdesk email eval tests/fixtures/email-reading --max-lost 0 --min-exact 95
 # One PostgreSQL server for the whole run; each test (and the bench's
 # PostgreSQL part) makes its own database.
 eval "$(sh tests/servers/postgres/pg-up.sh)"

@@ -25,7 +25,7 @@
 //! `cargo bench --bench gateway` prints a Markdown report (copied into
 //! BENCHMARKS.md). `-- --quick` runs a few iterations only, as CI does to
 //! check that the harness still works. Naming parts (`intents`, `shipped`,
-//! `sled`, `intake`, `postgres`, `chat`, `email`, `sessions`, `startup`) after `--`
+//! `sled`, `intake`, `postgres`, `chat`, `email`, `reading`, `sessions`, `startup`) after `--`
 //! runs only those.
 
 #[allow(dead_code)]
@@ -47,6 +47,8 @@ mod postgres;
 use postgres::bench_postgres;
 mod postgres_chat;
 use postgres_chat::bench_postgres_chat;
+mod reading;
+use reading::bench_reading;
 
 mod intents;
 use intents::*;
@@ -207,7 +209,8 @@ fn main() {
     };
     let intake = run("intake", &|| runtime.block_on(bench_intake(&scale)));
     let chat = run("chat", &|| runtime.block_on(bench_chat(&scale)));
-    let email = run("email", &|| runtime.block_on(bench_email(&scale)));
+    let email = run("email", &|| runtime.block_on(bench_email(&scale)))
+        + &run("reading", &|| bench_reading(&scale));
     let postgres = run("postgres", &|| runtime.block_on(bench_postgres(&scale)))
         + &run("postgres", &|| {
             runtime.block_on(bench_postgres_chat(&scale))

@@ -1,4 +1,5 @@
-//! `frontdesk email inspect`: what the gateway reads in a mail file.
+//! `frontdesk email inspect`: what the gateway reads in a mail file;
+//! `frontdesk email eval`: how well it reads a folder of them.
 
 use anyhow::{Context, Result};
 use frontdesk::app;
@@ -89,6 +90,54 @@ pub(super) fn email_inspect(
     out!("visible text:");
     for line in report.visible_text.lines() {
         out!("  {line}");
+    }
+    Ok(())
+}
+
+/// `frontdesk email eval DIR`: exact readings and lost text over a folder,
+/// failing below the bars given.
+pub(super) fn email_eval(
+    dir: &Path,
+    min_exact: Option<f64>,
+    max_lost: Option<usize>,
+    verbose: bool,
+) -> Result<()> {
+    let own = vec!["support@example.test".to_string()];
+    let report = frontdesk::channels::email::eval::eval(dir, &own, "example.test")?;
+    for result in &report.results {
+        let name = result.file.display();
+        for line in &result.lost {
+            out!("LOST   {name}: {line}");
+        }
+        if !result.exact && verbose {
+            out!("DIFFER {name}:\n{}\n", result.visible);
+        } else if !result.exact && result.lost.is_empty() {
+            out!("DIFFER {name}");
+        }
+    }
+    out!(
+        "{} mails: {} exact ({:.1}%), {} lost text; {:.0} mails/s",
+        report.mails,
+        report.exact,
+        report.exact_percent(),
+        report.lost_text,
+        report.mails_per_second
+    );
+    if let Some(min) = min_exact
+        && report.exact_percent() < min
+    {
+        anyhow::bail!(
+            "exact readings {:.1}% are below {min}%",
+            report.exact_percent()
+        );
+    }
+    if let Some(max) = max_lost
+        && report.lost_text > max
+    {
+        anyhow::bail!(
+            "{} mails lost text (at most {max} allowed)",
+            report.lost_text
+        );
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ mod serve;
 
 use accounts::manage_agents;
 use data::{export, import, migrate, with_store};
-use email::email_inspect;
+use email::{email_eval, email_inspect};
 use intents::{intents_eval, intents_test, intents_try};
 use serve::{check_config, init_logging};
 
@@ -141,6 +141,20 @@ enum EmailCommand {
         #[arg(long, env = "FRONTDESK_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Read a folder of mails (NAME.eml with NAME.expected.txt beside it)
+    /// and report how many read exactly and how many lost customer text.
+    Eval {
+        dir: PathBuf,
+        /// Fail below this share of exact readings (percent).
+        #[arg(long)]
+        min_exact: Option<f64>,
+        /// Fail when more mails than this lose text.
+        #[arg(long)]
+        max_lost: Option<usize>,
+        /// Print what was read for every mail that is not exact.
+        #[arg(long)]
+        verbose: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -272,6 +286,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     config,
                 },
         } => email_inspect(config.as_deref(), &file, json, address)?,
+        Command::Email {
+            command:
+                EmailCommand::Eval {
+                    dir,
+                    min_exact,
+                    max_lost,
+                    verbose,
+                },
+        } => email_eval(&dir, min_exact, max_lost, verbose)?,
         Command::Agent {
             command,
             config,

@@ -7,17 +7,21 @@
 //!   conversation it joins (our Message-IDs in In-Reply-To/References, the
 //!   customer's earlier Message-IDs, then the `[#ticket]` tag), whether the
 //!   bot may answer it, its attachments; a bounce marks our delivery failed.
-//! - [`parse`], [`quotes`] and [`loop_guard`] are the pure reading of one
-//!   mail, shown by `frontdesk email inspect`.
+//! - [`parse`], [`quotes`] (with the language table of [`markers`]) and
+//!   [`loop_guard`] are the pure reading of one mail, shown by `frontdesk
+//!   email inspect` and measured by `frontdesk email eval`.
 //! - [`smtp`] builds threaded replies and sends them; [`EmailChannel`] is
 //!   the outbound side the outbox delivers through.
 
 pub mod config;
+pub mod eval;
+pub mod html;
 pub mod ids;
 pub mod imap;
 pub mod inspect;
 pub mod intake;
 pub mod loop_guard;
+pub mod markers;
 pub mod parse;
 pub mod quotes;
 pub mod smtp;

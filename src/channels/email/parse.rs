@@ -66,15 +66,7 @@ fn parse_unguarded(raw: &[u8], own: &[String], domain: &str) -> Result<ParsedMai
     let message = MessageParser::default()
         .parse(raw)
         .ok_or(Unreadable("it has no headers"))?;
-    let sender = message.from().and_then(|a| a.first());
-    let from = sender
-        .and_then(|a| a.address())
-        .map(|a| a.trim().to_lowercase())
-        .filter(|a| a.contains('@'));
-    let from_name = sender
-        .and_then(|a| a.name())
-        .map(clean_line)
-        .filter(|n| !n.is_empty() && Some(n.to_lowercase()) != from);
+    let (from, from_name) = sender(&message);
     let id_list = |value: &mail_parser::HeaderValue<'_>| -> Vec<String> {
         match value {
             mail_parser::HeaderValue::Text(t) => ids::canonical(t).into_iter().collect(),
@@ -93,8 +85,20 @@ fn parse_unguarded(raw: &[u8], own: &[String], domain: &str) -> Result<ParsedMai
                 .collect::<String>()
         })
         .filter(|s| !s.is_empty());
+    let forward_prefix = subject
+        .as_deref()
+        .and_then(|s| super::markers::MARKERS.forward_prefix(s))
+        .map(str::to_string);
+    let forward = forward_prefix.is_some();
     let full_text = (0..message.text_body_count())
         .filter_map(|i| {
+            // An HTML-only mail: its quotes are read from the markup.
+            if let Some(part) = message.text_part(i as u32)
+                && part.is_text_html()
+                && let Some(text) = super::html::to_text(part.text_contents()?, forward)
+            {
+                return Some(text);
+            }
             let text = message.body_text(i)?;
             let format = message
                 .text_part(i as u32)
@@ -161,12 +165,64 @@ fn parse_unguarded(raw: &[u8], own: &[String], domain: &str) -> Result<ParsedMai
         references: id_list(message.references()),
         ticket: subject.as_deref().and_then(ids::ticket_in),
         subject,
-        text: quotes::visible_text(&full_text),
+        text: quotes::visible_text_of(
+            &strip_cid_placeholders(&full_text),
+            forward_prefix.as_deref(),
+        ),
         full_text,
         attachments,
         automatic,
         bounce,
     })
+}
+
+/// The sender's address and name. A display name with an unquoted comma
+/// (`Smith, John <john@x>`) reads as two addresses, the first without an
+/// address: the sender is the first with one, and the name is put back
+/// together from the pieces before it.
+fn sender(message: &mail_parser::Message<'_>) -> (Option<String>, Option<String>) {
+    let Some(list) = message.from() else {
+        return (None, None);
+    };
+    let addresses: Vec<&mail_parser::Addr<'_>> = list.iter().collect();
+    let Some(at) = addresses
+        .iter()
+        .position(|a| a.address().is_some_and(|x| x.contains('@')))
+    else {
+        return (None, None);
+    };
+    let from = addresses[at].address().map(|a| a.trim().to_lowercase());
+    let pieces: Vec<String> = addresses[..=at]
+        .iter()
+        .filter_map(|a| match (a.name(), a.address()) {
+            (Some(name), _) => Some(name.to_string()),
+            (None, Some(bare)) if !bare.contains('@') => Some(bare.to_string()),
+            _ => None,
+        })
+        .collect();
+    let name = clean_line(&pieces.join(", "));
+    let from_name = (!name.is_empty() && Some(name.to_lowercase()) != from).then_some(name);
+    (from, from_name)
+}
+
+static CID_PLACEHOLDER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\[cid:[^\]\s]{1,200}\]").expect("pattern compiles"));
+
+/// `text` without the `[cid:image001.png@…]` placeholders some clients
+/// leave where an inline picture was.
+fn strip_cid_placeholders(text: &str) -> String {
+    if !text.contains("[cid:") {
+        return text.to_string();
+    }
+    text.lines()
+        .filter_map(|line| {
+            let stripped = CID_PLACEHOLDER.replace_all(line, "");
+            // A line that held only the picture goes with it.
+            let only_a_picture = stripped.trim().is_empty() && !line.trim().is_empty();
+            (!only_a_picture).then(|| stripped.trim_end().to_string())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Characters that change how text displays without being seen: zero-width
@@ -184,7 +240,21 @@ fn invisible(c: char) -> bool {
 }
 
 fn strip_invisible(text: &str) -> String {
-    text.chars().filter(|c| !invisible(*c)).collect()
+    let chars: Vec<char> = text.chars().collect();
+    chars
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| !invisible(**c) || joins_emoji(&chars, *i))
+        .map(|(_, c)| *c)
+        .collect()
+}
+
+/// A zero-width joiner between two pictographs (👩‍💻): part of one emoji.
+fn joins_emoji(chars: &[char], i: usize) -> bool {
+    let pictograph = |c: Option<&char>| {
+        c.is_some_and(|c| matches!(*c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0xFE0F))
+    };
+    chars[i] == '\u{200D}' && i > 0 && pictograph(chars.get(i - 1)) && pictograph(chars.get(i + 1))
 }
 
 /// One line of header text: control and invisible characters removed,
@@ -204,17 +274,34 @@ fn clean_line(text: &str) -> String {
 fn unflow(text: &str, delsp: bool) -> String {
     let mut out: Vec<String> = Vec::new();
     let mut current = String::new();
+    // The quote depth of the paragraph being joined: a line of another
+    // depth never continues it (RFC 3676, 4.5).
+    let mut current_depth = None;
     for line in text.split('\n') {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        let line = line.strip_prefix(' ').unwrap_or(line);
-        let soft = line.ends_with(' ') && line != "-- ";
-        if soft && delsp {
-            current.push_str(&line[..line.len() - 1]);
-        } else {
-            current.push_str(line);
-        }
-        if !soft {
+        let depth = line.chars().take_while(|c| *c == '>').count();
+        let (marks, content) = line.split_at(depth);
+        let content = content.strip_prefix(' ').unwrap_or(content);
+        if current_depth.is_some_and(|d| d != depth) {
             out.push(std::mem::take(&mut current));
+        }
+        if current.is_empty() {
+            current.push_str(marks);
+            if depth > 0 {
+                current.push(' ');
+            }
+        }
+        let soft = content.ends_with(' ') && content != "-- ";
+        if soft && delsp {
+            current.push_str(&content[..content.len() - 1]);
+        } else {
+            current.push_str(content);
+        }
+        if soft {
+            current_depth = Some(depth);
+        } else {
+            out.push(std::mem::take(&mut current));
+            current_depth = None;
         }
     }
     if !current.is_empty() {
@@ -326,6 +413,35 @@ mod tests {
 
     fn own() -> Vec<String> {
         vec!["support@example.test".into()]
+    }
+
+    #[test]
+    fn a_comma_in_the_display_name_keeps_the_sender() {
+        let raw = b"From: Smith, John <John@Customer.test>\r\nTo: support@example.test\r\nSubject: Order\r\nX-Auto-Response-Suppress: All\r\n\r\nWhere is it?\r\n";
+        let mail = parse(raw, &own(), "example.test").expect("parses");
+        assert_eq!(mail.from.as_deref(), Some("john@customer.test"));
+        assert_eq!(mail.from_name.as_deref(), Some("Smith, John"));
+        assert_eq!(mail.automatic, None, "a request to us, not a robot's mark");
+    }
+
+    #[test]
+    fn a_soft_break_never_joins_lines_of_another_quote_depth() {
+        assert_eq!(
+            unflow("My answer is yes \n> Did you \n> get it?\n>> old", false),
+            "My answer is yes \n> Did you get it?\n>> old"
+        );
+    }
+
+    #[test]
+    fn emoji_sequences_keep_their_joiners_and_pictures_leave_no_placeholder() {
+        assert_eq!(
+            strip_invisible("a\u{200B}b 👩\u{200D}💻"),
+            "ab 👩\u{200D}💻"
+        );
+        assert_eq!(
+            strip_cid_placeholders("Look:\n[cid:image001.png@01D]\nbroken [cid:x@y] here"),
+            "Look:\nbroken  here"
+        );
     }
 
     #[test]

@@ -2,112 +2,80 @@
 //! away, so intents classify what the customer just wrote and agents read
 //! it without scrolling through the thread. The original stays stored.
 //!
-//! Replies are cut at the first attribution line the common clients write
-//! ("On … wrote:", Outlook's "-----Original Message-----" and its
-//! `From:`/`Sent:` block, Chinese clients' "在 … 写道：" and
-//! "------------------ 原始邮件 ------------------"), then every remaining
-//! `>` line goes, then a `-- ` signature and the mobile taglines ("Sent from
-//! my iPhone", "发自我的iPhone"). If nothing is left, the whole text is kept:
-//! a person should see something rather than nothing.
+//! Structure decides, and text is kept unless it is demonstrably history:
+//!
+//! - `>`-quoted lines go, with the attribution line above them ("On …
+//!   wrote:" in any language of [`super::markers`], wrapped over up to three
+//!   lines). Whatever the customer wrote above, between or below the quotes
+//!   stays: top-posting, interleaving and bottom-posting all read right.
+//! - An unquoted copy of the history is cut from where it starts: a
+//!   separator line ("-----Original Message-----", "原始邮件"), a quoted
+//!   header block (three header lines together, one of them the sender's:
+//!   "From:/Sent:/To:", "Von:/Gesendet:/An:", "寄件者/寄件日期/收件者"), or
+//!   a dated attribution with no `>` quote below it. A pasted "From: shop /
+//!   Date: … / Amount: …" is not a header block and stays.
+//! - A forwarded mail ("Begin forwarded message:", or a subject that says
+//!   so) is what the customer wants read: nothing from the forward on is
+//!   cut, and its separator line stays to mark it. (A subject prefix that
+//!   is a forward in one language and a reply in another, "VS:", is taken
+//!   for a reply when the quoted block's own subject carries it too.)
+//! - A `-- ` signature of a few lines and a short client tagline at the
+//!   end ("Sent from my iPhone") go; a longer text after `-- ` stays.
+//!
+//! If nothing is left, the whole text is kept: a person should see
+//! something rather than nothing.
 
-use regex::Regex;
-use std::sync::LazyLock;
+use super::markers::{Label, MARKERS};
+use std::collections::BTreeSet;
 
-/// Attribution lines above `>`-quoted history: "On … wrote:" and kin.
-static QUOTING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?ix)^\s*(?:
-            on\s.+\swrote:\s*$                          # Gmail, Apple Mail, Thunderbird
-          | le\s.+\sa\sécrit\s?:\s*$                    # French clients
-          | am\s.+\sschrieb\s.*:\s*$                    # German clients
-          | 在\s?.+写道\s?[：:]\s*$                       # 163, Gmail in Chinese
-          | .+于\s?.+写道\s?[：:]\s*$                     # Gmail in Chinese: Name 于 date 写道
-        )",
-    )
-    .expect("attribution pattern compiles")
-});
+/// Lines after a `-- ` that still make a signature, at most.
+const SIGNATURE_LINES: usize = 12;
+/// Words in a client tagline, at most.
+const TAGLINE_WORDS: usize = 8;
 
-/// Lines that start an unquoted copy of the history (Outlook, QQ Mail,
-/// Mail Master): everything from them on is history.
-static BLOCK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?ix)^\s*(?:
-            -{2,}\s*(?:original\smessage|ursprüngliche\snachricht|message\sd'origine)\s*-{2,}
-          | -{2,}\s*(?:原始邮件|回复的原邮件|原邮件)\s*-{2,}   # QQ Mail, Foxmail, Mail Master
-          | _{20,}\s*$                                  # Outlook's rule before From:/Sent:
-          | (?:from|发件人)\s?[:：].+$                    # a header block (checked below)
-        )",
-    )
-    .expect("history pattern compiles")
-});
-
-/// The first line of Gmail's attribution when it wraps: "On Mon, … <a@b"
-static WRAPPED_ON: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)^\s*on\s.+\d").expect("pattern compiles"));
-
-/// Header-like lines that confirm a `From:` line opens a quoted block.
-static HEADER_BLOCK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:sent|date|to|subject|发送时间|日期|收件人|主题)\s?[:：]")
-        .expect("pattern compiles")
-});
-
-/// Taglines mobile clients append.
-static TAGLINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)^\s*(?:sent\sfrom\smy\s.+|get\soutlook\sfor\s.+|sent\sfrom\s(?:mail|outlook|yahoo\smail)\sfor\s.+|发自我的\s?.+|发自网易邮箱.*|来自\s?.+客户端|sent\svia\s.+)\s*$",
-    )
-    .expect("tagline pattern compiles")
-});
-
-/// The visible, newly written part of `text`.
+/// The visible, newly written part of `text` (a reply or a new mail).
 pub fn visible_text(text: &str) -> String {
+    visible_text_of(text, None)
+}
+
+/// The same, for a mail whose subject starts with the forward prefix
+/// `forward` ("Fwd"): then an unquoted block is the forwarded mail, not
+/// history, unless its own subject starts with the same prefix.
+pub fn visible_text_of(text: &str, forward: Option<&str>) -> String {
     let text = text.replace("\r\n", "\n");
     let lines: Vec<&str> = text.lines().collect();
-    let mut end = lines.len();
-    let mut dropped = vec![false; lines.len()];
+    let (end, forwarded_at) = history_start(&lines, forward);
+    let mut keep = vec![true; end];
     let mut i = 0;
-    while i < lines.len() {
-        let wrapped = wrapped_attribution(&lines, i);
-        if wrapped || QUOTING.is_match(lines[i]) {
-            let written_above = lines[..i]
-                .iter()
-                .zip(&dropped)
-                .any(|(l, gone)| !gone && !l.trim().is_empty() && !l.trim_start().starts_with('>'));
-            if written_above {
-                end = i;
-                break;
-            }
-            // Nothing written above it: an interleaved reply. Keep reading,
-            // without the attribution line(s); the quotes go below.
-            dropped[i] = true;
-            if wrapped {
-                dropped[i + 1] = true;
-                i += 1;
-            }
-        } else if starts_block(&lines, i) {
-            end = i;
-            break;
+    while i < end.min(forwarded_at.unwrap_or(end)) {
+        if depth(lines[i]) > 0 {
+            keep[i] = false;
+        } else if let Some(span) = attribution_at(&lines, i)
+            && quote_follows(&lines, i + span)
+        {
+            keep[i..i + span].iter_mut().for_each(|k| *k = false);
+            i += span;
+            continue;
         }
         i += 1;
     }
     let mut kept: Vec<&str> = lines[..end]
         .iter()
-        .zip(&dropped)
-        .filter(|(l, gone)| !**gone && !l.trim_start().starts_with('>'))
+        .zip(&keep)
+        .filter(|(_, k)| **k)
         .map(|(l, _)| *l)
         .collect();
-    if let Some(sig) = kept.iter().position(|l| *l == "-- " || *l == "--") {
-        kept.truncate(sig);
-    }
-    while kept
-        .last()
-        .is_some_and(|l| l.trim().is_empty() || TAGLINE.is_match(l))
-    {
-        kept.pop();
-    }
+    let forward_line = forwarded_at.map(|f| {
+        // Where the forward marker ended up among the kept lines.
+        keep[..f].iter().filter(|k| **k).count()
+    });
+    drop_signature(&mut kept, forward_line);
+    drop_trailer(&mut kept, forward_line);
     while kept.first().is_some_and(|l| l.trim().is_empty()) {
         kept.remove(0);
     }
+    // Where quotes went, the blank lines around them stay: one is enough.
+    kept.dedup_by(|next, previous| next.trim().is_empty() && previous.trim().is_empty());
     let visible = kept
         .iter()
         .map(|l| l.trim_end())
@@ -120,31 +88,188 @@ pub fn visible_text(text: &str) -> String {
     }
 }
 
-fn starts_block(lines: &[&str], i: usize) -> bool {
-    let line = lines[i];
-    if !BLOCK.is_match(line) {
-        return false;
-    }
-    let is_header_line = {
-        let t = line.trim_start().to_lowercase();
-        t.starts_with("from") || t.starts_with("发件人")
-    };
-    // "From: x" alone could be the customer's own words; it starts the
-    // history when header lines follow it.
-    !is_header_line
-        || lines
-            .iter()
-            .skip(i + 1)
-            .take(4)
-            .any(|l| HEADER_BLOCK.is_match(l))
+/// How deep `line` is quoted: its leading `>` marks.
+fn depth(line: &str) -> usize {
+    line.trim_start()
+        .chars()
+        .take_while(|c| *c == '>' || *c == ' ')
+        .filter(|c| *c == '>')
+        .count()
 }
 
-/// "On Mon, 30 Nov 2026 at 10:00, Acme <support@" then "example.test> wrote:".
-fn wrapped_attribution(lines: &[&str], i: usize) -> bool {
-    WRAPPED_ON.is_match(lines[i])
-        && lines
-            .get(i + 1)
-            .is_some_and(|next| next.trim_end().to_lowercase().ends_with("wrote:"))
+/// Where the unquoted history starts (the end of what is read), and where
+/// a forwarded mail starts, if one does first.
+fn history_start(lines: &[&str], forward: Option<&str>) -> (usize, Option<usize>) {
+    for (i, line) in lines.iter().enumerate() {
+        if depth(line) > 0 {
+            continue;
+        }
+        let trimmed = line.trim();
+        if MARKERS.forwarded.is_match(trimmed) {
+            return (lines.len(), Some(i));
+        }
+        if forward.is_some_and(|prefix| !reply_chain(lines, i, prefix)) {
+            continue;
+        }
+        if MARKERS.original.is_match(trimmed) {
+            return (i, None);
+        }
+        if header_block_at(lines, i) {
+            return (rule_above(lines, i), None);
+        }
+        if let Some(span) = attribution_at(lines, i)
+            && dated(&lines[i..i + span])
+            && !quote_follows(lines, i + span)
+        {
+            return (i, None);
+        }
+    }
+    (lines.len(), None)
+}
+
+/// Whether a quoted block starting near line `i` has a subject starting
+/// with `prefix` too: the chain of a reply whose prefix ("VS:", a reply in
+/// Finnish) is a forward elsewhere (Danish).
+fn reply_chain(lines: &[&str], i: usize, prefix: &str) -> bool {
+    lines.iter().skip(i).take(10).any(|line| {
+        MARKERS.label(line) == Some(Label::Subject)
+            && line
+                .split_once([':', '：'])
+                .and_then(|(_, value)| MARKERS.forward_prefix(value))
+                .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    })
+}
+
+/// `i`, or the rule line just above it (Outlook's `______` before its
+/// header block), so the rule goes with the history.
+fn rule_above(lines: &[&str], i: usize) -> usize {
+    let above = (0..i).rev().find(|&j| !lines[j].trim().is_empty());
+    match above {
+        Some(j) if is_rule(lines[j]) => j,
+        _ => i,
+    }
+}
+
+fn is_rule(line: &str) -> bool {
+    let t = line.trim();
+    t.chars().count() >= 8 && t.chars().all(|c| matches!(c, '_' | '-' | '=' | '—'))
+}
+
+/// Whether a quoted header block starts at `i`: header lines together, at
+/// least three kinds, one of them the sender.
+fn header_block_at(lines: &[&str], i: usize) -> bool {
+    let Some(first) = MARKERS.label(lines[i]) else {
+        return false;
+    };
+    let mut kinds = BTreeSet::from([first]);
+    let mut unlabelled = 0;
+    for line in lines.iter().skip(i + 1).take(8) {
+        if line.trim().is_empty() {
+            break;
+        }
+        match MARKERS.label(line) {
+            Some(label) => {
+                kinds.insert(label);
+            }
+            // A wrapped value (a long To: list) may take a line; a line of
+            // another shape ("Amount: 49.00") ends the block.
+            None if unlabelled == 0 && !looks_labelled(line) => unlabelled += 1,
+            None => break,
+        }
+    }
+    kinds.contains(&Label::From) && kinds.len() >= 3
+}
+
+/// "Word: value": a label this table does not know.
+fn looks_labelled(line: &str) -> bool {
+    line.split_once([':', '：'])
+        .is_some_and(|(head, _)| !head.trim().is_empty() && head.split_whitespace().count() <= 3)
+}
+
+/// The attribution starting at line `i`, as its number of lines (one, or
+/// two or three when a client wrapped it).
+fn attribution_at(lines: &[&str], i: usize) -> Option<usize> {
+    if lines[i].trim().is_empty() || depth(lines[i]) > 0 {
+        return None;
+    }
+    let mut joined = String::new();
+    for span in 1..=3 {
+        let line = lines.get(i + span - 1)?;
+        if span > 1 && (line.trim().is_empty() || depth(line) > 0) {
+            return None;
+        }
+        if !joined.is_empty() {
+            joined.push(' ');
+        }
+        joined.push_str(line.trim());
+        let pattern = match span {
+            1 => &MARKERS.attribution,
+            _ => &MARKERS.attribution_opening,
+        };
+        if pattern.is_match(&joined) {
+            return Some(span);
+        }
+    }
+    None
+}
+
+/// Whether quoted lines follow line `from` (past blank lines).
+fn quote_follows(lines: &[&str], from: usize) -> bool {
+    lines
+        .iter()
+        .skip(from)
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| depth(l) > 0)
+}
+
+/// An attribution that names a moment or an address: a client wrote it,
+/// not the customer.
+fn dated(lines: &[&str]) -> bool {
+    lines
+        .iter()
+        .any(|l| l.chars().any(|c| c.is_ascii_digit()) || l.contains('@'))
+}
+
+/// Cuts a `-- ` signature of a few lines (not inside a forwarded mail).
+fn drop_signature(kept: &mut Vec<&str>, forward_line: Option<usize>) {
+    let limit = forward_line.unwrap_or(kept.len());
+    let Some(sig) = kept[..limit]
+        .iter()
+        .rposition(|l| *l == "-- " || *l == "--")
+    else {
+        return;
+    };
+    let after = kept[sig + 1..limit]
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    if after <= SIGNATURE_LINES {
+        kept.drain(sig..limit);
+    }
+}
+
+/// Drops trailing blank lines, rules and a short client tagline (only at
+/// the very end, and not after a forwarded mail's start).
+fn drop_trailer(kept: &mut Vec<&str>, forward_line: Option<usize>) {
+    let floor = forward_line.map_or(0, |f| f + 1);
+    while kept.len() > floor
+        && kept.last().is_some_and(|l| {
+            let t = l.trim();
+            t.is_empty() || is_rule(t) || is_tagline(t)
+        })
+    {
+        kept.pop();
+    }
+}
+
+fn is_tagline(line: &str) -> bool {
+    // Outlook writes its link after the words: "Get Outlook for
+    // Android<https://aka.ms/…>".
+    let line = match line.find("<http") {
+        Some(link) if line.ends_with('>') => line[..link].trim_end(),
+        _ => line,
+    };
+    line.split_whitespace().count() <= TAGLINE_WORDS && MARKERS.tagline.is_match(line)
 }
 
 #[cfg(test)]
@@ -184,6 +309,8 @@ mod tests {
         );
         assert_eq!(visible_text("退款到哪了\n\n发自我的iPhone"), "退款到哪了");
         assert_eq!(visible_text("Refund?\n\nSent from my iPhone"), "Refund?");
+        let desk = "Refund?\n\nSent from my desk, which is easier than my phone";
+        assert_eq!(visible_text(desk), desk);
     }
 
     #[test]
@@ -192,6 +319,15 @@ mod tests {
         assert_eq!(visible_text(text), "The blue jacket.\nXL please.");
         let attributed = "On Mon, 30 Nov 2026 at 10:00, Acme <support@example.test> wrote:\n> Which size?\nL, please.\n> Colour?\nBlue.\n>\n> Best regards,\n> Acme";
         assert_eq!(visible_text(attributed), "L, please.\nBlue.");
+    }
+
+    #[test]
+    fn a_reply_below_the_quote_is_kept() {
+        let text = "Hi,\n\nOn Mon, 30 Nov 2026 at 10:00, Acme <support@example.test> wrote:\n> Which size do you need?\n\nXL, and in blue please.\n\nAlice";
+        assert_eq!(
+            visible_text(text),
+            "Hi,\n\nXL, and in blue please.\n\nAlice"
+        );
     }
 
     #[test]
@@ -207,6 +343,28 @@ mod tests {
     fn a_from_line_in_the_customers_own_words_is_kept() {
         let text = "From: my office I cannot log in.\nPlease help.";
         assert_eq!(visible_text(text), text);
+        let bank = "I was charged twice:\n\nFrom: ACME SHOP\nDate: 28/11/2026\nAmount: 49.00 EUR\n\nFrom: ACME SHOP\nDate: 28/11/2026\nAmount: 49.00 EUR\n\nPlease refund one.";
+        assert_eq!(visible_text(bank), bank);
+    }
+
+    #[test]
+    fn a_forwarded_mail_is_kept_and_marked() {
+        let text = "Please look at this.\n\n---------- Forwarded message ---------\nFrom: Courier <track@courier.test>\nDate: Mon, 30 Nov 2026\nSubject: Delivery failed\nTo: alice@customer.test\n\nWe could not deliver parcel 123.";
+        assert_eq!(visible_text(text), text);
+        let outlook = "See below.\n\n________________________________\nFrom: Courier <track@courier.test>\nSent: Monday, November 30, 2026 10:00\nTo: Alice\nSubject: Delivery failed\n\nWe could not deliver parcel 123.";
+        assert_eq!(visible_text_of(outlook, Some("FW")), outlook);
+        let finnish = "Kiitos.\n\n________________________________\nLähettäjä: Acme\nLähetetty: maanantai\nVastaanottaja: Anna\nAihe: VS: Tilaus\n\nVanha viesti";
+        assert_eq!(visible_text_of(finnish, Some("VS")), "Kiitos.");
+    }
+
+    #[test]
+    fn localised_attributions_and_header_blocks() {
+        let italian = "Grazie, ma non è arrivato.\n\nIl giorno lun 30 nov 2026 alle ore 10:00 Acme <support@example.test> ha scritto:\n> Il suo ordine è stato spedito.";
+        assert_eq!(visible_text(italian), "Grazie, ma non è arrivato.");
+        let german = "Bitte stornieren.\n\nVon: Acme <support@example.test>\nGesendet: Montag, 30. November 2026 10:00\nAn: Alice\nBetreff: Ihre Bestellung\n\nIhre Bestellung wurde versandt.";
+        assert_eq!(visible_text(german), "Bitte stornieren.");
+        let taiwan = "還沒收到。\n\n寄件者: Acme <support@example.test>\n寄件日期: 2026年11月30日 上午 10:00\n收件者: Alice\n主旨: 您的訂單\n\n已出貨";
+        assert_eq!(visible_text(taiwan), "還沒收到。");
     }
 
     #[test]
