@@ -200,6 +200,19 @@ impl Writer {
         }
     }
 
+    /// Whether the last line written is the `-- ` above a signature.
+    fn after_dashes(&self) -> bool {
+        match self.line.trim() {
+            "" => self
+                .lines
+                .iter()
+                .rev()
+                .find(|(_, l)| !l.is_empty())
+                .is_some_and(|(_, l)| l.trim() == "--"),
+            current => current == "--",
+        }
+    }
+
     /// Whether the last line written says a forwarded mail follows.
     fn after_forward_line(&self) -> bool {
         let last = match self.line.trim() {
@@ -235,6 +248,11 @@ impl Writer {
         // mail is the forwarded mail: kept, and nothing in it quoted.
         let forwarded = container && (self.after_forward_line() || opens_with_forward(element));
         let quote = container && !forwarded;
+        if is_signature(element) && !self.after_dashes() {
+            // The customer's signature block, as the plain part marks it.
+            self.flush();
+            self.lines.push((self.current_depth(), "-- ".into()));
+        }
         let word_line = is_word_line(element);
         let paragraph = PARAGRAPHS.contains(&name) && !word_line;
         if paragraph {
@@ -312,6 +330,21 @@ fn opens_with_forward(element: ElementRef<'_>) -> bool {
         .map(str::trim)
         .find(|t| !t.is_empty())
         .is_some_and(|first| MARKERS.forwarded.is_match(first))
+}
+
+/// Gmail's and Thunderbird's signature blocks (which do not always start
+/// with the `-- ` line of the plain part).
+fn is_signature(element: ElementRef<'_>) -> bool {
+    let starts_with_dashes = element
+        .text()
+        .map(str::trim)
+        .find(|t| !t.is_empty())
+        .is_some_and(|t| t == "--");
+    !starts_with_dashes
+        && element
+            .value()
+            .classes()
+            .any(|c| c == "gmail_signature" || c == "moz-signature")
 }
 
 /// Outlook's Word paragraphs (`p.MsoNormal`) are lines, without margins.

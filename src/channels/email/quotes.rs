@@ -50,7 +50,7 @@ pub fn visible_text_of(text: &str, forward: Option<&str>) -> String {
     while i < end.min(forwarded_at.unwrap_or(end)) {
         if depth(lines[i]) > 0 {
             keep[i] = false;
-        } else if let Some(span) = attribution_at(&lines, i)
+        } else if let Some(span) = attribution_at(&lines, i, Guess::AboveQuote)
             && quote_follows(&lines, i + span)
         {
             keep[i..i + span].iter_mut().for_each(|k| *k = false);
@@ -117,7 +117,23 @@ fn history_start(lines: &[&str], forward: Option<&str>) -> (usize, Option<usize>
         if header_block_at(lines, i) {
             return (rule_above(lines, i), None);
         }
-        if let Some(span) = attribution_at(lines, i)
+        // A phone client that put the attribution and the quoted text on
+        // one line ("On Mon, … wrote:   Which size?").
+        if opens_flattened_quote(trimmed) {
+            return (i, None);
+        }
+        // A client's dated attribution with no quote below it: an
+        // unquoted copy follows. Only the attributions that open with their
+        // own words count here ("On …", "Am …"): a customer's line that
+        // merely ends in an address and a colon is the customer's.
+        if let Some(span) = attribution_at(lines, i, Guess::Strict)
+            && MARKERS.attribution_opening.is_match(
+                &lines[i..i + span]
+                    .iter()
+                    .map(|l| l.trim())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
             && dated(&lines[i..i + span])
             && !quote_follows(lines, i + span)
         {
@@ -125,6 +141,20 @@ fn history_start(lines: &[&str], forward: Option<&str>) -> (usize, Option<usize>
         }
     }
     (lines.len(), None)
+}
+
+/// Whether `line` opens with an attribution of the table's opening kind
+/// that names an address ("On …, Acme <a@b> wrote:") and goes on after its
+/// colon.
+fn opens_flattened_quote(line: &str) -> bool {
+    line.char_indices()
+        .filter(|(_, c)| *c == ':' || *c == '：')
+        .map(|(at, c)| at + c.len_utf8())
+        .filter(|end| *end < line.len())
+        .any(|end| {
+            let head = &line[..end];
+            head.contains('@') && MARKERS.attribution_opening.is_match(head)
+        })
 }
 
 /// Whether a quoted block starting near line `i` has a subject starting
@@ -186,11 +216,24 @@ fn looks_labelled(line: &str) -> bool {
         .is_some_and(|(head, _)| !head.trim().is_empty() && head.split_whitespace().count() <= 3)
 }
 
+/// How far an attribution may be guessed.
+#[derive(Clone, Copy, PartialEq)]
+enum Guess {
+    /// The table's patterns only.
+    Strict,
+    /// Right above a quote, also a line of any language that ends in a
+    /// colon and names an address or a time ("… 10:00, Acme <a@b> …:").
+    AboveQuote,
+}
+
 /// The attribution starting at line `i`, as its number of lines (one, or
 /// two or three when a client wrapped it).
-fn attribution_at(lines: &[&str], i: usize) -> Option<usize> {
+fn attribution_at(lines: &[&str], i: usize, guess: Guess) -> Option<usize> {
     if lines[i].trim().is_empty() || depth(lines[i]) > 0 {
         return None;
+    }
+    if guess == Guess::AboveQuote && unknown_attribution(lines[i].trim()) {
+        return Some(1);
     }
     let mut joined = String::new();
     for span in 1..=3 {
@@ -213,6 +256,25 @@ fn attribution_at(lines: &[&str], i: usize) -> Option<usize> {
     None
 }
 
+/// A line in a language the table lacks that reads like an attribution:
+/// it ends in a colon and names an address, or a date and a time.
+fn unknown_attribution(line: &str) -> bool {
+    let ends_in_colon = line.ends_with(':') || line.ends_with('：');
+    let address = line.contains('@');
+    let time = line.as_bytes().windows(5).any(|w| {
+        w[0].is_ascii_digit()
+            && w[1].is_ascii_digit()
+            && w[2] == b':'
+            && w[3].is_ascii_digit()
+            && w[4].is_ascii_digit()
+    });
+    let year = line
+        .as_bytes()
+        .windows(4)
+        .any(|w| w.iter().all(u8::is_ascii_digit) && (w[0] == b'1' || w[0] == b'2'));
+    ends_in_colon && (address || (time && year)) && line.chars().count() <= 200
+}
+
 /// Whether quoted lines follow line `from` (past blank lines).
 fn quote_follows(lines: &[&str], from: usize) -> bool {
     lines
@@ -222,13 +284,17 @@ fn quote_follows(lines: &[&str], from: usize) -> bool {
         .is_some_and(|l| depth(l) > 0)
 }
 
-/// An attribution that names a moment or an address: a client wrote it,
-/// not the customer.
+/// An attribution that names an address or a date with its year: a
+/// client wrote it, not the customer ("On Monday at 10 I wrote:" stays).
 fn dated(lines: &[&str]) -> bool {
-    lines
-        .iter()
-        .any(|l| l.chars().any(|c| c.is_ascii_digit()) || l.contains('@'))
+    lines.iter().any(|l| l.contains('@') || DATE.is_match(l))
 }
+
+/// A year (19xx, 20xx) or a numeric date (30/11/26, 30.11.2026).
+static DATE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?:19|20)\d\d|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}")
+        .expect("pattern compiles")
+});
 
 /// Cuts a `-- ` signature of a few lines (not inside a forwarded mail).
 fn drop_signature(kept: &mut Vec<&str>, forward_line: Option<usize>) {
@@ -365,6 +431,34 @@ mod tests {
         assert_eq!(visible_text(german), "Bitte stornieren.");
         let taiwan = "還沒收到。\n\n寄件者: Acme <support@example.test>\n寄件日期: 2026年11月30日 上午 10:00\n收件者: Alice\n主旨: 您的訂單\n\n已出貨";
         assert_eq!(visible_text(taiwan), "還沒收到。");
+    }
+
+    #[test]
+    fn attributions_in_languages_the_table_lacks_go_with_their_quote() {
+        let estonian = "Tänan!\n\nE, 30. nov 2026 10:00 Acme <support@example.test> kirjutas:\n> Tellimus on teel.";
+        assert_eq!(visible_text(estonian), "Tänan!");
+        let list = "My order numbers, as of 2026-11-30 10:00:\n12345\n67890";
+        assert_eq!(
+            visible_text(list),
+            list,
+            "no quote below: the customer's own line"
+        );
+        let address = "Please send it to Bob <bob@customer.test> at 2026 Main St 10:00:\nThanks";
+        assert_eq!(visible_text(address), address);
+    }
+
+    #[test]
+    fn a_phone_client_quote_flattened_onto_one_line_goes() {
+        let text = "Blue, size M.\n\nSent from Yahoo Mail on Android\n\n  On Mon, Nov 30, 2026 at 18:00, Acme<support@example.test> wrote:   Which colour?";
+        assert_eq!(visible_text(text), "Blue, size M.");
+        let own = "Hello,\nOn Monday at 10:00 I wrote: please call me before delivery.";
+        assert_eq!(visible_text(own), own, "no address: the customer's line");
+        let told = "Hello,\nOn Monday at 10:00 I wrote:\nplease call me before delivery.";
+        assert_eq!(
+            visible_text(told),
+            told,
+            "no date, no quote: the customer's words"
+        );
     }
 
     #[test]
