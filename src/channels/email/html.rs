@@ -224,7 +224,7 @@ impl Writer {
                 .map(|(_, l)| l.as_str()),
             current => Some(current),
         };
-        last.is_some_and(|l| MARKERS.forwarded.is_match(l))
+        last.is_some_and(|l| MARKERS.forwarded(l))
     }
 
     fn element(&mut self, element: ElementRef<'_>, preformatted: bool, nesting: usize) {
@@ -329,7 +329,7 @@ fn opens_with_forward(element: ElementRef<'_>) -> bool {
         .text()
         .map(str::trim)
         .find(|t| !t.is_empty())
-        .is_some_and(|first| MARKERS.forwarded.is_match(first))
+        .is_some_and(|first| MARKERS.forwarded(first))
 }
 
 /// Gmail's and Thunderbird's signature blocks (which do not always start

@@ -45,22 +45,76 @@ pub enum Label {
     Subject,
 }
 
-/// Every language's marks, each kind as one pattern.
+/// Every language's marks, each kind as one pattern. The patterns are
+/// large (every language, Unicode, any case), so each is asked only about
+/// lines of the shape it could match: most lines are the customer's
+/// sentences and never reach a pattern.
 pub struct Markers {
-    pub attribution: Regex,
+    attribution: Regex,
     /// The attributions that open with their own words ("On …", "Am …",
     /// "在 …"), not with any text: only these are looked for across
     /// wrapped lines, so a customer's line above an attribution is never
     /// taken for its first half.
-    pub attribution_opening: Regex,
-    pub original: Regex,
-    pub forwarded: Regex,
+    attribution_opening: Regex,
+    original: Regex,
+    forwarded: Regex,
     labels: Vec<(Label, Regex)>,
-    pub forward_subject: Regex,
-    pub tagline: Regex,
+    forward_subject: Regex,
+    tagline: Regex,
+}
+
+/// How the table's attributions end: a colon, or one of these words.
+const ATTRIBUTION_ENDINGS: &[&str] = &[
+    ":",
+    "：",
+    "-",
+    "wrote",
+    "writes",
+    "said",
+    "sent",
+    "작성",
+    "씀",
+    "เขียนว่า",
+];
+/// Separator lines are short.
+const SEPARATOR_BYTES: usize = 160;
+/// A header label ends within this many bytes of the line's start.
+const LABEL_BYTES: usize = 64;
+
+/// Whether `line` could be a separator: short, and fenced by dashes and
+/// the like, or ending in a colon ("Begin forwarded message:").
+fn separator_shaped(line: &str) -> bool {
+    let fence = |c: char| matches!(c, '-' | '_' | '=' | '*' | '<' | '>' | '|' | ':' | '：');
+    line.len() <= SEPARATOR_BYTES && (line.starts_with(fence) || line.ends_with(fence))
 }
 
 impl Markers {
+    /// Whether `line` (trimmed, or lines joined) is an attribution.
+    pub fn attribution(&self, line: &str) -> bool {
+        ATTRIBUTION_ENDINGS.iter().any(|e| line.ends_with(e)) && self.attribution.is_match(line)
+    }
+
+    /// Whether `line` is an attribution that opens with its own words.
+    pub fn attribution_opening(&self, line: &str) -> bool {
+        ATTRIBUTION_ENDINGS.iter().any(|e| line.ends_with(e))
+            && self.attribution_opening.is_match(line)
+    }
+
+    /// Whether `line` (trimmed) separates an unquoted copy of the history.
+    pub fn original(&self, line: &str) -> bool {
+        separator_shaped(line) && self.original.is_match(line)
+    }
+
+    /// Whether `line` (trimmed) opens a forwarded mail.
+    pub fn forwarded(&self, line: &str) -> bool {
+        separator_shaped(line) && self.forwarded.is_match(line)
+    }
+
+    /// Whether `line` (trimmed) is a client's tagline.
+    pub fn tagline(&self, line: &str) -> bool {
+        self.tagline.is_match(line)
+    }
+
     /// The forward prefix `subject` starts with ("Fwd", "WG"), if any.
     pub fn forward_prefix<'s>(&self, subject: &'s str) -> Option<&'s str> {
         Some(self.forward_subject.captures(subject)?.get(1)?.as_str())
@@ -69,6 +123,13 @@ impl Markers {
     /// What header label `line` starts with, if any ("From: …", "*Von:* …",
     /// "发件人：…").
     pub fn label(&self, line: &str) -> Option<Label> {
+        let head = match line.char_indices().find(|(at, _)| *at >= LABEL_BYTES) {
+            Some((at, _)) => &line[..at],
+            None => line,
+        };
+        if !head.contains([':', '：']) {
+            return None;
+        }
         self.labels
             .iter()
             .find(|(_, pattern)| pattern.is_match(line))
@@ -185,7 +246,7 @@ mod tests {
             m.attribution
                 .is_match("El lun, 30 nov 2026 a las 10:00, Acme escribió:")
         );
-        assert!(m.original.is_match("-----Ursprüngliche Nachricht-----"));
+        assert!(m.original("-----Ursprüngliche Nachricht-----"));
         assert!(
             m.original
                 .is_match("------------------ 原始邮件 ------------------")
@@ -194,15 +255,15 @@ mod tests {
             m.forwarded
                 .is_match("---------- Forwarded message ---------")
         );
-        assert!(m.forwarded.is_match("Begin forwarded message:"));
+        assert!(m.forwarded("Begin forwarded message:"));
         assert_eq!(m.label("*From:* Acme"), Some(Label::From));
         assert_eq!(m.label("Betreff: Ihre Bestellung"), Some(Label::Subject));
         assert_eq!(m.label("寄件者： Acme"), Some(Label::From));
         assert_eq!(m.label("Amount: 49.00"), None);
         assert_eq!(m.forward_prefix("Fwd: your order"), Some("Fwd"));
-        assert!(m.forward_subject.is_match("WG: Bestellung"));
-        assert!(!m.forward_subject.is_match("Re: your order"));
-        assert!(m.tagline.is_match("Sent from my iPhone"));
+        assert_eq!(m.forward_prefix("WG: Bestellung"), Some("WG"));
+        assert_eq!(m.forward_prefix("Re: your order"), None);
+        assert!(m.tagline("Sent from my iPhone"));
         assert!(
             !m.tagline
                 .is_match("Sent from my desk, which is easier than my phone")

@@ -105,13 +105,13 @@ fn history_start(lines: &[&str], forward: Option<&str>) -> (usize, Option<usize>
             continue;
         }
         let trimmed = line.trim();
-        if MARKERS.forwarded.is_match(trimmed) {
+        if MARKERS.forwarded(trimmed) {
             return (lines.len(), Some(i));
         }
         if forward.is_some_and(|prefix| !reply_chain(lines, i, prefix)) {
             continue;
         }
-        if MARKERS.original.is_match(trimmed) {
+        if MARKERS.original(trimmed) {
             return (i, None);
         }
         if header_block_at(lines, i) {
@@ -127,7 +127,7 @@ fn history_start(lines: &[&str], forward: Option<&str>) -> (usize, Option<usize>
         // own words count here ("On …", "Am …"): a customer's line that
         // merely ends in an address and a colon is the customer's.
         if let Some(span) = attribution_at(lines, i, Guess::Strict)
-            && MARKERS.attribution_opening.is_match(
+            && MARKERS.attribution_opening(
                 &lines[i..i + span]
                     .iter()
                     .map(|l| l.trim())
@@ -153,7 +153,7 @@ fn opens_flattened_quote(line: &str) -> bool {
         .filter(|end| *end < line.len())
         .any(|end| {
             let head = &line[..end];
-            head.contains('@') && MARKERS.attribution_opening.is_match(head)
+            head.contains('@') && MARKERS.attribution_opening(head)
         })
 }
 
@@ -245,11 +245,11 @@ fn attribution_at(lines: &[&str], i: usize, guess: Guess) -> Option<usize> {
             joined.push(' ');
         }
         joined.push_str(line.trim());
-        let pattern = match span {
-            1 => &MARKERS.attribution,
-            _ => &MARKERS.attribution_opening,
+        let found = match span {
+            1 => MARKERS.attribution(&joined),
+            _ => MARKERS.attribution_opening(&joined),
         };
-        if pattern.is_match(&joined) {
+        if found {
             return Some(span);
         }
     }
@@ -335,7 +335,7 @@ fn is_tagline(line: &str) -> bool {
         Some(link) if line.ends_with('>') => line[..link].trim_end(),
         _ => line,
     };
-    line.split_whitespace().count() <= TAGLINE_WORDS && MARKERS.tagline.is_match(line)
+    line.split_whitespace().count() <= TAGLINE_WORDS && MARKERS.tagline(line)
 }
 
 #[cfg(test)]
