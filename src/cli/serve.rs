@@ -6,12 +6,17 @@ use frontdesk::app;
 use frontdesk::config::Config;
 use std::io::Write;
 use std::path::Path;
+/// Logs to standard output, colored only for a person at a terminal: a
+/// log file or a journal gets plain text (and `NO_COLOR` turns color off).
 pub(super) fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(color)
         .init();
 }
 
