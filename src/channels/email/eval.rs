@@ -138,6 +138,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_folder_without_expectations_is_refused_clearly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a.eml"), "From: a@b\r\n\r\nhi").expect("write");
+        let error = eval(dir.path(), &[], "example.test").expect_err("nothing to judge");
+        assert!(error.to_string().contains("NAME.expected.txt"), "{error}");
+        assert!(matches!(
+            eval(&dir.path().join("missing"), &[], "example.test"),
+            Err(EvalError::Read { .. })
+        ));
+    }
+
+    #[test]
     fn exact_and_lost_are_told_apart() {
         let same = judge("a".into(), "Hello\n\nthere  \n".into(), "Hello\n\nthere");
         assert!(same.exact && same.lost.is_empty());

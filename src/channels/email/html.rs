@@ -200,31 +200,27 @@ impl Writer {
         }
     }
 
-    /// Whether the last line written is the `-- ` above a signature.
-    fn after_dashes(&self) -> bool {
+    /// The last line written, finished or not, that holds anything.
+    fn last_line(&self) -> Option<&str> {
         match self.line.trim() {
             "" => self
                 .lines
                 .iter()
                 .rev()
                 .find(|(_, l)| !l.is_empty())
-                .is_some_and(|(_, l)| l.trim() == "--"),
-            current => current == "--",
+                .map(|(_, l)| l.trim()),
+            current => Some(current),
         }
+    }
+
+    /// Whether the last line written is the `-- ` above a signature.
+    fn after_dashes(&self) -> bool {
+        self.last_line() == Some("--")
     }
 
     /// Whether the last line written says a forwarded mail follows.
     fn after_forward_line(&self) -> bool {
-        let last = match self.line.trim() {
-            "" => self
-                .lines
-                .iter()
-                .rev()
-                .find(|(_, l)| !l.is_empty())
-                .map(|(_, l)| l.as_str()),
-            current => Some(current),
-        };
-        last.is_some_and(|l| MARKERS.forwarded(l))
+        self.last_line().is_some_and(|l| MARKERS.forwarded(l))
     }
 
     fn element(&mut self, element: ElementRef<'_>, preformatted: bool, nesting: usize) {
@@ -323,28 +319,24 @@ fn is_quote(element: ElementRef<'_>) -> bool {
         })
 }
 
+/// The first text in `element` that is not blank, trimmed.
+fn first_text<'a>(element: ElementRef<'a>) -> Option<&'a str> {
+    element.text().map(str::trim).find(|t| !t.is_empty())
+}
+
 /// Whether the first text in `element` is a "forwarded message" line.
 fn opens_with_forward(element: ElementRef<'_>) -> bool {
-    element
-        .text()
-        .map(str::trim)
-        .find(|t| !t.is_empty())
-        .is_some_and(|first| MARKERS.forwarded(first))
+    first_text(element).is_some_and(|first| MARKERS.forwarded(first))
 }
 
 /// Gmail's and Thunderbird's signature blocks (which do not always start
 /// with the `-- ` line of the plain part).
 fn is_signature(element: ElementRef<'_>) -> bool {
-    let starts_with_dashes = element
-        .text()
-        .map(str::trim)
-        .find(|t| !t.is_empty())
-        .is_some_and(|t| t == "--");
-    !starts_with_dashes
-        && element
-            .value()
-            .classes()
-            .any(|c| c == "gmail_signature" || c == "moz-signature")
+    element
+        .value()
+        .classes()
+        .any(|c| c == "gmail_signature" || c == "moz-signature")
+        && first_text(element) != Some("--")
 }
 
 /// Outlook's Word paragraphs (`p.MsoNormal`) are lines, without margins.

@@ -81,6 +81,11 @@ const SEPARATOR_BYTES: usize = 160;
 /// A header label ends within this many bytes of the line's start.
 const LABEL_BYTES: usize = 64;
 
+/// Whether `line` ends as the table's attributions do.
+fn attribution_shaped(line: &str) -> bool {
+    ATTRIBUTION_ENDINGS.iter().any(|e| line.ends_with(e))
+}
+
 /// Whether `line` could be a separator: short, and fenced by dashes and
 /// the like, or ending in a colon ("Begin forwarded message:").
 fn separator_shaped(line: &str) -> bool {
@@ -91,13 +96,12 @@ fn separator_shaped(line: &str) -> bool {
 impl Markers {
     /// Whether `line` (trimmed, or lines joined) is an attribution.
     pub fn attribution(&self, line: &str) -> bool {
-        ATTRIBUTION_ENDINGS.iter().any(|e| line.ends_with(e)) && self.attribution.is_match(line)
+        attribution_shaped(line) && self.attribution.is_match(line)
     }
 
     /// Whether `line` is an attribution that opens with its own words.
     pub fn attribution_opening(&self, line: &str) -> bool {
-        ATTRIBUTION_ENDINGS.iter().any(|e| line.ends_with(e))
-            && self.attribution_opening.is_match(line)
+        attribution_shaped(line) && self.attribution_opening.is_match(line)
     }
 
     /// Whether `line` (trimmed) separates an unquoted copy of the history.
@@ -159,17 +163,19 @@ fn any_of(patterns: impl Iterator<Item = String>) -> Result<Regex, regex::Error>
 /// under case folding are large).
 const SIZE_LIMIT: usize = 64 << 20;
 
+/// `phrase` as a pattern: its words escaped, joined by `gap`.
+fn phrase_pattern(phrase: &str, gap: &str) -> String {
+    phrase
+        .split_whitespace()
+        .map(regex::escape)
+        .collect::<Vec<_>>()
+        .join(gap)
+}
+
 /// A line holding one of `words` alone, between dashes, underscores,
 /// equals signs, stars or angle brackets, with a colon allowed at its end.
 fn separator(words: impl Iterator<Item = String>) -> Result<Regex, regex::Error> {
-    let phrases: Vec<String> = words
-        .map(|w| {
-            w.split_whitespace()
-                .map(regex::escape)
-                .collect::<Vec<_>>()
-                .join(r"\s+")
-        })
-        .collect();
+    let phrases: Vec<String> = words.map(|w| phrase_pattern(&w, r"\s+")).collect();
     Regex::new(&format!(
         r"(?i)^[\s\-_=*<>|]*(?:{})[\s\-_=*<>|:：]*$",
         phrases.join("|")
@@ -178,14 +184,7 @@ fn separator(words: impl Iterator<Item = String>) -> Result<Regex, regex::Error>
 
 /// A line that starts with one of `labels` and a colon.
 fn label_line(labels: impl Iterator<Item = String>) -> Result<Regex, regex::Error> {
-    let words: Vec<String> = labels
-        .map(|w| {
-            w.split_whitespace()
-                .map(regex::escape)
-                .collect::<Vec<_>>()
-                .join(r"\s?")
-        })
-        .collect();
+    let words: Vec<String> = labels.map(|w| phrase_pattern(&w, r"\s?")).collect();
     Regex::new(&format!(
         r"(?i)^\s*[*|]?\s*(?:{})\s*[*]?\s*[:：]",
         words.join("|")
