@@ -4,7 +4,7 @@
 
 use crate::channels::telegram::config::TelegramMode;
 use crate::channels::{email, telegram, web::WebChannel};
-use crate::config::Config;
+use crate::config::{Config, FirstAdmin};
 use crate::core::agents::LoginThrottle;
 use crate::core::channel::{Channel, Channels};
 use crate::core::conversations::Conversations;
@@ -115,6 +115,13 @@ pub enum StartError {
     Email(#[source] crate::channels::email::smtp::SmtpSetupError),
     #[error("business hours: {0}")]
     Hours(#[source] crate::service_levels::hours::HoursError),
+    #[error("cannot create the first admin (FRONTDESK_ADMIN_USER, FRONTDESK_ADMIN_PASSWORD): {0}")]
+    FirstAdmin(String),
+    #[error("cannot open the control socket in {path}: {source}")]
+    Control {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -133,6 +140,8 @@ pub struct Gateway {
     background_tasks: Vec<JoinHandle<()>>,
     /// The bot whose webhook we registered, to remove it at stop.
     webhook_bot: Option<teloxide::Bot>,
+    /// The control socket in the sled folder (`frontdesk agent`, `backup`).
+    control: Option<crate::control::server::ControlSocket>,
     store: Arc<dyn Store>,
 }
 
@@ -154,12 +163,45 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     }
 }
 
+/// Creates `admin` if the desk has no agents yet, before anyone can sign in.
+async fn first_admin(store: &dyn Store, admin: &FirstAdmin) -> Result<(), StartError> {
+    if !store.agents().await?.is_empty() {
+        return Ok(());
+    }
+    let request = crate::control::Request::AgentAdd {
+        name: admin.name.clone(),
+        password: admin.password.clone(),
+        admin: true,
+    };
+    crate::control::run(store, request, &mut |_| Ok(()))
+        .await
+        .map_err(|e| StartError::FirstAdmin(e.to_string()))?;
+    tracing::info!(admin = %admin.name, "Created the first admin from FRONTDESK_ADMIN_PASSWORD; it is ignored from now on.");
+    Ok(())
+}
+
 /// Starts the gateway described by `config` and returns once it listens.
 pub async fn start(config: Config) -> Result<Gateway, StartError> {
     let (intents, templates) = load_rules(&config)?;
     crate::core::metrics::install();
     let config = Arc::new(config);
     let store = open_store(&config).await?;
+    let control = match &config.store {
+        StoreConfig::Sled(_) => {
+            let dir = &config.server.data_dir;
+            let socket = crate::control::server::serve(dir, store.clone()).map_err(|source| {
+                StartError::Control {
+                    path: crate::control::socket_dir(dir).display().to_string(),
+                    source,
+                }
+            })?;
+            Some(socket)
+        }
+        StoreConfig::Postgres(_) => None,
+    };
+    if let Some(admin) = &config.first_admin {
+        first_admin(store.as_ref(), admin).await?;
+    }
     let (stop, shutdown) = Shutdown::channel();
     let live = Arc::new(LiveUpdates::default());
     let events = Arc::new(Events::default());
@@ -399,6 +441,7 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         outbox: outbox_task,
         background_tasks,
         webhook_bot,
+        control,
         store,
     })
 }
@@ -426,8 +469,10 @@ impl Gateway {
     }
 
     /// Stops accepting, lets open requests finish (up to 10 s), and flushes.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.stop.stop();
+        // Commands go to the store directly once the folder is free.
+        self.control.take();
         if let Some(bot) = &self.webhook_bot {
             use teloxide::prelude::Requester;
             // Telegram then keeps updates until the next start sets it again.

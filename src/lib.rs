@@ -94,6 +94,8 @@
 //!   threading, parsing, quotes, loop guard, SMTP), web chat's outbound
 //!   side; each with its config section.
 //! - [`config`]: the sections put together and checked, `${VAR}` secrets.
+//! - [`control`]: commands for a running desk's sled folder (agents,
+//!   backup), over a Unix socket in it, or on the store directly.
 //! - [`http`]: the router, handler state, JSON errors, the chat API, the
 //!   agent API by resource, the Telegram webhook, pages and probes.
 //! - [`app`]: start-up and shutdown wiring.
@@ -103,6 +105,7 @@ pub mod app;
 pub mod assets;
 pub mod channels;
 pub mod config;
+pub mod control;
 pub mod conversation;
 pub mod core;
 pub mod http;

@@ -36,8 +36,23 @@ impl Process {
         Self::launch(data, Some(config), "debug")
     }
 
+    /// With `env` set for the process too.
+    pub fn start_with_env(data: &Path, config: Option<&Path>, env: &[(&str, &str)]) -> Self {
+        Self::launch_with(data, config, "info", env)
+    }
+
     fn launch(data: &Path, config: Option<&Path>, log_filter: &str) -> Self {
+        Self::launch_with(data, config, log_filter, &[])
+    }
+
+    fn launch_with(
+        data: &Path,
+        config: Option<&Path>,
+        log_filter: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_frontdesk"));
+        command.envs(env.iter().copied());
         command.arg("serve");
         if let Some(config) = config {
             command.arg("--config").arg(config);
@@ -61,8 +76,13 @@ impl Process {
                 keep.lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .push(line.clone());
-                if !sent && let Some(addr) = line.split("addr=").nth(1) {
-                    let _ = tx.send(addr.trim().to_string());
+                // `addr=…` in text logs, `"addr":"…"` in JSON ones.
+                let addr = line.split("addr=").nth(1).map(str::trim).or_else(|| {
+                    let rest = line.split("\"addr\":\"").nth(1)?;
+                    rest.split('"').next()
+                });
+                if !sent && let Some(addr) = addr {
+                    let _ = tx.send(addr.to_string());
                     sent = true;
                 }
             }

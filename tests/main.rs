@@ -14,6 +14,7 @@ mod email_fixtures;
 mod faults;
 mod hostile_input;
 mod intent_prefilter;
+mod operations;
 mod postgres;
 mod previous_release;
 mod secrets_in_logs;

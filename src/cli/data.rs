@@ -1,12 +1,13 @@
 //! The configured store from the command line (a sled data folder, or a
-//! PostgreSQL database): open it, bring its schema up to date, and
-//! `export` / `import` it as JSON lines.
+//! PostgreSQL database): open it, or reach the gateway that holds it;
+//! bring its schema up to date; `backup` / `import` it as JSON lines.
 
 use anyhow::{Context, Result, bail};
 use frontdesk::config::Config;
+use frontdesk::control::{self, ControlError, Request};
 use frontdesk::store::postgres::PgStore;
 use frontdesk::store::sled::SledStore;
-use frontdesk::store::{ExportRecord, Store, StoreConfig, StoreError};
+use frontdesk::store::{ExportRecord, Store, StoreConfig};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,6 +23,43 @@ pub(super) fn with_store<T>(
     runtime()?.block_on(async {
         let store = open_store(&config, data).await?;
         body(store.as_ref()).await
+    })
+}
+
+/// Runs a control `request` in the gateway that holds the configured sled
+/// folder, over its control socket, or else on the configured store
+/// itself. Each output line goes to `out`.
+pub(super) fn execute(
+    config: Option<&Path>,
+    data: Option<PathBuf>,
+    request: Request,
+    out: &mut (dyn FnMut(&str) -> Result<()> + Send),
+) -> Result<()> {
+    let loaded = Config::load(config)?;
+    if let StoreConfig::Sled(_) = loaded.store {
+        let dir = data
+            .clone()
+            .unwrap_or_else(|| loaded.server.data_dir.clone());
+        if let Some(gateway) = super::remote::running_gateway(&dir) {
+            return super::remote::send(gateway, &request, out);
+        }
+    }
+    runtime()?.block_on(async {
+        let store = open_store(&loaded, data).await?;
+        let mut failed = None;
+        let result = control::run(store.as_ref(), request, &mut |line| {
+            out(line).map_err(|e| {
+                let message = format!("{e:#}");
+                failed = Some(e);
+                ControlError::Refused(message)
+            })
+        })
+        .await;
+        match (result, failed) {
+            (_, Some(error)) => Err(error),
+            (Err(error), None) => Err(error.into()),
+            (Ok(()), None) => Ok(()),
+        }
     })
 }
 
@@ -78,25 +116,31 @@ pub(super) fn migrate(config: Option<&Path>, data: Option<PathBuf>) -> Result<()
     Ok(())
 }
 
-pub(super) async fn export(store: &dyn Store, out: &Path) -> Result<()> {
-    let file =
-        std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
+/// `frontdesk backup --out FILE`: every record as of one moment, written
+/// to a file beside `out` first and renamed over it once complete, so a
+/// backup that fails midway never looks like a good one.
+pub(super) fn backup(config: Option<&Path>, data: Option<PathBuf>, out: &Path) -> Result<()> {
+    let partial = out.with_extension("partial");
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("cannot create {}", partial.display()))?;
     let mut writer = std::io::BufWriter::new(file);
     let mut count = 0u64;
-    store
-        .export(&mut |record| {
-            let line = serde_json::to_string(&record).map_err(|e| StoreError::Io(Box::new(e)))?;
-            writeln!(writer, "{line}").map_err(|e| StoreError::Io(Box::new(e)))?;
-            count += 1;
-            Ok(())
-        })
-        .await?;
-    writer.flush().context("cannot write the export")?;
-    writer
-        .get_ref()
-        .sync_all()
-        .context("cannot sync the export")?;
-    out!("exported {count} records to {}", out.display());
+    let written = execute(config, data, Request::Backup, &mut |line| {
+        writeln!(writer, "{line}").context("cannot write the backup")?;
+        count += 1;
+        Ok(())
+    })
+    .and_then(|()| {
+        let file = writer.into_inner().context("cannot write the backup")?;
+        file.sync_all().context("cannot sync the backup")
+    });
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&partial);
+        return Err(error);
+    }
+    std::fs::rename(&partial, out)
+        .with_context(|| format!("cannot rename {} to {}", partial.display(), out.display()))?;
+    out!("backed up {count} records to {}", out.display());
     Ok(())
 }
 

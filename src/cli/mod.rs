@@ -4,10 +4,11 @@ mod accounts;
 mod data;
 mod email;
 mod intents;
+mod remote;
 mod serve;
 
 use accounts::manage_agents;
-use data::{export, import, migrate, with_store};
+use data::{backup, import, migrate, with_store};
 use email::{email_eval, email_inspect};
 use intents::{intents_eval, intents_test, intents_try};
 use serve::{check_config, init_logging};
@@ -75,7 +76,7 @@ enum Command {
         #[arg(long, default_value_t = 0.8)]
         share: f64,
     },
-    /// Manage agent accounts (with the gateway stopped; while it runs, admins use the API).
+    /// Manage agent accounts (while the gateway runs too).
     Agent {
         #[command(subcommand)]
         command: AgentCommand,
@@ -84,8 +85,10 @@ enum Command {
         #[arg(long, global = true)]
         data: Option<PathBuf>,
     },
-    /// Write every conversation, message and pending delivery as JSON lines.
-    Export {
+    /// Write every record (conversations, messages, deliveries, agents,
+    /// files) as JSON lines, as of one moment, while the gateway runs too.
+    #[command(visible_alias = "export")]
+    Backup {
         #[arg(long)]
         out: PathBuf,
         #[arg(long, env = "FRONTDESK_CONFIG")]
@@ -113,13 +116,16 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AgentCommand {
-    /// Add an agent; reads the password from the first line of standard input.
+    /// Add an agent; asks for the password (or reads the first line of
+    /// standard input when it is not a terminal).
     Add {
         name: String,
         /// May manage agents and canned responses, and reassign anything.
         #[arg(long)]
         admin: bool,
     },
+    /// Set an agent's password (asked like `add`); their sessions end.
+    Passwd { name: String },
     /// List agents.
     List,
     /// Disable an agent: their sessions stop working at once.
@@ -219,8 +225,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             listen,
             data,
         } => {
-            init_logging();
             let mut config = Config::load(config.as_deref())?;
+            init_logging(config.log.format);
+            config.first_admin = serve::first_admin_from_env();
             if let Some(listen) = listen {
                 config.server.listen = listen;
             }
@@ -299,14 +306,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             command,
             config,
             data,
-        } => with_store(config.as_deref(), data, async |store| {
-            manage_agents(store, command).await
-        })?,
-        Command::Export { out, config, data } => {
-            with_store(config.as_deref(), data, async |store| {
-                export(store, &out).await
-            })?
-        }
+        } => manage_agents(config.as_deref(), data, command)?,
+        Command::Backup { out, config, data } => backup(config.as_deref(), data, &out)?,
         Command::Import { file, config, data } => {
             with_store(config.as_deref(), data, async |store| {
                 import(store, &file).await

@@ -3,21 +3,31 @@
 
 use anyhow::{Context, Result};
 use frontdesk::app;
-use frontdesk::config::Config;
+use frontdesk::config::{Config, FirstAdmin, LogFormat};
 use std::io::Write;
 use std::path::Path;
-/// Logs to standard output, colored only for a person at a terminal: a
-/// log file or a journal gets plain text (and `NO_COLOR` turns color off).
-pub(super) fn init_logging() {
+/// Logs to standard output: `[log] format = "json"` writes one JSON
+/// object a line; text is colored only for a person at a terminal (a log
+/// file or a journal gets plain text, and `NO_COLOR` turns color off).
+/// `RUST_LOG` chooses what is logged (default `info`).
+pub(super) fn init_logging(format: LogFormat) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    tracing_subscriber::fmt()
+    let logger = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(color)
-        .init();
+        .with_target(false);
+    match format {
+        LogFormat::Json => logger
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+        LogFormat::Text => {
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            logger.with_ansi(color).init()
+        }
+    }
 }
 
 /// Seconds between attempts to start again after the store failed.
@@ -60,6 +70,18 @@ pub(super) fn serve(mut config: Config) -> Result<()> {
             };
         }
     })
+}
+
+/// Environment variables that create the first admin on a desk with no
+/// agents (an unattended install); ignored once any agent exists.
+const FIRST_ADMIN_NAME: &str = "FRONTDESK_ADMIN_USER";
+const FIRST_ADMIN_PASSWORD: &str = "FRONTDESK_ADMIN_PASSWORD";
+
+/// The first admin the environment asks for, if any.
+pub(super) fn first_admin_from_env() -> Option<FirstAdmin> {
+    let password = std::env::var(FIRST_ADMIN_PASSWORD).ok()?;
+    let name = std::env::var(FIRST_ADMIN_NAME).unwrap_or_else(|_| "admin".into());
+    Some(FirstAdmin { name, password })
 }
 
 async fn wait_for_signal() {

@@ -94,9 +94,49 @@ pub struct Config {
     /// Where state is kept: sled (default) or PostgreSQL.
     #[serde(default)]
     pub store: StoreConfig,
+    /// How the log is written (`[log]`).
+    #[serde(default)]
+    pub log: LogConfig,
     /// Where the config came from, for error messages.
     #[serde(skip)]
     pub source: String,
+    /// An admin to create at start if the desk has no agents yet (from the
+    /// environment of `frontdesk serve`; never from a file).
+    #[serde(skip)]
+    pub first_admin: Option<FirstAdmin>,
+}
+
+/// The first admin's name and password.
+#[derive(Clone)]
+pub struct FirstAdmin {
+    pub name: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for FirstAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FirstAdmin")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[log]`: the log's format; what it holds is chosen with `RUST_LOG`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line an event, colored only at a terminal.
+    #[default]
+    Text,
+    /// One JSON object a line, for log collectors.
+    Json,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -53,6 +53,7 @@ pub fn new_agent(username: &str, password: &str, role: Role) -> Result<Agent, Ac
         role,
         disabled: false,
         created_at: Utc::now(),
+        password_changed_at: None,
     })
 }
 
@@ -78,6 +79,7 @@ pub fn decoy_agent() -> &'static Agent {
             role: Role::Agent,
             disabled: true,
             created_at: Utc::now(),
+            password_changed_at: None,
         })
     })
 }

@@ -83,6 +83,7 @@ impl From<StoreError> for AppError {
             }
             StoreError::Io(_)
             | StoreError::Open { .. }
+            | StoreError::InUse { .. }
             | StoreError::Flush(_)
             | StoreError::CommitStopped => {
                 tracing::error!(%error, "Storage failed; refusing the request.");

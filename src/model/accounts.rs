@@ -44,6 +44,9 @@ pub struct Agent {
     pub role: Role,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
+    /// When the password last changed: sessions from before it are over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_changed_at: Option<DateTime<Utc>>,
 }
 
 /// A signed-in agent. Stored under a hash of its token, so a copy of the

@@ -96,6 +96,13 @@ pub enum StoreError {
         #[source]
         source: Cause,
     },
+    /// Another process holds the sled folder (a running gateway).
+    #[error(
+        "{} is in use by another process: a gateway that serves no control socket (an older \
+         build), or another command; let it finish or stop it",
+        path.display()
+    )]
+    InUse { path: std::path::PathBuf },
     /// A flush failed. Every writer that waited on it gets the same cause,
     /// so it is shared.
     #[error("flushing the store failed: {0}")]
@@ -338,7 +345,9 @@ pub trait Store:
     /// again.
     fn failure(&self) -> Option<String>;
 
-    /// Every record, in an order that [`Store::import`] accepts.
+    /// Every record as of one moment (a consistent snapshot, taken while
+    /// the gateway serves), in an order that [`Store::import`] accepts. On
+    /// sled, changes wait while it is read; PostgreSQL reads one snapshot.
     async fn export(
         &self,
         sink: &mut (dyn FnMut(ExportRecord) -> Result<(), StoreError> + Send),

@@ -134,6 +134,7 @@ async fn export_then_import_is_identical() {
             role: frontdesk::model::Role::Admin,
             disabled: false,
             created_at: Utc::now(),
+            password_changed_at: None,
         };
         store.put_agent(&agent).await.expect("agent");
         let canned = frontdesk::model::CannedResponse {

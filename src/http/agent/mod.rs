@@ -203,6 +203,10 @@ impl FromRequestParts<Arc<App>> for Authed {
             .agent(&session.username)
             .await?
             .filter(|a| !a.disabled)
+            .filter(|a| {
+                a.password_changed_at
+                    .is_none_or(|at| session.created_at >= at)
+            })
             .ok_or_else(unauthenticated)?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if via_cookie && !safe {

@@ -7,35 +7,39 @@ use super::outbox::import_entry;
 use super::{PgStore, column, db, encode, put_conversation, put_status_change};
 use crate::model::ConversationId;
 use crate::store::{ExportRecord, Leadership, PendingTurn, SCHEMA_VERSION, Store, StoreError};
+use deadpool_postgres::GenericClient;
 
 type Sink<'a> = &'a mut (dyn FnMut(ExportRecord) -> Result<(), StoreError> + Send);
 
 impl PgStore {
     /// The ticket number the next new conversation gets.
     async fn next_ticket(&self) -> Result<u64, StoreError> {
-        let client = self.client().await?;
-        let row = client
-            .query_one("SELECT last_value, is_called FROM tickets", &[])
-            .await
-            .map_err(db)?;
-        let (last, called): (i64, bool) = (row.get(0), row.get(1));
-        Ok(if called { last + 1 } else { last } as u64)
+        next_ticket_in(&self.client().await?).await
     }
+}
 
-    /// Sends every row of `sql` (one JSON column) to `sink` as `record`.
-    async fn export_rows<T: serde::de::DeserializeOwned>(
-        &self,
-        sql: &str,
-        what: &str,
-        record: fn(T) -> ExportRecord,
-        sink: Sink<'_>,
-    ) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        for row in client.query(sql, &[]).await.map_err(db)? {
-            sink(record(column(&row, 0, what)?))?;
-        }
-        Ok(())
+/// The ticket number the next new conversation gets, as `client` sees it.
+async fn next_ticket_in(client: &impl GenericClient) -> Result<u64, StoreError> {
+    let row = client
+        .query_one("SELECT last_value, is_called FROM tickets", &[])
+        .await
+        .map_err(db)?;
+    let (last, called): (i64, bool) = (row.get(0), row.get(1));
+    Ok(if called { last + 1 } else { last } as u64)
+}
+
+/// Sends every row of `sql` (one JSON column) to `sink` as `record`.
+async fn export_rows<T: serde::de::DeserializeOwned>(
+    client: &impl GenericClient,
+    sql: &str,
+    what: &str,
+    record: fn(T) -> ExportRecord,
+    sink: Sink<'_>,
+) -> Result<(), StoreError> {
+    for row in client.query(sql, &[]).await.map_err(db)? {
+        sink(record(column(&row, 0, what)?))?;
     }
+    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -60,46 +64,61 @@ impl Store for PgStore {
     }
 
     async fn export(&self, sink: Sink<'_>) -> Result<(), StoreError> {
+        // One snapshot: every record as of one moment, while the other
+        // instances go on writing.
+        let mut client = self.client().await?;
+        let snapshot = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(db)?;
+        let client = &snapshot;
         sink(ExportRecord::Schema {
             version: SCHEMA_VERSION,
-            next_ticket: self.next_ticket().await?,
+            next_ticket: next_ticket_in(client).await?,
         })?;
-        self.export_rows(
+        export_rows(
+            client,
             "SELECT data FROM web_sessions ORDER BY token",
             "web session",
             ExportRecord::WebSession,
             sink,
         )
         .await?;
-        self.export_rows(
+        export_rows(
+            client,
             "SELECT data FROM agents ORDER BY username",
             "agent",
             ExportRecord::Agent,
             sink,
         )
         .await?;
-        self.export_rows(
+        export_rows(
+            client,
             "SELECT data FROM canned ORDER BY name",
             "canned response",
             ExportRecord::Canned,
             sink,
         )
         .await?;
-        self.export_rows(
+        export_rows(
+            client,
             "SELECT data FROM conversations ORDER BY id",
             "conversation",
             ExportRecord::Conversation,
             sink,
         )
         .await?;
-        self.export_rows(
+        export_rows(
+            client,
             "SELECT data FROM messages ORDER BY conversation_id, seq",
             "message",
             ExportRecord::Message,
             sink,
         )
         .await?;
-        let client = self.client().await?;
         for row in client
             .query(
                 "SELECT channel, external_id, conversation_id, seq FROM seen_ids
@@ -121,24 +140,37 @@ impl Store for PgStore {
                 seq: row.get::<_, i64>(3) as u64,
             })?;
         }
-        for turn in crate::store::ConversationStore::pending_turns(self).await? {
-            sink(ExportRecord::PendingTurn(turn))?;
+        for row in client
+            .query(
+                "SELECT conversation_id, seq FROM pending_turns ORDER BY conversation_id, seq",
+                &[],
+            )
+            .await
+            .map_err(db)?
+        {
+            sink(ExportRecord::PendingTurn(PendingTurn {
+                conversation_id: ConversationId(row.get(0)),
+                seq: row.get::<_, i64>(1) as u64,
+            }))?;
         }
-        self.export_rows(
+        export_rows(
+            client,
             "SELECT data FROM outbox ORDER BY due_key",
             "outbox entry",
             ExportRecord::Outbox,
             sink,
         )
         .await?;
-        self.export_rows(
+        export_rows(
+            client,
             "SELECT data FROM pickups ORDER BY at, id",
             "pickup",
             ExportRecord::Pickup,
             sink,
         )
         .await?;
-        self.export_rows(
+        export_rows(
+            client,
             "SELECT data FROM status_changes ORDER BY at, id",
             "status change",
             ExportRecord::StatusChange,
@@ -156,7 +188,7 @@ impl Store for PgStore {
                 base64: data_encoding::BASE64.encode(&bytes),
             })?;
         }
-        Ok(())
+        snapshot.commit().await.map_err(db)
     }
 
     async fn import(&self, record: ExportRecord) -> Result<(), StoreError> {

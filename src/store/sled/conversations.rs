@@ -184,22 +184,7 @@ impl ConversationStore for SledStore {
     }
 
     async fn pending_turns(&self) -> Result<Vec<PendingTurn>, StoreError> {
-        let mut turns = Vec::new();
-        for item in self.pending_turns.iter() {
-            let (k, _) = item.map_err(io)?;
-            let conversation_id = conversation_id_of("pending turn", k.get(..16).unwrap_or(&[]))?;
-            let seq = keys::seq_of_message(&k).ok_or_else(|| StoreError::Corrupt {
-                what: "pending turn".into(),
-                detail: "short key".into(),
-            })?;
-            turns.push(PendingTurn {
-                conversation_id,
-                seq,
-            });
-        }
-        // Keys are grouped by conversation; replay in arrival order overall.
-        turns.sort_by_key(|t| (t.conversation_id, t.seq));
-        Ok(turns)
+        self.pending_turn_list()
     }
 
     async fn record_turn(

@@ -30,6 +30,10 @@ impl Store for SledStore {
         &self,
         sink: &mut (dyn FnMut(ExportRecord) -> Result<(), StoreError> + Send),
     ) -> Result<(), StoreError> {
+        // A snapshot: no step applies while the records are read, so each
+        // conversation comes with all its messages, turns and deliveries.
+        // Writes wait meanwhile (BENCHMARKS.md measures how long).
+        let _writer = self.lock_writer();
         sink(ExportRecord::Schema {
             version: SCHEMA_VERSION,
             next_ticket: self.next_ticket()?,
@@ -71,7 +75,7 @@ impl Store for SledStore {
                 seq: seen.seq,
             })?;
         }
-        for turn in self.pending_turns().await? {
+        for turn in self.pending_turn_list()? {
             sink(ExportRecord::PendingTurn(turn))?;
         }
         for v in self.outbox.iter().values() {

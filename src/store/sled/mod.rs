@@ -259,9 +259,16 @@ fn open_db(dir: &Path) -> Result<sled::Db, sled::Error> {
 impl SledStore {
     /// Opens (or creates) the store in `dir`, checking the schema version.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = open_db(dir).map_err(|e| StoreError::Open {
-            path: dir.to_path_buf(),
-            source: Box::new(e),
+        let db = open_db(dir).map_err(|e| match e {
+            sled::Error::Io(e) if e.to_string().contains("could not acquire lock") => {
+                StoreError::InUse {
+                    path: dir.to_path_buf(),
+                }
+            }
+            e => StoreError::Open {
+                path: dir.to_path_buf(),
+                source: Box::new(e),
+            },
         })?;
         let tree = |name: &str| db.open_tree(name).map_err(io);
         let flusher = db.clone();
@@ -400,6 +407,26 @@ impl SledStore {
             .values()
             .map(|v| decode(what, &v.map_err(io)?))
             .collect()
+    }
+
+    /// Every turn not answered yet, in arrival order per conversation.
+    fn pending_turn_list(&self) -> Result<Vec<PendingTurn>, StoreError> {
+        let mut turns = Vec::new();
+        for item in self.pending_turns.iter() {
+            let (k, _) = item.map_err(io)?;
+            let conversation_id = conversation_id_of("pending turn", k.get(..16).unwrap_or(&[]))?;
+            let seq = keys::seq_of_message(&k).ok_or_else(|| StoreError::Corrupt {
+                what: "pending turn".into(),
+                detail: "short key".into(),
+            })?;
+            turns.push(PendingTurn {
+                conversation_id,
+                seq,
+            });
+        }
+        // Keys are grouped by conversation; replay in arrival order overall.
+        turns.sort_by_key(|t| (t.conversation_id, t.seq));
+        Ok(turns)
     }
 
     fn next_ticket(&self) -> Result<u64, StoreError> {
