@@ -143,6 +143,9 @@ impl Conversations {
             crate::core::metrics::picked_up(pickup.waited_ms as f64 / 1000.0);
         }
         if before.status != after.status {
+            if after.status == ConversationStatus::Resolved {
+                crate::core::metrics::resolved(after.channel(), after.created_at, now);
+            }
             self.events.publish(EventKind::StatusChanged, after);
             if after.status == ConversationStatus::Waiting {
                 self.events.publish(EventKind::Queued, after);

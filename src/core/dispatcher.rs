@@ -14,6 +14,7 @@
 
 use crate::conversation::turn::after_turn;
 use crate::core::events::{EventKind, Events};
+use crate::core::metrics::Responder;
 use crate::core::outbox::Outbox;
 use crate::model::Sla;
 use crate::model::{
@@ -261,6 +262,14 @@ async fn handle_turn(
         rules
             .events
             .publish(EventKind::Queued, &recorded.conversation);
+    }
+    if recorded.replies_queued && turn.seq == 1 && !outcome.replies.is_empty() {
+        crate::core::metrics::first_response(
+            conversation.channel(),
+            Responder::Bot,
+            message.at,
+            chrono::Utc::now(),
+        );
     }
     if recorded.replies_queued {
         tracing::info!(

@@ -138,7 +138,15 @@ impl Inbox {
     pub async fn commit(&self, staged: &[Accepted]) -> Result<(), InboxError> {
         // On a failed flush the turns stay pending, redone at start-up.
         self.store.sync().await?;
+        let now = chrono::Utc::now();
         for accepted in staged {
+            if !accepted.duplicate {
+                crate::core::metrics::acknowledged(
+                    accepted.conversation.channel(),
+                    accepted.message.at,
+                    now,
+                );
+            }
             let span = tracing::info_span!(
                 "accept",
                 channel = %accepted.conversation.channel(),

@@ -27,9 +27,10 @@ use crate::core::channel::Channel;
 use crate::core::channel::{Channels, SendError};
 use crate::core::events::{EventKind, Events};
 use crate::core::live::LiveUpdates;
+use crate::core::metrics::{self, Outcome, Responder};
 use crate::core::shutdown::Shutdown;
-use crate::model::{ChannelKind, ConversationId};
-use crate::model::{Delivery, OutboxEntry};
+use crate::model::{Author, ChannelKind, Conversation, ConversationId, Message};
+use crate::model::{Delivery, OutboundReason, OutboxEntry};
 use crate::store::{LEASE_RENEWAL, OUTBOX_LEASE, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
@@ -294,6 +295,7 @@ impl Shared {
         };
         if entry.reason.is_automatic() && conversation.status.human_owned() {
             tracing::info!("Dropped an automatic reply: an agent owns the conversation.");
+            metrics::delivery(channel, Outcome::Dropped);
             return self.store.cancel_delivery(&entry).await;
         }
         let result = match self.channels.get(&channel) {
@@ -326,6 +328,7 @@ impl Shared {
                             last_error: Some(error.to_string()),
                             ..entry.clone()
                         };
+                        metrics::delivery(channel, Outcome::Retry);
                         return self.store.reschedule_delivery(&entry, &updated).await;
                     }
                     Retry::GiveUp(error) => {
@@ -348,15 +351,44 @@ impl Shared {
             self.live.publish(&conversation.customer.key(), message.seq);
             let kind = match message.delivery {
                 Some(Delivery::Failed { .. }) => {
-                    crate::core::metrics::delivery_failed(channel);
+                    metrics::delivery_failed(channel);
+                    metrics::delivery(channel, Outcome::Failed);
                     EventKind::DeliveryFailed
                 }
                 _ => {
-                    crate::core::metrics::reply_delivered(channel, entry.reason);
+                    metrics::reply_delivered(channel, entry.reason);
+                    metrics::delivery(channel, Outcome::Delivered);
+                    if entry.reason == OutboundReason::Agent {
+                        self.first_agent_reply(&conversation, &message).await?;
+                    }
                     EventKind::Delivered
                 }
             };
             self.events.publish(kind, &conversation);
+        }
+        Ok(())
+    }
+
+    /// Measures the first human response when `delivered` is the
+    /// conversation's first agent message: from its first message, whatever
+    /// `[sla]` says.
+    async fn first_agent_reply(
+        &self,
+        conversation: &Conversation,
+        delivered: &Message,
+    ) -> Result<(), StoreError> {
+        let earlier = self
+            .store
+            .messages_after(conversation.id, 0, delivered.seq.saturating_sub(1) as usize)
+            .await?;
+        if earlier.iter().all(|m| m.author != Author::Agent) {
+            let opened = earlier.first().map_or(conversation.created_at, |m| m.at);
+            metrics::first_response(
+                conversation.channel(),
+                Responder::Agent,
+                opened,
+                delivered.at,
+            );
         }
         Ok(())
     }

@@ -34,7 +34,7 @@ pub use accounts::AccountStore;
 pub use channel_state::ChannelStateStore;
 pub use conversations::ConversationStore;
 pub use notices::NoticeStore;
-pub use outbox::{LEASE_RENEWAL, OUTBOX_LEASE, OutboxStore};
+pub use outbox::{LEASE_RENEWAL, OUTBOX_LEASE, OutboxBacklog, OutboxStore};
 pub use reports::ReportStore;
 
 /// `[store]`: where the desk keeps its state. The embedded sled store (the

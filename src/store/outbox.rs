@@ -43,6 +43,10 @@ pub trait OutboxStore: Send + Sync {
     /// When the earliest outbox entry is due, if any.
     async fn next_outbox_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
 
+    /// How many deliveries wait (due or not) and the earliest due time of
+    /// any, leased or not, for the metrics.
+    async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError>;
+
     /// Removes a delivered (or permanently failed) entry and appends it to
     /// the transcript. `None` if the entry was already gone, or its lease
     /// lost.
@@ -74,4 +78,11 @@ pub trait OutboxStore: Send + Sync {
 
     /// Outbox entries of one conversation not yet delivered.
     async fn outbox_of(&self, id: ConversationId) -> Result<Vec<OutboxEntry>, StoreError>;
+}
+
+/// The deliveries waiting, for operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxBacklog {
+    pub depth: u64,
+    pub oldest_due: Option<DateTime<Utc>>,
 }

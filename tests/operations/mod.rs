@@ -4,6 +4,7 @@
 
 mod backup;
 mod control;
+mod dashboard;
 mod logs;
 
 use std::io::Write;

@@ -42,6 +42,12 @@ async fn outbox_is_due_ordered_and_delivery_appends_to_the_transcript() {
             Some(trunc_ms(now_entry.due_at)),
             "{name}"
         );
+        let backlog = store.outbox_backlog().await.expect("backlog");
+        assert_eq!(
+            (backlog.depth, backlog.oldest_due.map(trunc_ms)),
+            (2, Some(trunc_ms(now_entry.due_at))),
+            "{name}: both entries wait, leased or not"
+        );
 
         let delivered = store
             .finish_delivery(&now_entry, Delivery::Delivered, Utc::now())

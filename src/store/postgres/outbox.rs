@@ -12,7 +12,7 @@
 use super::conversations::put_outbox;
 use super::{PgStore, column, conversation_for_update, db, encode, put_conversation};
 use crate::model::{ConversationId, Delivery, Message, OutboundReason, OutboxEntry};
-use crate::store::{OUTBOX_LEASE, OutboxStore, StoreError, keys};
+use crate::store::{OUTBOX_LEASE, OutboxBacklog, OutboxStore, StoreError, keys};
 use chrono::{DateTime, Utc};
 
 fn entries(rows: &[tokio_postgres::Row]) -> Result<Vec<OutboxEntry>, StoreError> {
@@ -66,6 +66,18 @@ impl OutboxStore for PgStore {
             .await
             .map_err(db)?;
         entries(&rows)
+    }
+
+    async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT count(*), min(due_at) FROM outbox", &[])
+            .await
+            .map_err(db)?;
+        Ok(OutboxBacklog {
+            depth: row.get::<_, i64>(0) as u64,
+            oldest_due: row.get(1),
+        })
     }
 
     async fn next_outbox_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {

@@ -17,8 +17,8 @@ use super::commit::{GroupCommit, SharedCause};
 use super::queue_ranks::QueueRanks;
 use super::{
     Accepted, Change, Decision, ExportRecord, IntakeFacts, IntakeRule, NewConversation,
-    PendingTurn, Pickup, SCHEMA_VERSION, StatusChange, Store, StoreError, TurnOutcome,
-    TurnRecorded, TurnRule, UpdateError, Updated, keys,
+    OutboxBacklog, PendingTurn, Pickup, SCHEMA_VERSION, StatusChange, Store, StoreError,
+    TurnOutcome, TurnRecorded, TurnRule, UpdateError, Updated, keys,
 };
 use super::{AccountStore, ChannelStateStore, ConversationStore, OutboxStore, ReportStore};
 use crate::model::{

@@ -32,6 +32,13 @@ impl OutboxStore for SledStore {
         }
     }
 
+    async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError> {
+        Ok(OutboxBacklog {
+            depth: self.outbox.len() as u64,
+            oldest_due: self.next_outbox_due().await?,
+        })
+    }
+
     async fn finish_delivery(
         &self,
         entry: &OutboxEntry,
