@@ -49,6 +49,9 @@ for file in config/*.toml; do
   FRONTDESK_LISTEN=127.0.0.1:8080 COMPANY_NAME=Example TELEGRAM_BOT_TOKEN=123456:example SUPPORT_MAIL_PASSWORD=example DATABASE_URL=postgres://frontdesk@127.0.0.1/frontdesk ./target/debug/frontdesk check-config --config "$file"
 done
 ./target/debug/frontdesk intents test
+# The Debian package: built, installed, started as its systemd unit does,
+# purged (tests/package.sh; installs cargo-deb if missing).
+as_root bash tests/package.sh
 # Answer quality on the held-out data (tests/data/intents/README.md): bars
 # just below the measured figures, so a rule change that answers wrongly or
 # less often fails here. Every `none` row must be handed to a person.
