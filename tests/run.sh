@@ -36,6 +36,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$made_policy" = 1 ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
 fi
 
+# The API document's test validates it with openapi-spec-validator (PyPI,
+# else Debian's package).
+if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
+  python3 -m pip install -q openapi-spec-validator 2>/dev/null || {
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends python3-openapi-spec-validator
+  }
+fi
+
 if ! command -v cargo >/dev/null; then
   echo "Installing Rust 1.95 with rustup"
   curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --default-toolchain 1.95.0

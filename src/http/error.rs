@@ -12,6 +12,16 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
+/// Every error's JSON body.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable, machine-readable code (`unknown_session`, `not_found`, …).
+    #[schema(value_type = String)]
+    pub error: &'static str,
+    /// A sentence for the developer reading it.
+    pub detail: String,
+}
+
 #[derive(Debug)]
 pub struct AppError {
     pub status: StatusCode,
@@ -64,7 +74,10 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.error, "detail": self.detail });
+        let body = ErrorBody {
+            error: self.error,
+            detail: self.detail,
+        };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after_secs {
             response

@@ -6,9 +6,11 @@
 pub mod agent;
 pub mod chat;
 pub mod error;
+pub mod openapi;
 mod pages;
 pub mod rating_page;
 pub mod reports;
+pub mod routes;
 pub mod serve;
 pub mod state;
 pub mod telegram_webhook;
@@ -36,6 +38,25 @@ fn cors(origins: &[String]) -> CorsLayer {
         .max_age(std::time::Duration::from_secs(3600))
 }
 
+/// Where each API's routes are mounted.
+const CHAT: &str = "/api/v1/chat";
+const AGENT: &str = "/api/v1/agent";
+const REPORTS: &str = "/api/v1/reports";
+
+/// Every route of the chat, agent and reports APIs: (method, full path).
+pub fn api_routes() -> Vec<(Method, String)> {
+    let mut all = Vec::new();
+    for (prefix, table) in [
+        (CHAT, chat::routes().1),
+        (AGENT, agent::routes().1),
+        (REPORTS, reports::routes().1),
+    ] {
+        all.extend(table.into_iter().map(|(m, p)| (m, format!("{prefix}{p}"))));
+    }
+    all.push((Method::GET, openapi::PATH.to_string()));
+    all
+}
+
 pub fn router(app: Arc<App>) -> Router {
     let body_limit = app.config.server.max_body_bytes;
     let body_timeout = std::time::Duration::from_secs(app.config.server.body_timeout_secs.max(1));
@@ -43,11 +64,14 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(pages::routes())
         .merge(rating_page::routes())
         .nest(
-            "/api/v1/chat",
-            chat::routes().layer(cors(&app.config.channels.web.allowed_origins)),
+            CHAT,
+            chat::routes()
+                .0
+                .layer(cors(&app.config.channels.web.allowed_origins)),
         )
-        .nest("/api/v1/agent", agent::routes().0)
-        .nest("/api/v1/reports", reports::routes())
+        .nest(AGENT, agent::routes().0)
+        .nest(REPORTS, reports::routes().0)
+        .merge(openapi::routes())
         .merge(crate::http::telegram_webhook::routes())
         .fallback(|| async { AppError::not_found("not_found", "no such endpoint") })
         .layer(DefaultBodyLimit::max(body_limit))

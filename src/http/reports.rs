@@ -3,27 +3,35 @@
 //! staffing forecast (see [`crate::service_levels::forecast`]). Signed-in agents only.
 
 use super::agent::Authed;
-use super::error::{ApiQuery, AppError};
+use super::error::{ApiQuery, AppError, ErrorBody};
+use crate::http::routes::{RouteTable, Routes};
 use crate::http::state::App;
 use crate::model::ChannelKind;
 use crate::service_levels::forecast;
 use crate::service_levels::reports::{self, Period};
 use axum::Router;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::sync::Arc;
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/summary", get(summary))
-        .route("/staffing", get(staffing))
+/// The reports' part of the API document (paths under `/api/v1/reports`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(summary, staffing))]
+pub struct ReportsApi;
+
+/// The reports' routes, under `/api/v1/reports`.
+pub fn routes() -> (Router<Arc<App>>, RouteTable) {
+    Routes::default()
+        .add(Method::GET, "/summary", summary)
+        .add(Method::GET, "/staffing", staffing)
+        .into_parts()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SummaryQuery {
     /// RFC 3339; default: a week before `to`.
     from: Option<String>,
@@ -46,6 +54,16 @@ fn instant(name: &str, text: &str) -> Result<DateTime<Utc>, AppError> {
         })
 }
 
+/// `GET /summary`: every measure of the period (first response,
+/// resolution, FCR, CSAT, NPS, CES, SLA), as JSON or CSV.
+#[utoipa::path(
+    get, path = "/summary", tag = "reports", params(SummaryQuery),
+    responses(
+        (status = 200, description = "The period's figures", body = reports::Summary),
+        (status = 200, description = "The same as CSV with `format=csv`", content_type = "text/csv", body = String),
+        (status = 400, description = "A malformed query", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody),
+    )
+)]
 async fn summary(
     State(app): State<Arc<App>>,
     _authed: Authed,
@@ -111,6 +129,12 @@ async fn summary(
     })
 }
 
+/// `GET /staffing`: agents needed per hour of the week (Erlang C), from
+/// the recent weeks' traffic.
+#[utoipa::path(
+    get, path = "/staffing", tag = "reports",
+    responses((status = 200, description = "The staffing forecast", body = forecast::Forecast), (status = 401, description = "Not signed in", body = ErrorBody))
+)]
 async fn staffing(
     State(app): State<Arc<App>>,
     _authed: Authed,

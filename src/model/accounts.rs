@@ -27,7 +27,7 @@ pub struct VerifiedIdentity {
 }
 
 /// What an agent may do beyond handling conversations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Agent,
@@ -62,7 +62,7 @@ pub struct AgentSession {
 
 /// A reply text agents insert in one click; a template with the
 /// conversation's variables (`customer_name`, `ticket`, config `[vars]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CannedResponse {
     pub name: String,
     pub title: String,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where a conversation stands. Only `Assigned` and `Pending` mean a human
 /// owns it, and then the bot stays silent (promise 4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConversationStatus {
     /// The bot is handling it.
@@ -101,7 +101,18 @@ pub struct Sla {
 
 /// Where a first-response promise stands.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum SlaState {

@@ -26,21 +26,25 @@ use serde::Serialize;
 pub type Week<T> = [[T; 24]; 7];
 
 /// One first-response target and the agents it needs, hour by hour.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TargetPlan {
     /// `default` for `[sla]`, else the segment's name.
     pub name: String,
     pub first_response_secs: f64,
-    /// None where no handling time is known.
+    /// Seven days (Monday first) of 24 hours; null where no handling time
+    /// is known.
+    #[schema(value_type = Vec<Vec<Option<u32>>>)]
     pub agents: Week<Option<u32>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Forecast {
     pub zone: String,
     pub weeks: u32,
     pub service_level: f64,
-    /// Mean conversations handed to people per hour of the week.
+    /// Mean conversations handed to people per hour of the week: seven
+    /// days (Monday first) of 24 hours.
+    #[schema(value_type = Vec<Vec<f64>>)]
     pub arrivals_per_hour: Week<f64>,
     /// Mean agent handling time, and how many handlings it is from.
     pub handling_secs: Option<f64>,

@@ -6,6 +6,7 @@ mod backup;
 mod control;
 mod dashboard;
 mod logs;
+mod openapi;
 
 use std::io::Write;
 use std::path::Path;

@@ -3,7 +3,7 @@
 use super::Authed;
 use super::views::{AgentList, AgentView};
 use crate::core::agents;
-use crate::http::error::{ApiJson, AppError};
+use crate::http::error::{ApiJson, AppError, ErrorBody};
 use crate::http::state::App;
 use crate::model::Role;
 use axum::Json;
@@ -13,6 +13,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::sync::Arc;
 
+#[utoipa::path(
+    get, path = "/agents", tag = "agent",
+    responses((status = 200, description = "Agent accounts", body = AgentList), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Admins only", body = ErrorBody))
+)]
 pub(super) async fn list_agents(
     State(app): State<Arc<App>>,
     _authed: Authed,
@@ -27,7 +31,7 @@ pub(super) async fn list_agents(
     Ok(Json(AgentList { agents }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct NewAgent {
     username: String,
     password: String,
@@ -40,6 +44,10 @@ fn default_role() -> Role {
 }
 
 /// `POST /agents {"username","password","role"}` (admins).
+#[utoipa::path(
+    post, path = "/agents", tag = "agent", request_body = NewAgent,
+    responses((status = 201, description = "Created", body = AgentView), (status = 400, description = "Malformed or refused input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Admins only", body = ErrorBody), (status = 409, description = "An agent by that name exists", body = ErrorBody))
+)]
 pub(super) async fn create_agent(
     State(app): State<Arc<App>>,
     authed: Authed,
@@ -64,6 +72,12 @@ pub(super) async fn create_agent(
     Ok((StatusCode::CREATED, Json(AgentView::from(&agent))).into_response())
 }
 
+/// `POST /agents/{username}/disable` (admins): their sessions stop at once.
+#[utoipa::path(
+    post, path = "/agents/{username}/disable", tag = "agent",
+    params(("username" = String, Path, description = "The agent")),
+    responses((status = 200, description = "Disabled", body = AgentView), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Admins only", body = ErrorBody), (status = 404, description = "No agent by that name", body = ErrorBody))
+)]
 pub(super) async fn disable_agent(
     State(app): State<Arc<App>>,
     authed: Authed,

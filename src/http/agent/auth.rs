@@ -5,7 +5,7 @@
 use super::views::{AgentView, MeView, SignedIn};
 use super::{Authed, COOKIE};
 use crate::core::agents::{self, SESSION_HOURS};
-use crate::http::error::{ApiJson, AppError};
+use crate::http::error::{ApiJson, AppError, ErrorBody};
 use crate::http::state::App;
 use crate::model::AgentSession;
 use crate::secrets;
@@ -18,7 +18,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct Credentials {
     username: String,
     password: String,
@@ -37,6 +37,14 @@ fn session_cookie(token: &str, max_age: i64, headers: &HeaderMap) -> HeaderValue
 }
 
 /// `POST /login`: 200 with a token, the CSRF token and the session cookie.
+#[utoipa::path(
+    post, path = "/login", tag = "agent", request_body = Credentials, security(()),
+    responses(
+        (status = 200, description = "Signed in: the bearer token, the CSRF token, and the session cookie", body = SignedIn),
+        (status = 400, description = "Malformed or refused input", body = ErrorBody), (status = 401, description = "Wrong username or password", body = ErrorBody),
+        (status = 429, description = "Too many failed sign-ins; try again after Retry-After", body = ErrorBody),
+    )
+)]
 pub(super) async fn login(
     State(app): State<Arc<App>>,
     peer: Option<axum::extract::Extension<ConnectInfo<SocketAddr>>>,
@@ -112,6 +120,11 @@ pub(super) async fn login(
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
+/// `POST /logout`: ends this session.
+#[utoipa::path(
+    post, path = "/logout", tag = "agent",
+    responses((status = 204, description = "Signed out"), (status = 401, description = "Not signed in", body = ErrorBody))
+)]
 pub(super) async fn logout(
     State(app): State<Arc<App>>,
     authed: Authed,
@@ -126,6 +139,11 @@ pub(super) async fn logout(
         .into_response())
 }
 
+/// `GET /me`: the signed-in agent and the session's CSRF token.
+#[utoipa::path(
+    get, path = "/me", tag = "agent",
+    responses((status = 200, description = "The signed-in agent", body = MeView), (status = 401, description = "Not signed in", body = ErrorBody))
+)]
 pub(super) async fn me(authed: Authed) -> Json<MeView> {
     Json(MeView {
         agent: AgentView::from(&authed.agent),

@@ -1,10 +1,10 @@
 //! Canned responses: listed, rendered for one conversation, and managed by
 //! admins (a response that does not render is refused).
 
-use super::views::{CannedList, RenderedCanned};
+use super::views::{CannedResponseList, RenderedCanned, RenderedCannedList};
 use super::{Authed, checked_text, load};
 use crate::core::agents;
-use crate::http::error::{ApiJson, AppError};
+use crate::http::error::{ApiJson, AppError, ErrorBody};
 use crate::http::state::App;
 use crate::model::{CannedResponse, Conversation};
 use crate::rules::templates::ReplyContext;
@@ -23,11 +23,16 @@ fn canned_context(c: &Conversation) -> ReplyContext {
 }
 
 /// `GET …/{id}/canned`: canned responses rendered for this conversation.
+#[utoipa::path(
+    get, path = "/conversations/{id}/canned", tag = "agent",
+    params(("id" = String, Path, description = "Conversation id")),
+    responses((status = 200, description = "Canned responses rendered for this conversation", body = RenderedCannedList), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such conversation", body = ErrorBody))
+)]
 pub(super) async fn canned_for_conversation(
     State(app): State<Arc<App>>,
     _authed: Authed,
     Path(id): Path<String>,
-) -> Result<Json<CannedList<RenderedCanned>>, AppError> {
+) -> Result<Json<RenderedCannedList>, AppError> {
     let c = load(&app, &id).await?;
     let context = canned_context(&c);
     let mut items = Vec::new();
@@ -47,19 +52,28 @@ pub(super) async fn canned_for_conversation(
             }
         }
     }
-    Ok(Json(CannedList { canned: items }))
+    Ok(Json(RenderedCannedList { canned: items }))
 }
 
+/// `GET /canned`: every canned response, as written.
+#[utoipa::path(
+    get, path = "/canned", tag = "agent",
+    responses((status = 200, description = "Canned responses", body = CannedResponseList), (status = 401, description = "Not signed in", body = ErrorBody))
+)]
 pub(super) async fn list_canned(
     State(app): State<Arc<App>>,
     _authed: Authed,
-) -> Result<Json<CannedList<CannedResponse>>, AppError> {
-    Ok(Json(CannedList {
+) -> Result<Json<CannedResponseList>, AppError> {
+    Ok(Json(CannedResponseList {
         canned: app.store.canned().await?,
     }))
 }
 
 /// `POST /canned {"name","title","text"}` (admins): create or replace.
+#[utoipa::path(
+    post, path = "/canned", tag = "agent", request_body = CannedResponse,
+    responses((status = 201, description = "Stored", body = CannedResponse), (status = 400, description = "Malformed or refused input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Admins only", body = ErrorBody))
+)]
 pub(super) async fn create_canned(
     State(app): State<Arc<App>>,
     authed: Authed,
@@ -92,6 +106,12 @@ pub(super) async fn create_canned(
     Ok((StatusCode::CREATED, Json(canned)).into_response())
 }
 
+/// `DELETE /canned/{name}` (admins).
+#[utoipa::path(
+    delete, path = "/canned/{name}", tag = "agent",
+    params(("name" = String, Path, description = "The canned response's name")),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Admins only", body = ErrorBody), (status = 404, description = "No canned response by that name", body = ErrorBody))
+)]
 pub(super) async fn delete_canned(
     State(app): State<Arc<App>>,
     authed: Authed,

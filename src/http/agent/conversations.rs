@@ -6,7 +6,7 @@
 use super::views::{Changed, ConversationList, Detail, MessageView, Queued, SendingView, Summary};
 use super::{Authed, MAX_LIST, MAX_TRANSCRIPT, checked_text, conflict, conversation_id, load};
 use crate::core::conversations::Request;
-use crate::http::error::{ApiJson, ApiQuery, AppError};
+use crate::http::error::{ApiJson, ApiQuery, AppError, ErrorBody};
 use crate::http::state::App;
 use crate::model::{ConversationStatus, OutboundReason, OutboxEntry};
 use crate::store::UpdateError;
@@ -26,7 +26,8 @@ fn parse_status(text: &str) -> Result<ConversationStatus, AppError> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
     status: Option<String>,
     /// Only conversations assigned to this agent ("me" for oneself).
@@ -36,6 +37,10 @@ pub(super) struct ListQuery {
 
 /// `GET /conversations?status=…`: the waiting queue in service order
 /// (priority, then wait), other statuses newest first.
+#[utoipa::path(
+    get, path = "/conversations", tag = "agent", params(ListQuery),
+    responses((status = 200, description = "Conversations", body = ConversationList), (status = 400, description = "Malformed or refused input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody))
+)]
 pub(super) async fn list_conversations(
     State(app): State<Arc<App>>,
     authed: Authed,
@@ -69,6 +74,14 @@ pub(super) async fn list_conversations(
 /// `GET /conversations/{id}/files/{hash}`: an attachment or the original
 /// mail of a message in this conversation. Always a download, never shown
 /// inline, so a hostile file cannot run in the console's origin.
+#[utoipa::path(
+    get, path = "/conversations/{id}/files/{hash}", tag = "agent",
+    params(("id" = String, Path, description = "Conversation id"), ("hash" = String, Path, description = "The file's content hash")),
+    responses(
+        (status = 200, description = "The file, as a download", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such file in this conversation", body = ErrorBody),
+    )
+)]
 pub(super) async fn conversation_file(
     State(app): State<Arc<App>>,
     _authed: Authed,
@@ -123,6 +136,10 @@ pub(super) async fn conversation_file(
 
 /// `GET /conversations/{id}`: the conversation, its whole transcript with
 /// notes marked internal, and replies still on their way.
+#[utoipa::path(
+    get, path = "/conversations/{id}", tag = "agent", params(("id" = String, Path, description = "Conversation id")),
+    responses((status = 200, description = "The conversation and its transcript", body = Detail), (status = 400, description = "Malformed or refused input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such conversation", body = ErrorBody))
+)]
 pub(super) async fn conversation_detail(
     State(app): State<Arc<App>>,
     _authed: Authed,
@@ -176,6 +193,13 @@ async fn apply(
 
 /// `POST …/claim`: take the conversation. Of two agents claiming at once,
 /// one gets 200 and the other 409.
+#[utoipa::path(
+    post, path = "/conversations/{id}/claim", tag = "agent", params(("id" = String, Path, description = "Conversation id")),
+    responses(
+        (status = 200, description = "The conversation after the change", body = Changed),
+        (status = 400, description = "Malformed or refused input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such conversation", body = ErrorBody), (status = 409, description = "Refused by the conversation's state (another agent owns it, it is resolved, ...)", body = ErrorBody),
+    )
+)]
 pub(super) async fn claim(
     State(app): State<Arc<App>>,
     authed: Authed,
@@ -184,12 +208,20 @@ pub(super) async fn claim(
     apply(&app, &id, &authed, Request::Claim).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct AssignTo {
     agent: String,
 }
 
 /// `POST …/assign {"agent"}`: hand to another agent (owner or admin).
+#[utoipa::path(
+    post, path = "/conversations/{id}/assign", tag = "agent", params(("id" = String, Path, description = "Conversation id")),
+    request_body = AssignTo,
+    responses(
+        (status = 200, description = "The conversation after the change", body = Changed),
+        (status = 400, description = "Malformed or refused input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such conversation", body = ErrorBody), (status = 409, description = "Refused by the conversation's state (another agent owns it, it is resolved, ...)", body = ErrorBody),
+    )
+)]
 pub(super) async fn assign(
     State(app): State<Arc<App>>,
     authed: Authed,
@@ -214,6 +246,13 @@ pub(super) async fn assign(
 }
 
 /// `POST …/release`: back to the waiting queue, keeping its place in line.
+#[utoipa::path(
+    post, path = "/conversations/{id}/release", tag = "agent", params(("id" = String, Path, description = "Conversation id")),
+    responses(
+        (status = 200, description = "The conversation after the change", body = Changed),
+        (status = 400, description = "Malformed or refused input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such conversation", body = ErrorBody), (status = 409, description = "Refused by the conversation's state (another agent owns it, it is resolved, ...)", body = ErrorBody),
+    )
+)]
 pub(super) async fn release(
     State(app): State<Arc<App>>,
     authed: Authed,
@@ -223,6 +262,13 @@ pub(super) async fn release(
 }
 
 /// `POST …/pending`: the agent waits on the customer.
+#[utoipa::path(
+    post, path = "/conversations/{id}/pending", tag = "agent", params(("id" = String, Path, description = "Conversation id")),
+    responses(
+        (status = 200, description = "The conversation after the change", body = Changed),
+        (status = 400, description = "Malformed or refused input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such conversation", body = ErrorBody), (status = 409, description = "Refused by the conversation's state (another agent owns it, it is resolved, ...)", body = ErrorBody),
+    )
+)]
 pub(super) async fn pending(
     State(app): State<Arc<App>>,
     authed: Authed,
@@ -232,6 +278,13 @@ pub(super) async fn pending(
 }
 
 /// `POST …/return-to-bot`: the bot answers again.
+#[utoipa::path(
+    post, path = "/conversations/{id}/return-to-bot", tag = "agent", params(("id" = String, Path, description = "Conversation id")),
+    responses(
+        (status = 200, description = "The conversation after the change", body = Changed),
+        (status = 400, description = "Malformed or refused input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such conversation", body = ErrorBody), (status = 409, description = "Refused by the conversation's state (another agent owns it, it is resolved, ...)", body = ErrorBody),
+    )
+)]
 pub(super) async fn return_to_bot(
     State(app): State<Arc<App>>,
     authed: Authed,
@@ -241,6 +294,13 @@ pub(super) async fn return_to_bot(
 }
 
 /// `POST …/resolve`: done; the customer's next message reopens it.
+#[utoipa::path(
+    post, path = "/conversations/{id}/resolve", tag = "agent", params(("id" = String, Path, description = "Conversation id")),
+    responses(
+        (status = 200, description = "The conversation after the change", body = Changed),
+        (status = 400, description = "Malformed or refused input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such conversation", body = ErrorBody), (status = 409, description = "Refused by the conversation's state (another agent owns it, it is resolved, ...)", body = ErrorBody),
+    )
+)]
 pub(super) async fn resolve(
     State(app): State<Arc<App>>,
     authed: Authed,
@@ -261,7 +321,7 @@ pub(super) async fn resolve(
     apply(&app, &id, &authed, Request::Resolve { survey }).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct TagsBody {
     tags: Vec<String>,
 }
@@ -273,6 +333,14 @@ const MAX_TAGS: usize = 20;
 /// match (`[[segments]] tags`). The conversation's segment and priority
 /// follow at once, so a tagged customer moves up the queue. Any agent may
 /// tag.
+#[utoipa::path(
+    put, path = "/conversations/{id}/tags", tag = "agent", params(("id" = String, Path, description = "Conversation id")),
+    request_body = TagsBody,
+    responses(
+        (status = 200, description = "The conversation after the change", body = Changed),
+        (status = 400, description = "Malformed or refused input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such conversation", body = ErrorBody), (status = 409, description = "Refused by the conversation's state (another agent owns it, it is resolved, ...)", body = ErrorBody),
+    )
+)]
 pub(super) async fn set_tags(
     State(app): State<Arc<App>>,
     authed: Authed,
@@ -315,13 +383,21 @@ pub(super) async fn set_tags(
     apply(&app, &id, &authed, request).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct TextBody {
     text: String,
 }
 
 /// `POST …/messages {"text"}`: reply to the customer on their own channel,
 /// through the outbox. Replying takes an unowned conversation.
+#[utoipa::path(
+    post, path = "/conversations/{id}/messages", tag = "agent", params(("id" = String, Path, description = "Conversation id")),
+    request_body = TextBody,
+    responses(
+        (status = 202, description = "The conversation, and the reply queued for delivery", body = Changed),
+        (status = 400, description = "Malformed or refused input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such conversation", body = ErrorBody), (status = 409, description = "Refused by the conversation's state (another agent owns it, it is resolved, ...)", body = ErrorBody),
+    )
+)]
 pub(super) async fn reply(
     State(app): State<Arc<App>>,
     authed: Authed,
@@ -345,6 +421,14 @@ pub(super) async fn reply(
 }
 
 /// `POST …/notes {"text"}`: an internal note, never sent to the customer.
+#[utoipa::path(
+    post, path = "/conversations/{id}/notes", tag = "agent", params(("id" = String, Path, description = "Conversation id")),
+    request_body = TextBody,
+    responses(
+        (status = 201, description = "The conversation and the note", body = Changed),
+        (status = 400, description = "Malformed or refused input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such conversation", body = ErrorBody), (status = 409, description = "Refused by the conversation's state (another agent owns it, it is resolved, ...)", body = ErrorBody),
+    )
+)]
 pub(super) async fn note(
     State(app): State<Arc<App>>,
     authed: Authed,

@@ -2,6 +2,7 @@
 //! an agent should see, and `resync` when a console fell behind.
 
 use super::Authed;
+use crate::http::error::ErrorBody;
 use crate::http::state::App;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -9,6 +10,13 @@ use futures_util::Stream;
 use std::sync::Arc;
 
 /// `GET /events`: Server-Sent Events, one per change an agent should see.
+#[utoipa::path(
+    get, path = "/events", tag = "agent",
+    responses(
+        (status = 200, description = "`change` events (a conversation summary and what happened) and `resync` when the console fell behind", content_type = "text/event-stream", body = String),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    )
+)]
 pub(super) async fn events(
     State(app): State<Arc<App>>,
     _authed: Authed,

@@ -17,6 +17,7 @@ pub mod views;
 
 use crate::conversation::Actor;
 use crate::http::error::{AppError, require_text};
+use crate::http::routes::{RouteTable, Routes};
 use crate::http::state::App;
 use crate::model::{Agent, AgentSession, Conversation, ConversationId, Refusal, Role};
 use crate::secrets;
@@ -24,10 +25,8 @@ use accounts::{create_agent, disable_agent, list_agents};
 use auth::{login, logout, me};
 use axum::Router;
 use axum::extract::FromRequestParts;
-use axum::handler::Handler;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::routing::{MethodRouter, on};
 use canned::{canned_for_conversation, create_canned, delete_canned, list_canned};
 use chrono::Utc;
 use conversations::{
@@ -44,72 +43,75 @@ pub(super) const MAX_TEXT: usize = 16 * 1024;
 pub(super) const MAX_LIST: usize = 500;
 pub(super) const MAX_TRANSCRIPT: usize = 2000;
 
-/// Every agent route: (method, path under `/api/v1/agent`). Only `login`
-/// is open.
-pub type RouteTable = Vec<(Method, &'static str)>;
-
-struct Table {
-    router: Router<Arc<App>>,
-    listed: RouteTable,
-}
-
-impl Table {
-    fn add<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Self
-    where
-        H: Handler<T, Arc<App>>,
-        T: 'static,
-    {
-        let filter = axum::routing::MethodFilter::try_from(method.clone())
-            .unwrap_or(axum::routing::MethodFilter::GET);
-        let route: MethodRouter<Arc<App>> = on(filter, handler);
-        self.router = self.router.route(path, route);
-        self.listed.push((method, path));
-        self
-    }
-}
+/// The agent API's part of the API document (paths under `/api/v1/agent`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    auth::login,
+    auth::logout,
+    auth::me,
+    conversations::list_conversations,
+    conversations::conversation_detail,
+    conversations::conversation_file,
+    conversations::claim,
+    conversations::assign,
+    conversations::release,
+    conversations::return_to_bot,
+    conversations::resolve,
+    conversations::pending,
+    conversations::reply,
+    conversations::note,
+    conversations::set_tags,
+    canned::canned_for_conversation,
+    canned::list_canned,
+    canned::create_canned,
+    canned::delete_canned,
+    accounts::list_agents,
+    accounts::create_agent,
+    accounts::disable_agent,
+    events::events,
+))]
+pub struct AgentApi;
 
 /// The agent API router and the list of its routes.
+/// Every route (paths under `/api/v1/agent`) but `login` needs a sign-in.
 pub fn routes() -> (Router<Arc<App>>, RouteTable) {
-    let table = Table {
-        router: Router::new(),
-        listed: Vec::new(),
-    }
-    .add(Method::POST, "/login", login)
-    .add(Method::POST, "/logout", logout)
-    .add(Method::GET, "/me", me)
-    .add(Method::GET, "/conversations", list_conversations)
-    .add(Method::GET, "/conversations/{id}", conversation_detail)
-    .add(
-        Method::GET,
-        "/conversations/{id}/files/{hash}",
-        conversation_file,
-    )
-    .add(Method::POST, "/conversations/{id}/claim", claim)
-    .add(Method::POST, "/conversations/{id}/assign", assign)
-    .add(Method::POST, "/conversations/{id}/release", release)
-    .add(
-        Method::POST,
-        "/conversations/{id}/return-to-bot",
-        return_to_bot,
-    )
-    .add(Method::POST, "/conversations/{id}/resolve", resolve)
-    .add(Method::POST, "/conversations/{id}/pending", pending)
-    .add(Method::POST, "/conversations/{id}/messages", reply)
-    .add(Method::POST, "/conversations/{id}/notes", note)
-    .add(Method::PUT, "/conversations/{id}/tags", set_tags)
-    .add(
-        Method::GET,
-        "/conversations/{id}/canned",
-        canned_for_conversation,
-    )
-    .add(Method::GET, "/canned", list_canned)
-    .add(Method::POST, "/canned", create_canned)
-    .add(Method::DELETE, "/canned/{name}", delete_canned)
-    .add(Method::GET, "/agents", list_agents)
-    .add(Method::POST, "/agents", create_agent)
-    .add(Method::POST, "/agents/{username}/disable", disable_agent)
-    .add(Method::GET, "/events", events);
-    (table.router, table.listed)
+    Routes::default()
+        .add(Method::POST, "/login", login)
+        .add(Method::POST, "/logout", logout)
+        .add(Method::GET, "/me", me)
+        .add(Method::GET, "/conversations", list_conversations)
+        .add(Method::GET, "/conversations/{id}", conversation_detail)
+        .add(
+            Method::GET,
+            "/conversations/{id}/files/{hash}",
+            conversation_file,
+        )
+        .add(Method::POST, "/conversations/{id}/claim", claim)
+        .add(Method::POST, "/conversations/{id}/assign", assign)
+        .add(Method::POST, "/conversations/{id}/release", release)
+        .add(
+            Method::POST,
+            "/conversations/{id}/return-to-bot",
+            return_to_bot,
+        )
+        .add(Method::POST, "/conversations/{id}/resolve", resolve)
+        .add(Method::POST, "/conversations/{id}/pending", pending)
+        .add(Method::POST, "/conversations/{id}/messages", reply)
+        .add(Method::POST, "/conversations/{id}/notes", note)
+        .add(Method::PUT, "/conversations/{id}/tags", set_tags)
+        .add(
+            Method::GET,
+            "/conversations/{id}/canned",
+            canned_for_conversation,
+        )
+        .add(Method::GET, "/canned", list_canned)
+        .add(Method::POST, "/canned", create_canned)
+        .add(Method::DELETE, "/canned/{name}", delete_canned)
+        .add(Method::GET, "/agents", list_agents)
+        .add(Method::POST, "/agents", create_agent)
+        .add(Method::POST, "/agents/{username}/disable", disable_agent)
+        .add(Method::GET, "/events", events)
+        .into_parts()
 }
 
 fn unauthenticated() -> AppError {

@@ -4,15 +4,15 @@
 use crate::http::error::AppError;
 use crate::http::state::App;
 use crate::model::{
-    Agent, Attachment, Author, ChannelKind, Conversation, ConversationId, ConversationStatus,
-    CustomerAddress, Delivery, Handling, Message, OutboundReason, OutboxEntry, OutboxId, Rating,
-    Role, SlaState,
+    Agent, Attachment, Author, CannedResponse, ChannelKind, Conversation, ConversationId,
+    ConversationStatus, CustomerAddress, Delivery, Handling, Message, OutboundReason, OutboxEntry,
+    OutboxId, Rating, Role, SlaState,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// An agent account, without its password hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AgentView {
     pub username: String,
     pub role: Role,
@@ -30,7 +30,7 @@ impl From<&Agent> for AgentView {
 }
 
 /// The signed-in agent and the CSRF token cookie-authenticated writes send.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MeView {
     #[serde(flatten)]
     pub agent: AgentView,
@@ -38,14 +38,14 @@ pub struct MeView {
 }
 
 /// A new sign-in: the bearer token, the CSRF token and who signed in.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SignedIn {
     pub token: String,
     pub csrf: String,
     pub agent: AgentView,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AgentList {
     pub agents: Vec<AgentView>,
 }
@@ -53,7 +53,7 @@ pub struct AgentList {
 /// A conversation's service-level state: the worse of the first response
 /// and the resolution (ok, near when 80% is used, breached, or met), with
 /// both deadlines.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SlaView {
     pub state: SlaState,
     pub first_response_due: DateTime<Utc>,
@@ -63,7 +63,7 @@ pub struct SlaView {
 }
 
 /// What lists and events show of a conversation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     pub id: ConversationId,
     pub ticket: u64,
@@ -147,14 +147,14 @@ fn preview(text: &str) -> String {
     p
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConversationList {
     pub conversations: Vec<Summary>,
 }
 
 /// One transcript entry as agents see it: notes marked internal, the
 /// delivery's outcome, and why the bot did not answer, if it did not.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MessageView {
     pub seq: u64,
     pub author: Author,
@@ -205,7 +205,7 @@ impl From<&Message> for MessageView {
 }
 
 /// A reply still on its way to the customer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SendingView {
     pub id: OutboxId,
     pub reason: OutboundReason,
@@ -231,7 +231,7 @@ impl From<&OutboxEntry> for SendingView {
 }
 
 /// A conversation with its whole transcript and replies on their way.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Detail {
     pub conversation: Summary,
     pub messages: Vec<MessageView>,
@@ -240,7 +240,7 @@ pub struct Detail {
 
 /// The answer to a change: the conversation after it, the note it added,
 /// and the reply it queued.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Changed {
     pub conversation: Summary,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -250,21 +250,28 @@ pub struct Changed {
 }
 
 /// A reply queued for delivery.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Queued {
     pub id: OutboxId,
     pub text: String,
 }
 
 /// A canned response rendered for one conversation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RenderedCanned {
     pub name: String,
     pub title: String,
     pub text: String,
 }
 
-#[derive(Debug, Serialize)]
-pub struct CannedList<T: Serialize> {
-    pub canned: Vec<T>,
+/// Canned responses rendered for one conversation.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RenderedCannedList {
+    pub canned: Vec<RenderedCanned>,
+}
+
+/// Canned responses as written.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CannedResponseList {
+    pub canned: Vec<CannedResponse>,
 }

@@ -11,7 +11,8 @@
 mod socket;
 pub mod views;
 
-use crate::http::error::{ApiJson, ApiQuery, AppError, require_text};
+use crate::http::error::{ApiJson, ApiQuery, AppError, ErrorBody, require_text};
+use crate::http::routes::{RouteTable, Routes};
 use crate::http::state::App;
 use crate::model::{
     ConversationStatus, CustomerAddress, InboundMessage, VerifiedIdentity, WebSession,
@@ -25,7 +26,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 
-use axum::routing::{get, post};
+use axum::http::Method;
 use chrono::Utc;
 use serde::Deserialize;
 use socket::websocket;
@@ -44,14 +45,22 @@ const MAX_CLIENT_ID: usize = 128;
 const MAX_NAME: usize = 100;
 const MAX_EMAIL: usize = 254;
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/sessions", post(create_session))
-        .route("/messages", post(post_message).get(get_messages))
-        .route("/ws", get(websocket))
+/// The chat API's part of the API document (paths under `/api/v1/chat`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create_session, post_message, get_messages, socket::websocket))]
+pub struct ChatApi;
+
+/// The chat API's routes, under `/api/v1/chat`.
+pub fn routes() -> (Router<Arc<App>>, RouteTable) {
+    Routes::default()
+        .add(Method::POST, "/sessions", create_session)
+        .add(Method::POST, "/messages", post_message)
+        .add(Method::GET, "/messages", get_messages)
+        .add(Method::GET, "/ws", websocket)
+        .into_parts()
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewSession {
     name: Option<String>,
@@ -199,6 +208,10 @@ fn check_address(app: &App, client: SocketAddr) -> Result<(), AppError> {
 }
 
 /// `POST /sessions` with an optional `{"name", "email"}` body.
+#[utoipa::path(
+    post, path = "/sessions", tag = "chat", request_body(content = Option<NewSession>, description = "Optional: the visitor's name and email, and an identity signed by the host site"),
+    responses((status = 201, description = "The session's secret token", body = SessionCreated), (status = 400, description = "Malformed or refused input", body = ErrorBody), (status = 429, description = "Too many requests; try again after Retry-After", body = ErrorBody))
+)]
 async fn create_session(
     State(app): State<Arc<App>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
@@ -283,7 +296,7 @@ pub(super) async fn submit(
     Ok(app.inbox.accept(inbound).await?)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct PostMessage {
     session: String,
     client_id: String,
@@ -291,6 +304,13 @@ struct PostMessage {
 }
 
 /// `POST /messages`: 202 once the message is durable.
+#[utoipa::path(
+    post, path = "/messages", tag = "chat", request_body = PostMessage,
+    responses(
+        (status = 202, description = "Stored durably; a retry with the same client_id gets the same receipt", body = Receipt),
+        (status = 400, description = "Malformed or refused input", body = ErrorBody), (status = 404, description = "No chat session with that token", body = ErrorBody), (status = 413, description = "Too large", body = ErrorBody), (status = 429, description = "Too many requests; try again after Retry-After", body = ErrorBody), (status = 503, description = "Storage unavailable: nothing was stored; retry after Retry-After", body = ErrorBody),
+    )
+)]
 async fn post_message(
     State(app): State<Arc<App>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
@@ -350,7 +370,8 @@ pub(super) async fn queue_place(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ReadQuery {
     session: String,
     #[serde(default)]
@@ -360,6 +381,10 @@ struct ReadQuery {
 }
 
 /// `GET /messages?session=…&after=SEQ[&wait=SECONDS]`.
+#[utoipa::path(
+    get, path = "/messages", tag = "chat", params(ReadQuery),
+    responses((status = 200, description = "Transcript entries after `after` (waiting up to `wait` seconds for one), and the place in line", body = Messages), (status = 400, description = "Malformed or refused input", body = ErrorBody), (status = 404, description = "No chat session with that token", body = ErrorBody))
+)]
 async fn get_messages(
     State(app): State<Arc<App>>,
     ApiQuery(query): ApiQuery<ReadQuery>,

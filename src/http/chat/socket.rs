@@ -4,7 +4,7 @@
 
 use super::views::{Frame, Place, Receipt};
 use super::{address, queue_place, read_frame, session_of, submit, transcript_after};
-use crate::http::error::{ApiQuery, AppError};
+use crate::http::error::{ApiQuery, AppError, ErrorBody};
 use crate::http::state::App;
 use crate::model::WebSession;
 use axum::extract::State;
@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct SocketQuery {
     session: String,
     #[serde(default)]
@@ -25,6 +26,14 @@ pub(super) struct SocketQuery {
 }
 
 /// `GET /ws?session=…&after=SEQ`: the transcript live, and message sending.
+#[utoipa::path(
+    get, path = "/ws", tag = "chat", params(SocketQuery),
+    responses(
+        (status = 101, description = "A WebSocket: the server sends `message`, `queue`, `received` and `error` frames (JSON); the visitor sends `{\"client_id\", \"text\"}`"),
+        (status = 400, description = "Not a WebSocket request", body = ErrorBody),
+        (status = 404, description = "No chat session with that token", body = ErrorBody),
+    )
+)]
 pub(super) async fn websocket(
     State(app): State<Arc<App>>,
     ApiQuery(query): ApiQuery<SocketQuery>,

@@ -8,13 +8,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// A chat session created: its secret token.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionCreated {
     pub session: String,
 }
 
 /// A message taken in, durably.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Receipt {
     pub message_id: MessageId,
     pub conversation_id: ConversationId,
@@ -34,10 +34,11 @@ impl From<&Accepted> for Receipt {
 }
 
 /// A transcript entry as the visitor sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Visible {
     pub seq: u64,
     /// customer, bot or agent.
+    #[schema(value_type = String)]
     pub from: &'static str,
     pub text: String,
     pub at: DateTime<Utc>,
@@ -68,7 +69,7 @@ impl Visible {
 
 /// The visitor's place in the waiting queue and the expected wait; both
 /// null once they leave it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Place {
     pub position: Option<u64>,
     pub wait_minutes: Option<u64>,
@@ -82,7 +83,7 @@ impl Place {
 }
 
 /// A long poll's answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Messages {
     pub messages: Vec<Visible>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -4,7 +4,7 @@
 use super::*;
 
 /// Count, mean, median and 90th percentile of durations in seconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Durations {
     pub count: usize,
     pub mean: Option<f64>,
@@ -29,7 +29,7 @@ impl Durations {
 }
 
 /// How many answered, and the score (a mean, or NPS).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Score {
     pub count: usize,
     pub score: Option<f64>,
@@ -71,7 +71,7 @@ fn share(part: usize, whole: usize) -> Option<f64> {
 }
 
 /// The figures of a set of conversations.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Figures {
     pub conversations: usize,
     pub by_channel: BTreeMap<String, usize>,
@@ -101,7 +101,7 @@ pub struct Figures {
 }
 
 /// What one agent did for the period's conversations.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AgentFigures {
     /// Conversations taken from the queue.
     pub pickups: usize,

@@ -97,7 +97,7 @@ pub use csv::to_csv;
 pub use facts::{Facts, by_conversation, handling_of};
 pub use figures::{AgentFigures, Durations, Figures, Score, by_agent};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
