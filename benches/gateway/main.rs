@@ -16,7 +16,9 @@
 //! 6. many web chat sessions at once (1,000), each asking and waiting for
 //!    the answer: errors and lost answers;
 //! 7. the real binary's start-up time and memory, on an empty folder and
-//!    on one holding 100,000 conversations.
+//!    on one holding 100,000 conversations;
+//! 8. a backup of those 100,000 conversations, and how long intake waits
+//!    while it reads (against the same intake with no backup).
 //!
 //! Parts 2, 3 and 5 also measure floors against the same baseline: the
 //! same work with only what a store must write per message (`Layout`), so
@@ -25,7 +27,7 @@
 //! `cargo bench --bench gateway` prints a Markdown report (copied into
 //! BENCHMARKS.md). `-- --quick` runs a few iterations only, as CI does to
 //! check that the harness still works. Naming parts (`intents`, `shipped`,
-//! `sled`, `intake`, `postgres`, `chat`, `email`, `reading`, `sessions`, `startup`) after `--`
+//! `sled`, `intake`, `postgres`, `chat`, `email`, `reading`, `sessions`, `startup`, `backup`) after `--`
 //! runs only those.
 
 #[allow(dead_code)]
@@ -60,6 +62,8 @@ mod chat;
 use chat::*;
 mod startup;
 use startup::*;
+mod backup;
+use backup::bench_backup;
 
 struct Scale {
     messages: usize,
@@ -219,7 +223,8 @@ fn main() {
     let startup = run("startup", &|| {
         runtime.block_on(bench_startup_memory(&scale))
     });
+    let backup = run("backup", &|| runtime.block_on(bench_backup(&scale)));
     println!(
-        "### Throughput and latency\n\n| what | measured | baseline (same run) | ratio |\n|---|---|---|---|\n{intake}{postgres}{chat}{sessions}{email}{startup}"
+        "### Throughput and latency\n\n| what | measured | baseline (same run) | ratio |\n|---|---|---|---|\n{intake}{postgres}{chat}{sessions}{email}{startup}{backup}"
     );
 }

@@ -73,41 +73,7 @@ pub(crate) async fn bench_startup_memory(scale: &Scale) -> String {
     let _ = child.wait();
 
     let full = tempfile::tempdir().expect("tempdir");
-    let fill_started = Instant::now();
-    {
-        let store = SledStore::open(full.path()).expect("store");
-        let new = NewConversation {
-            priority: 0,
-            locale: "en".into(),
-            segment: None,
-            tags: Vec::new(),
-        };
-        for i in 0..scale.stored {
-            // One customer each: `stored` conversations, not messages.
-            let accepted = store
-                .accept(&inbound_from(i, i), &new, &take_in)
-                .await
-                .expect("accept");
-            store
-                .record_turn(
-                    &frontdesk::store::TurnOutcome {
-                        turn: frontdesk::store::PendingTurn {
-                            conversation_id: accepted.conversation.id,
-                            seq: accepted.message.seq,
-                        },
-                        locale: "en".into(),
-                        handoff: i % 10 == 0,
-                        replies: Vec::new(),
-                        sla: None,
-                    },
-                    &after_turn,
-                )
-                .await
-                .expect("turn");
-        }
-        store.sync().await.expect("sync");
-    }
-    let fill_secs = fill_started.elapsed().as_secs_f64();
+    let fill_secs = fill_store(full.path(), scale.stored).await;
     let (mut child, base, loaded_start) = start_binary(full.path()).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let loaded_rss = rss_mb(child.id());
@@ -126,6 +92,44 @@ pub(crate) async fn bench_startup_memory(scale: &Scale) -> String {
         loaded_start.as_secs_f64() * 1000.0,
         decode_all.as_secs_f64() * 1000.0,
     )
+}
+
+/// Fills a sled store in `dir` with `n` conversations, one customer each
+/// (a message and the bot's turn; every tenth handed off); returns the
+/// seconds it took.
+pub(crate) async fn fill_store(dir: &std::path::Path, n: usize) -> f64 {
+    let started = Instant::now();
+    let store = SledStore::open(dir).expect("store");
+    let new = NewConversation {
+        priority: 0,
+        locale: "en".into(),
+        segment: None,
+        tags: Vec::new(),
+    };
+    for i in 0..n {
+        let accepted = store
+            .accept(&inbound_from(i, i), &new, &take_in)
+            .await
+            .expect("accept");
+        store
+            .record_turn(
+                &frontdesk::store::TurnOutcome {
+                    turn: frontdesk::store::PendingTurn {
+                        conversation_id: accepted.conversation.id,
+                        seq: accepted.message.seq,
+                    },
+                    locale: "en".into(),
+                    handoff: i % 10 == 0,
+                    replies: Vec::new(),
+                    sla: None,
+                },
+                &after_turn,
+            )
+            .await
+            .expect("turn");
+    }
+    store.sync().await.expect("sync");
+    started.elapsed().as_secs_f64()
 }
 
 /// How many conversations are stored, and how long reading and decoding
