@@ -367,6 +367,67 @@ async fn console_agent_sees_the_queue_live_claims_replies_and_reads_customer_tex
         .await;
     let shot = browser.screenshot(&console, "agent-console").await;
     println!("screenshot: {}", shot.display());
+    // The tabs stay on one line, counts and all.
+    let tab_rows = browser
+        .eval(
+            &console,
+            "new Set([...document.querySelectorAll('#tabs button')].map(b => b.offsetTop)).size",
+        )
+        .await;
+    assert_eq!(tab_rows, json!(1), "the tabs wrapped");
+
+    // At a phone's width the console is one column: nothing wider than the
+    // screen, messages and the reply box at a readable width.
+    browser.set_viewport(&console, Some((390, 844)), true).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let layout = browser
+        .eval(
+            &console,
+            "({ page: document.documentElement.scrollWidth, transcript: document.getElementById('transcript').getBoundingClientRect().width, reply: document.getElementById('text').getBoundingClientRect().width })",
+        )
+        .await;
+    assert!(
+        layout["page"].as_f64().is_some_and(|w| w <= 390.0),
+        "{layout}"
+    );
+    assert!(
+        layout["reply"].as_f64().is_some_and(|w| w >= 300.0),
+        "{layout}"
+    );
+    assert!(
+        layout["transcript"].as_f64().is_some_and(|w| w >= 360.0),
+        "{layout}"
+    );
+    let shot = browser.screenshot(&console, "agent-console-phone").await;
+    println!("screenshot: {}", shot.display());
+    browser.set_viewport(&console, None, false).await;
+
+    // Resolved, it cannot be claimed again from the console (a reply or
+    // the customer reopens it).
+    browser
+        .eval(
+            &console,
+            "document.querySelector('.actions [data-action=resolve]').click(); true",
+        )
+        .await;
+    browser
+        .wait_for(
+            &console,
+            "document.getElementById('conv-meta').textContent.includes('resolved')",
+            WAIT,
+        )
+        .await;
+    let claim_disabled = browser
+        .eval(
+            &console,
+            "document.querySelector('.actions [data-action=claim]').disabled",
+        )
+        .await;
+    assert_eq!(
+        claim_disabled,
+        json!(true),
+        "Claim is offered on a resolved conversation"
+    );
     let note_in_chat = browser
         .eval(
             &chat,

@@ -51,6 +51,11 @@ fn owned(c: &Conversation, actor: Actor<'_>) -> Result<(), Refusal> {
 
 /// Take the conversation.
 pub fn claim(c: &Conversation, actor: Actor<'_>) -> Result<Conversation, Refusal> {
+    // A resolved conversation reopens when the customer writes again, or
+    // when an agent replies to it; a claim alone would reopen it unseen.
+    if c.status == ConversationStatus::Resolved {
+        return Err(Refusal::AlreadyResolved);
+    }
     match &c.assigned_agent {
         Some(owner) if c.status.human_owned() && owner != actor.username => {
             Err(Refusal::ClaimedBy(owner.clone()))
@@ -220,6 +225,12 @@ mod tests {
     fn the_second_claim_is_refused_naming_the_owner() {
         let taken = owned_by(ConversationStatus::Assigned, "anna");
         assert_eq!(claim(&taken, BEN), Err(Refusal::ClaimedBy("anna".into())));
+        let resolved = Conversation {
+            status: ConversationStatus::Resolved,
+            ..taken.clone()
+        };
+        assert_eq!(claim(&resolved, ANNA), Err(Refusal::AlreadyResolved));
+        assert_eq!(claim(&resolved, BOSS), Err(Refusal::AlreadyResolved));
         assert_eq!(claim(&taken, BOSS), Err(Refusal::ClaimedBy("anna".into())));
         // Claiming one's own again is harmless.
         assert!(claim(&taken, ANNA).is_ok());
@@ -230,10 +241,10 @@ mod tests {
 
     #[test]
     fn a_stale_owner_on_a_released_conversation_does_not_block_a_claim() {
-        // Resolved conversations keep who resolved them.
-        let resolved = owned_by(ConversationStatus::Resolved, "anna");
+        // Returned to the bot, a conversation keeps who had it.
+        let returned = owned_by(ConversationStatus::Bot, "anna");
         assert_eq!(
-            claim(&resolved, BEN).map(|c| c.assigned_agent),
+            claim(&returned, BEN).map(|c| c.assigned_agent),
             Ok(Some("ben".into()))
         );
     }

@@ -13,8 +13,8 @@
 //!   acknowledgment (stored and flushed).
 //! - `frontdesk_first_response_seconds{channel,by}`: `by="bot"`: from a
 //!   conversation's first message to the automatic reply to it (queued
-//!   durably); `by="agent"`: from a conversation's first message to the
-//!   first agent reply delivered, whatever `[sla]` says.
+//!   durably); `by="agent"`: from the hand-off to a person to the first
+//!   agent reply delivered, whatever `[sla]` says (as the reports count).
 //! - `frontdesk_resolution_seconds{channel}`: from a conversation's first
 //!   message to its resolution.
 //! - `frontdesk_pickup_wait_seconds`: how long conversations waited in the
@@ -103,7 +103,7 @@ fn describe() {
     describe_histogram!(
         "frontdesk_first_response_seconds",
         metrics::Unit::Seconds,
-        "From a conversation's first message to the first automatic (by=bot) or agent (by=agent) reply."
+        "From a conversation's first message to the automatic reply (by=bot); from the hand-off to the first agent reply (by=agent)."
     );
     describe_histogram!(
         "frontdesk_resolution_seconds",

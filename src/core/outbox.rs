@@ -370,8 +370,9 @@ impl Shared {
     }
 
     /// Measures the first human response when `delivered` is the
-    /// conversation's first agent message: from its first message, whatever
-    /// `[sla]` says.
+    /// conversation's first agent message: from the hand-off (the SLA
+    /// clock's start, else the hand-off acknowledgment, else the customer's
+    /// first message), whatever `[sla]` says, as the reports count it.
     async fn first_agent_reply(
         &self,
         conversation: &Conversation,
@@ -382,11 +383,20 @@ impl Shared {
             .messages_after(conversation.id, 0, delivered.seq.saturating_sub(1) as usize)
             .await?;
         if earlier.iter().all(|m| m.author != Author::Agent) {
-            let opened = earlier.first().map_or(conversation.created_at, |m| m.at);
+            let handed_at = conversation
+                .sla
+                .as_ref()
+                .map(|sla| sla.started_at)
+                .or_else(|| {
+                    let handoff = Some(OutboundReason::Handoff);
+                    earlier.iter().find(|m| m.reason == handoff).map(|m| m.at)
+                })
+                .or_else(|| earlier.first().map(|m| m.at))
+                .unwrap_or(conversation.created_at);
             metrics::first_response(
                 conversation.channel(),
                 Responder::Agent,
-                opened,
+                handed_at,
                 delivered.at,
             );
         }

@@ -180,15 +180,30 @@ impl Templates {
         source: &str,
         context: &ReplyContext,
     ) -> Result<String, TemplateError> {
+        // A greeting written for a named customer ("Hi {{ customer_name }},")
+        // reads "Hi," for one who gave no name: the name goes with the space
+        // before it, and is empty (false) anywhere else.
+        let mut values = context.clone();
+        let source = if values.customer_name.is_none() {
+            values.customer_name = Some(String::new());
+            static SPACED_NAME: std::sync::LazyLock<regex::Regex> =
+                std::sync::LazyLock::new(|| {
+                    regex::Regex::new(r"[ \t]?\{\{-?\s*customer_name\s*-?\}\}")
+                        .expect("a valid pattern")
+                });
+            SPACED_NAME.replace_all(source, "")
+        } else {
+            std::borrow::Cow::Borrowed(source)
+        };
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         let tmpl =
-            env.template_from_named_str(name, source)
+            env.template_from_named_str(name, &source)
                 .map_err(|e| TemplateError::Syntax {
                     file: name.to_string(),
                     message: e.to_string(),
                 })?;
-        tmpl.render(self.values(context))
+        tmpl.render(self.values(&values))
             .map_err(|e| TemplateError::Render {
                 template: name.to_string(),
                 message: e.to_string(),
@@ -256,6 +271,35 @@ impl Templates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_canned_greeting_leaves_out_a_name_the_customer_never_gave() {
+        let templates = Templates::load(None, "en", BTreeMap::new()).expect("built-in templates");
+        let render = |text: &str, name: Option<&str>| {
+            let context = ReplyContext {
+                customer_name: name.map(str::to_string),
+                ticket: 7,
+                ..ReplyContext::default()
+            };
+            templates
+                .render_snippet("greet", text, &context)
+                .expect("render")
+        };
+        let greeting = "Hi {{ customer_name }}, about ticket {{ ticket }}: done.";
+        assert_eq!(
+            render(greeting, Some("Ana")),
+            "Hi Ana, about ticket 7: done."
+        );
+        assert_eq!(render(greeting, None), "Hi, about ticket 7: done.");
+        assert_eq!(render("{{ customer_name }}您好！", None), "您好！");
+        assert_eq!(
+            render(
+                "Dear {% if customer_name %}{{ customer_name }}{% else %}customer{% endif %}",
+                None
+            ),
+            "Dear customer"
+        );
+    }
 
     fn load(files: &[(&str, &str)]) -> Result<Templates, TemplateError> {
         let vars = BTreeMap::from([("company".to_string(), "Acme".to_string())]);

@@ -150,6 +150,13 @@ async fn a_customer_message_reopens_resolved_and_wakes_pending() {
         (status, body["conversation"]["status"].as_str()),
         (200, Some("resolved"))
     );
+    // A claim does not reopen it behind everyone's back.
+    let (status, body) = call("claim").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("already_resolved")),
+        "{body}"
+    );
     gw.post(&session, "r1", "Where is my order?").await;
     let c = gw
         .store()

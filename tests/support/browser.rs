@@ -188,6 +188,30 @@ impl Browser {
         }
     }
 
+    /// Shows the page at `width` × `height` CSS pixels (`mobile`: a phone's
+    /// viewport, touch, no scrollbars), or back at the window's own size
+    /// with `None`.
+    pub async fn set_viewport(&mut self, page: &Page, size: Option<(u32, u32)>, mobile: bool) {
+        match size {
+            Some((width, height)) => {
+                self.call(
+                    Some(&page.session),
+                    "Emulation.setDeviceMetricsOverride",
+                    json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile }),
+                )
+                .await;
+            }
+            None => {
+                self.call(
+                    Some(&page.session),
+                    "Emulation.clearDeviceMetricsOverride",
+                    json!({}),
+                )
+                .await;
+            }
+        }
+    }
+
     /// Saves a PNG screenshot of the page under `target/screenshots/`.
     pub async fn screenshot(&mut self, page: &Page, name: &str) -> PathBuf {
         let shot = self

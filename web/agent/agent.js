@@ -345,7 +345,9 @@
     var owned = c.status === "assigned" || c.status === "pending";
     var admin = me.role === "admin";
     var can = {
-      claim: !(owned && mine),
+      // Only what is free to take: not resolved (a reply reopens it), not
+      // someone else's (an admin reassigns those).
+      claim: c.status !== "resolved" && !owned,
       release: owned && (mine || admin),
       pending: c.status === "assigned" && (mine || admin),
       "return-to-bot": c.status !== "bot" && (!owned || mine || admin),

@@ -52,13 +52,26 @@ impl Facts {
             || changes
                 .iter()
                 .any(|ch| ch.to == ConversationStatus::Waiting);
-        let first_human = c.sla.as_ref().and_then(|sla| {
+        // From the hand-off to the first agent reply: the SLA clock's own
+        // figures when `[sla]` ran one, else the first time it joined the
+        // queue (or the customer's first message) to the first agent entry.
+        let by_sla = c.sla.as_ref().and_then(|sla| {
             let answered = sla.first_response_at?;
-            Some((
-                secs(sla.started_at, answered),
-                first_agent.and_then(|m| m.agent.clone()),
-            ))
+            Some(secs(sla.started_at, answered))
         });
+        let by_transcript = || {
+            let answered = first_agent?.at;
+            let handed_at = changes
+                .iter()
+                .find(|ch| ch.to == ConversationStatus::Waiting)
+                .map(|ch| ch.at)
+                .or(first_customer.map(|m| m.at))
+                .unwrap_or(c.created_at);
+            Some(secs(handed_at, answered).max(0.0))
+        };
+        let first_human = by_sla
+            .or_else(by_transcript)
+            .map(|secs| (secs, first_agent.and_then(|m| m.agent.clone())));
 
         let mut case_start = c.created_at;
         let mut queued_at: Option<DateTime<Utc>> = None;

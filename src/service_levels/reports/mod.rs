@@ -244,6 +244,76 @@ mod tests {
         }
     }
 
+    fn entry(c: &Conversation, seq: u64, author: Author, minute: i64) -> Message {
+        let mut m = Message::note(
+            crate::model::MessageId::new(),
+            c.id,
+            seq,
+            "ann",
+            "…",
+            at(minute),
+        );
+        m.author = author;
+        if author != Author::Agent {
+            m.agent = None;
+        }
+        m
+    }
+
+    /// Without `[sla]` the first human response still counts: from the
+    /// hand-off (joining the queue) to the first agent entry.
+    #[test]
+    fn the_first_human_response_is_measured_without_an_sla() {
+        use ConversationStatus::*;
+        let zone: Tz = chrono_tz::Europe::Berlin;
+        let c = conversation(0);
+        let transcript = [
+            entry(&c, 1, Author::Customer, 0),
+            entry(&c, 2, Author::Bot, 0),
+            entry(&c, 3, Author::Customer, 2),
+            entry(&c, 4, Author::Agent, 9),
+        ];
+        let changes = [
+            change(&c, 3, Bot, Waiting, None),
+            change(&c, 6, Waiting, Assigned, Some("ann")),
+        ];
+        let refs: Vec<&StatusChange> = changes.iter().collect();
+        let facts = Facts::of(
+            &c,
+            &transcript,
+            &refs,
+            zone,
+            chrono::Duration::hours(72),
+            at(60),
+        );
+        assert_eq!(
+            facts.first_human,
+            Some((360.0, Some("ann".into()))),
+            "minute 3 to minute 9"
+        );
+
+        // Never queued (an agent wrote first): from the customer's first message.
+        let facts = Facts::of(
+            &c,
+            &transcript,
+            &[],
+            zone,
+            chrono::Duration::hours(72),
+            at(60),
+        );
+        assert_eq!(facts.first_human, Some((540.0, Some("ann".into()))));
+        // No agent wrote: none.
+        let facts = Facts::of(
+            &c,
+            &transcript[..3],
+            &refs,
+            zone,
+            chrono::Duration::hours(72),
+            at(60),
+        );
+        assert_eq!(facts.first_human, None);
+    }
+
     /// Two conversations scripted minute by minute, counted by hand.
     #[test]
     fn resolution_fcr_and_handling_match_a_script_counted_by_hand() {
