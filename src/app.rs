@@ -393,6 +393,17 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
             )
         },
     )));
+    if let Some(retention) = &app.config.retention {
+        let (retention_store, days) = (store.clone(), retention.resolved_days);
+        background_tasks.push(tokio::spawn(run_as_leader(
+            store.clone(),
+            "retention",
+            shutdown.clone(),
+            move |job_shutdown| {
+                crate::core::customers::run_retention(retention_store.clone(), days, job_shutdown)
+            },
+        )));
+    }
     if let Some(sla) = &app.config.sla {
         let (watch_store, conversations, sla) =
             (store.clone(), app.conversations.clone(), sla.clone());

@@ -186,7 +186,7 @@ async fn migrate_upgrades_the_schema_once_and_refuses_a_newer_one() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(said.contains("the database is at schema 2"), "{said}");
+        assert!(said.contains("the database is at schema 3"), "{said}");
     }
     let unleased: i64 = client
         .query_one("SELECT count(*) FROM outbox WHERE lease_owner IS NULL", &[])

@@ -1,6 +1,7 @@
 //! The command line: what each subcommand takes, and which function runs it.
 
 mod accounts;
+mod customers;
 mod data;
 mod email;
 mod intents;
@@ -8,6 +9,7 @@ mod remote;
 mod serve;
 
 use accounts::manage_agents;
+use customers::manage_customer;
 use data::{backup, import, migrate, with_store};
 use email::{email_eval, email_inspect};
 use intents::{intents_eval, intents_test, intents_try};
@@ -85,6 +87,16 @@ enum Command {
         #[arg(long, global = true)]
         data: Option<PathBuf>,
     },
+    /// A customer's data: export it, or erase it everywhere (GDPR, PIPL),
+    /// while the gateway runs too.
+    Customer {
+        #[command(subcommand)]
+        command: CustomerCommand,
+        #[arg(long, env = "FRONTDESK_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        #[arg(long, global = true)]
+        data: Option<PathBuf>,
+    },
     /// Write every record (conversations, messages, deliveries, agents,
     /// files) as JSON lines, as of one moment, while the gateway runs too.
     #[command(visible_alias = "export")]
@@ -130,6 +142,53 @@ enum AgentCommand {
     List,
     /// Disable an agent: their sessions stop working at once.
     Disable { name: String },
+}
+
+#[derive(Subcommand)]
+enum CustomerCommand {
+    /// Everything kept about the customer, as JSON.
+    Export {
+        #[command(flatten)]
+        who: Who,
+        /// The file to write (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Erase the customer's words, names, addresses and files everywhere;
+    /// their conversations stay as counts for the reports.
+    Erase {
+        #[command(flatten)]
+        who: Who,
+        /// Confirms: erasure cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Which customer: by a ticket of theirs, or by their address.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct Who {
+    #[arg(long)]
+    ticket: Option<u64>,
+    #[arg(long)]
+    email: Option<String>,
+    /// A Telegram chat id.
+    #[arg(long)]
+    telegram: Option<i64>,
+}
+
+impl Who {
+    fn selector(self) -> frontdesk::core::customers::CustomerSelector {
+        use frontdesk::core::customers::CustomerSelector;
+        match (self.ticket, self.email, self.telegram) {
+            (Some(ticket), _, _) => CustomerSelector::Ticket(ticket),
+            (_, Some(email), _) => CustomerSelector::Email(email),
+            (_, _, Some(chat)) => CustomerSelector::Telegram(chat),
+            // clap requires one of them.
+            (None, None, None) => CustomerSelector::Ticket(0),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -308,6 +367,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             data,
         } => manage_agents(config.as_deref(), data, command)?,
         Command::Backup { out, config, data } => backup(config.as_deref(), data, &out)?,
+        Command::Customer {
+            command,
+            config,
+            data,
+        } => manage_customer(config.as_deref(), data, command)?,
         Command::Import { file, config, data } => {
             with_store(config.as_deref(), data, async |store| {
                 import(store, &file).await

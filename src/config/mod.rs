@@ -97,6 +97,9 @@ pub struct Config {
     /// How the log is written (`[log]`).
     #[serde(default)]
     pub log: LogConfig,
+    /// How long resolved conversations keep their content; without it,
+    /// for ever.
+    pub retention: Option<RetentionConfig>,
     /// Where the config came from, for error messages.
     #[serde(skip)]
     pub source: String,
@@ -104,6 +107,14 @@ pub struct Config {
     /// environment of `frontdesk serve`; never from a file).
     #[serde(skip)]
     pub first_admin: Option<FirstAdmin>,
+}
+
+/// `[retention]`: resolved conversations untouched for `resolved_days`
+/// are erased (their words, names and files; the counts stay).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    pub resolved_days: u32,
 }
 
 /// The first admin's name and password.
@@ -353,6 +364,13 @@ impl Config {
                 "channels.web.identity_secret",
                 "must be at least 16 characters",
             ));
+        }
+        if self
+            .retention
+            .as_ref()
+            .is_some_and(|r| r.resolved_days == 0)
+        {
+            return Err(invalid("retention.resolved_days", "must be at least 1"));
         }
         if let Some(hours) = &self.business_hours
             && let Err(e) = crate::service_levels::hours::BusinessHours::from_config(hours)

@@ -4,6 +4,7 @@
 
 use super::Request;
 use crate::core::agents::{self, AccountError};
+use crate::core::customers::{self, CustomerError};
 use crate::model::Role;
 use crate::store::{Store, StoreError};
 use chrono::Utc;
@@ -17,6 +18,8 @@ pub enum ControlError {
     Account(#[from] AccountError),
     #[error("{0}")]
     Refused(String),
+    #[error(transparent)]
+    Customer(#[from] CustomerError),
     /// The output could not be written (the client went away).
     #[error("cannot write the output: {0}")]
     Output(#[source] std::io::Error),
@@ -78,6 +81,23 @@ pub async fn run(store: &dyn Store, request: Request, out: Output<'_>) -> Result
             store.put_agent(&agent).await?;
             store.sync().await?;
             out(&format!("disabled {name}"))?;
+        }
+        Request::CustomerExport { customer } => {
+            let customer = customers::customer_of(store, &customer).await?;
+            let data = customers::export_customer(store, &customer).await?;
+            let line = serde_json::to_string(&data).map_err(|e| StoreError::Io(Box::new(e)))?;
+            out(&line)?;
+        }
+        Request::CustomerErase { customer } => {
+            let customer = customers::customer_of(store, &customer).await?;
+            let entry = customers::erase_customer(store, &customer, "cli").await?;
+            out(&format!(
+                "erased {} conversations ({} messages, {} files) of the {} customer; the audit log records it",
+                entry.conversations,
+                entry.messages,
+                entry.files,
+                customer.channel()
+            ))?;
         }
         Request::Backup => {
             let mut failed = None;

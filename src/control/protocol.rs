@@ -4,6 +4,7 @@
 //! succeeded or `!` and the error when it failed. Output lines are text or
 //! JSON and never hold a newline, so nothing needs escaping.
 
+use crate::core::customers::CustomerSelector;
 use serde::{Deserialize, Serialize};
 
 /// Longest request line the server reads.
@@ -28,6 +29,14 @@ pub enum Request {
     },
     /// Every record as JSON lines, as of one moment (`frontdesk backup`).
     Backup,
+    /// Everything kept about one customer, as one JSON line.
+    CustomerExport {
+        customer: CustomerSelector,
+    },
+    /// One customer's data erased everywhere.
+    CustomerErase {
+        customer: CustomerSelector,
+    },
 }
 
 /// Leads a line of output.

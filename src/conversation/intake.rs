@@ -121,6 +121,7 @@ fn open(
         segment: new.segment.clone(),
         sla: None,
         tags: new.tags.clone(),
+        erased_at: None,
     }
 }
 

@@ -4,11 +4,13 @@
 //! and a request to the conversation as it must become, or a
 //! [`Refusal`](crate::model::Refusal): [`transitions`] for what agents and
 //! watchers ask, [`intake`] for what a customer message does, [`turn`] for
-//! what the bot's decision does. The store calls them inside its atomic
+//! what the bot's decision does, [`erasure`] for what erasing a customer's
+//! data keeps. The store calls them inside its atomic
 //! steps and only persists what they decide;
 //! [`Conversations`](crate::core::conversations::Conversations) applies
 //! agents' and watchers' requests and publishes what changed.
 
+pub mod erasure;
 pub mod intake;
 pub mod transitions;
 pub mod turn;
@@ -44,6 +46,7 @@ pub(crate) mod tests {
             segment: None,
             sla: None,
             tags: Vec::new(),
+            erased_at: None,
         }
     }
 

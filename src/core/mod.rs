@@ -1,11 +1,13 @@
 //! The message path: the inbox takes customer messages in, the dispatcher
 //! answers each turn, the outbox delivers through the channels, and the
 //! conversation service applies agents' changes; live updates, agent
-//! events and places in line tell the people watching.
+//! events and places in line tell the people watching; a customer's data
+//! is exported or erased on request, and by `[retention]`.
 
 pub mod agents;
 pub mod channel;
 pub mod conversations;
+pub mod customers;
 pub mod dispatcher;
 pub mod events;
 pub mod inbox;

@@ -70,6 +70,10 @@ pub struct Conversation {
     /// match them. A new conversation of the customer keeps them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// When the customer's data was erased (on request, or by `[retention]`):
+    /// the record stays for the counts, without a word of its content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 /// A conversation's service-level deadlines (first response, and

@@ -119,11 +119,13 @@ uuid_id!(
 );
 
 mod accounts;
+mod audit;
 mod conversation;
 mod message;
 mod outbox;
 
 pub use accounts::*;
+pub use audit::*;
 pub use conversation::*;
 pub use message::*;
 pub use outbox::*;

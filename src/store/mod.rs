@@ -1,8 +1,8 @@
 //! The store: every durable fact the gateway keeps, in domain terms.
 //!
-//! The interface is six async traits by concern ([`ConversationStore`],
+//! The interface is seven async traits by concern ([`ConversationStore`],
 //! [`OutboxStore`], [`AccountStore`], [`ChannelStateStore`],
-//! [`ReportStore`], [`NoticeStore`]) that [`Store`] puts together with
+//! [`ReportStore`], [`NoticeStore`], [`CustomerStore`]) that [`Store`] puts together with
 //! durability, failure and export. Channel adapters, the dispatcher, the outbox and the HTTP
 //! layer talk to `Arc<dyn Store>`; the sled backend lives in [`sled`] and
 //! no sled type leaves this folder. The store keeps facts: what a change
@@ -21,6 +21,7 @@ mod accounts;
 mod channel_state;
 mod commit;
 mod conversations;
+pub mod customers;
 mod keys;
 mod notices;
 mod outbox;
@@ -33,6 +34,7 @@ mod step;
 pub use accounts::AccountStore;
 pub use channel_state::ChannelStateStore;
 pub use conversations::ConversationStore;
+pub use customers::CustomerStore;
 pub use notices::NoticeStore;
 pub use outbox::{LEASE_RENEWAL, OUTBOX_LEASE, OutboxBacklog, OutboxStore};
 pub use reports::ReportStore;
@@ -310,6 +312,7 @@ pub enum ExportRecord {
     Canned(CannedResponse),
     Pickup(Pickup),
     StatusChange(StatusChange),
+    Audit(crate::model::AuditEntry),
     /// Stored content (attachments, raw mail), base64.
     Blob {
         hash: String,
@@ -326,6 +329,7 @@ pub trait Store:
     + AccountStore
     + ChannelStateStore
     + ReportStore
+    + CustomerStore
     + NoticeStore
     + 'static
 {

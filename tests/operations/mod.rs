@@ -5,6 +5,7 @@
 mod backup;
 mod control;
 mod dashboard;
+mod erasure;
 mod logs;
 mod openapi;
 

@@ -22,6 +22,7 @@ type Opened = (Arc<dyn Store>, Box<dyn std::any::Any + Send>);
 type Backend = fn() -> BoxFuture<'static, Opened>;
 
 mod durability;
+mod erasure;
 mod intake;
 mod queue;
 

@@ -12,6 +12,7 @@ mod accounts;
 mod auth;
 mod canned;
 mod conversations;
+mod customers;
 mod events;
 pub mod views;
 
@@ -68,6 +69,9 @@ pub(super) const MAX_TRANSCRIPT: usize = 2000;
     accounts::list_agents,
     accounts::create_agent,
     accounts::disable_agent,
+    customers::export_customer,
+    customers::erase_customer,
+    customers::audit_log,
     events::events,
 ))]
 pub struct AgentApi;
@@ -110,6 +114,13 @@ pub fn routes() -> (Router<Arc<App>>, RouteTable) {
         .add(Method::GET, "/agents", list_agents)
         .add(Method::POST, "/agents", create_agent)
         .add(Method::POST, "/agents/{username}/disable", disable_agent)
+        .add(
+            Method::POST,
+            "/customers/export",
+            customers::export_customer,
+        )
+        .add(Method::POST, "/customers/erase", customers::erase_customer)
+        .add(Method::GET, "/audit", customers::audit_log)
         .add(Method::GET, "/events", events)
         .into_parts()
 }

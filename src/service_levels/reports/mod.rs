@@ -225,6 +225,7 @@ mod tests {
             segment: None,
             sla: None,
             tags: Vec::new(),
+            erased_at: None,
         }
     }
 

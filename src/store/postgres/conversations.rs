@@ -52,7 +52,10 @@ pub(super) async fn seen(
         .map(|row| (ConversationId(row.get(0)), row.get::<_, i64>(1) as u64)))
 }
 
-async fn put_message(client: &impl GenericClient, m: &Message) -> Result<(), StoreError> {
+pub(super) async fn put_message(
+    client: &impl GenericClient,
+    m: &Message,
+) -> Result<(), StoreError> {
     client
         .execute(
             "INSERT INTO messages (conversation_id, seq, data) VALUES ($1, $2, $3)

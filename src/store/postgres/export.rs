@@ -177,6 +177,14 @@ impl Store for PgStore {
             sink,
         )
         .await?;
+        export_rows(
+            client,
+            "SELECT data FROM audit ORDER BY at, id",
+            "audit entry",
+            ExportRecord::Audit,
+            sink,
+        )
+        .await?;
         for row in client
             .query("SELECT hash, bytes FROM blobs ORDER BY hash", &[])
             .await
@@ -284,6 +292,15 @@ impl Store for PgStore {
                     .map_err(db)?;
             }
             ExportRecord::StatusChange(change) => put_status_change(client, &change).await?,
+            ExportRecord::Audit(entry) => {
+                client
+                    .execute(
+                        "INSERT INTO audit (at, data) VALUES ($1, $2)",
+                        &[&entry.at, &encode(&entry)?],
+                    )
+                    .await
+                    .map_err(db)?;
+            }
             ExportRecord::Blob { hash, base64 } => {
                 let bytes = data_encoding::BASE64
                     .decode(base64.as_bytes())

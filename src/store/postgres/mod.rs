@@ -6,7 +6,7 @@
 //! do (promise 1 holds with `synchronous_commit = on`, PostgreSQL's
 //! default). Values are the same serde JSON the sled backend keeps, in
 //! `jsonb` columns beside the keys the queries need (`schema_1.sql`, then
-//! `schema_2.sql` for what instances share).
+//! `schema_2.sql` for what instances share, `schema_3.sql` for erasure).
 //! Changes to one conversation serialize on its row (`FOR UPDATE`); the
 //! messages of one customer serialize on a transaction advisory lock, so
 //! two first messages cannot open two conversations. The schema is
@@ -16,6 +16,7 @@
 mod accounts;
 mod channel_state;
 mod conversations;
+mod customers;
 mod export;
 mod notices;
 mod outbox;
@@ -33,6 +34,7 @@ use tokio_postgres::types::Json;
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("schema_1.sql")),
     (2, include_str!("schema_2.sql")),
+    (3, include_str!("schema_3.sql")),
 ];
 
 /// Migrations of all instances take turns on this advisory lock.

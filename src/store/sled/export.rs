@@ -93,6 +93,9 @@ impl Store for SledStore {
                 &v.map_err(io)?,
             )?))?;
         }
+        for v in self.time_audit.iter().values() {
+            sink(ExportRecord::Audit(decode("audit entry", &v.map_err(io)?)?))?;
+        }
         for item in self.hash_blob.iter() {
             let (k, v) = item.map_err(io)?;
             sink(ExportRecord::Blob {
@@ -164,6 +167,9 @@ impl Store for SledStore {
                 self.put_pickup(ConversationId::new(), &p)?;
             }
             ExportRecord::StatusChange(change) => self.put_status_change(&change)?,
+            ExportRecord::Audit(entry) => {
+                put_encoded(&self.time_audit, &customers::audit_key(&entry), &entry)?
+            }
             ExportRecord::Blob { hash, base64 } => {
                 let bytes = data_encoding::BASE64
                     .decode(base64.as_bytes())

@@ -6,6 +6,7 @@
 mod accounts;
 mod channel_state;
 mod conversations;
+mod customers;
 mod export;
 mod notices;
 mod outbox;
@@ -80,6 +81,8 @@ pub struct SledStore {
     time_pickup: sled::Tree,
     /// time ++ conversation id ++ unique id → StatusChange
     time_status_change: sled::Tree,
+    /// time ++ random → AuditEntry (erasures)
+    time_audit: sled::Tree,
     /// The trees steps write, in the order their records name them
     /// (`STEP_TREES`); the fields above are clones of them.
     step_trees: Vec<sled::Tree>,
@@ -299,6 +302,7 @@ impl SledStore {
             customer_autoreply: tree("customer_autoreply")?,
             time_pickup: tree("time_pickup")?,
             time_status_change: tree("time_status_change")?,
+            time_audit: tree("time_audit")?,
             step_trees,
             last_step: tree("last_step")?,
             writer: Mutex::new(()),

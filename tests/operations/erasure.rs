@@ -1,0 +1,238 @@
+//! An admin erases a web chat customer through the agent API: their export
+//! holds their words first; after the erasure, no transcript, export,
+//! backup or session shows them, other customers are untouched, the
+//! reports count the same, and the audit log names the admin, not them.
+
+use super::{frontdesk, text};
+use crate::support::TestGateway;
+use frontdesk::model::Role;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const SECRET: &str = "my locker code is Zebra-4471";
+
+#[tokio::test]
+async fn an_admin_erases_a_customer_and_the_counts_stay() {
+    let gw = TestGateway::start().await;
+    gw.add_agent("boss", "boss-password", Role::Admin).await;
+    gw.add_agent("ann", "ann-password", Role::Agent).await;
+    let boss = gw.login("boss", "boss-password").await;
+    let ann = gw.login("ann", "ann-password").await;
+
+    let session: Value = gw
+        .http
+        .post(gw.url("/api/v1/chat/sessions"))
+        .json(&json!({"name": "Zora Quill", "email": "zora@example.com"}))
+        .send()
+        .await
+        .expect("session")
+        .json()
+        .await
+        .expect("json");
+    let zora = session["session"].as_str().expect("token").to_string();
+    let (_, receipt) = gw.post(&zora, "1", SECRET).await;
+    gw.wait_for_messages(&zora, 2).await;
+    let (id, ticket) = (
+        receipt["conversation_id"].as_str().expect("id").to_string(),
+        receipt["ticket"].as_u64().expect("ticket"),
+    );
+    for (action, body) in [
+        ("claim", None),
+        (
+            "messages",
+            Some(json!({"text": "Hi Zora, noted: Zebra-4471."})),
+        ),
+    ] {
+        let (status, _) = gw
+            .agent_call(
+                &ann,
+                Method::POST,
+                &format!("/conversations/{id}/{action}"),
+                body,
+            )
+            .await;
+        assert!(status == 200 || status == 202, "{action}: {status}");
+    }
+    gw.wait_for_messages(&zora, 3).await;
+    let (status, _) = gw
+        .agent_call(
+            &ann,
+            Method::POST,
+            &format!("/conversations/{id}/resolve"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let other = gw.session().await;
+    gw.post(&other, "1", "Where is my order?").await;
+    gw.wait_for_messages(&other, 2).await;
+
+    let report = async || {
+        let body: Value = gw
+            .http
+            .get(gw.url("/api/v1/reports/summary"))
+            .bearer_auth(&boss.token)
+            .send()
+            .await
+            .expect("report")
+            .json()
+            .await
+            .expect("json");
+        // Everything but the period's end (now) and start.
+        let mut figures = body;
+        for moving in ["from", "to"] {
+            figures.as_object_mut().map(|o| o.remove(moving));
+        }
+        figures
+    };
+    let before = report().await;
+    assert_eq!(before["conversations"], 2, "{before}");
+
+    // Agents may not; the admin's export holds the words.
+    let (status, _) = gw
+        .agent_call(
+            &ann,
+            Method::POST,
+            "/customers/erase",
+            Some(json!({"ticket": ticket})),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, exported) = gw
+        .agent_call(
+            &boss,
+            Method::POST,
+            "/customers/export",
+            Some(json!({"ticket": ticket})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(exported.to_string().contains("Zebra-4471"), "{exported}");
+
+    let (status, entry) = gw
+        .agent_call(
+            &boss,
+            Method::POST,
+            "/customers/erase",
+            Some(json!({"ticket": ticket})),
+        )
+        .await;
+    assert_eq!(status, 200, "{entry}");
+    assert_eq!(
+        (entry["actor"].as_str(), entry["conversations"].as_u64()),
+        (Some("boss"), Some(1))
+    );
+
+    let (_, detail) = gw
+        .agent_call(&boss, Method::GET, &format!("/conversations/{id}"), None)
+        .await;
+    let shown = detail.to_string();
+    for personal in ["Zebra", "Zora", "zora@example.com"] {
+        assert!(!shown.contains(personal), "{personal} in {shown}");
+    }
+    assert_eq!(
+        detail["messages"].as_array().map(Vec::len),
+        Some(3),
+        "the skeleton stays"
+    );
+    let r = gw
+        .http
+        .get(gw.url(&format!("/api/v1/chat/messages?session={zora}")))
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(r.status(), 404, "the visitor's session is gone");
+    assert_eq!(
+        gw.read(&other, 0, 0).await.len(),
+        2,
+        "another customer is untouched"
+    );
+    assert_eq!(report().await, before, "the reports count the same");
+
+    let (status, _) = gw
+        .agent_call(
+            &boss,
+            Method::POST,
+            "/customers/erase",
+            Some(json!({"ticket": ticket})),
+        )
+        .await;
+    assert_eq!(status, 404, "nothing left to erase");
+    let (_, log) = gw.agent_call(&boss, Method::GET, "/audit", None).await;
+    assert_eq!(log.as_array().map(Vec::len), Some(1), "{log}");
+    assert!(
+        !log.to_string().contains("Zora") && !log.to_string().contains("4471"),
+        "{log}"
+    );
+
+    // A backup taken now holds none of it.
+    let work = tempfile::tempdir().expect("tempdir");
+    let (data, out) = (gw.data.path().to_path_buf(), work.path().join("desk.jsonl"));
+    let file = out.clone();
+    let backed_up = tokio::task::spawn_blocking(move || {
+        frontdesk(
+            &data,
+            &["backup", "--out", file.to_str().expect("utf8")],
+            "",
+        )
+    })
+    .await
+    .expect("join");
+    assert!(backed_up.status.success(), "{}", text(&backed_up));
+    let backup = std::fs::read_to_string(&out).expect("backup");
+    assert!(
+        !backup.contains("Zebra") && !backup.contains("Zora"),
+        "the backup holds erased data"
+    );
+}
+
+#[tokio::test]
+async fn the_command_line_exports_and_erases_a_customer_through_the_running_gateway() {
+    let gw = TestGateway::start().await;
+    let s = gw.session().await;
+    let (_, receipt) = gw.post(&s, "1", SECRET).await;
+    gw.wait_for_messages(&s, 2).await;
+    let ticket = receipt["ticket"].as_u64().expect("ticket").to_string();
+    let data = gw.data.path().to_path_buf();
+    let run = |args: Vec<String>| {
+        let data = data.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            frontdesk(&data, &args, "")
+        })
+    };
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let exported = run(args(&["customer", "export", "--ticket", &ticket]))
+        .await
+        .expect("join");
+    assert!(exported.status.success(), "{}", text(&exported));
+    assert!(String::from_utf8_lossy(&exported.stdout).contains("Zebra-4471"));
+
+    let unconfirmed = run(args(&["customer", "erase", "--ticket", &ticket]))
+        .await
+        .expect("join");
+    assert!(!unconfirmed.status.success());
+    assert!(
+        text(&unconfirmed).contains("--yes"),
+        "{}",
+        text(&unconfirmed)
+    );
+    let erased = run(args(&["customer", "erase", "--ticket", &ticket, "--yes"]))
+        .await
+        .expect("join");
+    assert!(erased.status.success(), "{}", text(&erased));
+    assert!(
+        text(&erased).contains("erased 1 conversations"),
+        "{}",
+        text(&erased)
+    );
+    let again = run(args(&["customer", "export", "--ticket", &ticket]))
+        .await
+        .expect("join");
+    assert!(!again.status.success());
+    assert!(
+        text(&again).contains("no customer with ticket"),
+        "{}",
+        text(&again)
+    );
+}
