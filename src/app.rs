@@ -479,6 +479,14 @@ impl Gateway {
         }
     }
 
+    /// Resolves when an erasure left data in the store's files that only
+    /// opening it again removes (sled): stop the gateway and start it again.
+    pub async fn compaction_due(&self) {
+        while !self.store.compaction_due() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
     /// Stops accepting, lets open requests finish (up to 10 s), and flushes.
     pub async fn stop(mut self) {
         self.stop.stop();

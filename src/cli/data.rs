@@ -45,7 +45,7 @@ pub(super) fn execute(
         }
     }
     runtime()?.block_on(async {
-        let store = open_store(&loaded, data).await?;
+        let store = open_store(&loaded, data.clone()).await?;
         let mut failed = None;
         let result = control::run(store.as_ref(), request, &mut |line| {
             out(line).map_err(|e| {
@@ -55,6 +55,12 @@ pub(super) fn execute(
             })
         })
         .await;
+        // Opening the folder again removes what an erasure left in sled's
+        // files (see `compact`).
+        if store.compaction_due() {
+            drop(store);
+            open_store(&loaded, data).await?;
+        }
         match (result, failed) {
             (_, Some(error)) => Err(error),
             (Err(error), None) => Err(error.into()),

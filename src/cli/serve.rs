@@ -54,6 +54,18 @@ pub(super) fn serve(mut config: Config) -> Result<()> {
                     tracing::error!(%failure, "The store cannot write (is the disk full?). Stopping: nothing more is acknowledged, and nothing acknowledged is lost. Frontdesk starts again once the store opens.");
                     gateway.stop().await;
                 }
+                _ = gateway.compaction_due() => {
+                    tracing::info!("Restarting to remove erased data from the data folder's files.");
+                    gateway.stop().await;
+                    match app::start(config.clone()).await {
+                        Ok(started) => {
+                            tracing::info!("Started again without the erased data.");
+                            gateway = started;
+                            continue;
+                        }
+                        Err(error) => tracing::error!(%error, retry_in_secs = RESTART_SECS, "Cannot start again yet."),
+                    }
+                }
             }
             gateway = loop {
                 tokio::select! {

@@ -359,6 +359,13 @@ pub trait Store:
 
     /// Writes one exported record (into an empty store).
     async fn import(&self, record: ExportRecord) -> Result<(), StoreError>;
+
+    /// Whether erased data still sits in the store's files until it is
+    /// opened again (sled's log; see `sled::compact`). The gateway then
+    /// restarts itself to remove it.
+    fn compaction_due(&self) -> bool {
+        false
+    }
 }
 
 /// A hold on a job that must run on one instance of the desk at a time (a

@@ -236,3 +236,81 @@ async fn the_command_line_exports_and_erases_a_customer_through_the_running_gate
         text(&again)
     );
 }
+
+/// Whether any file under `dir` holds `needle`, byte for byte.
+fn folder_holds(dir: &std::path::Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).expect("read folder").any(|entry| {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            folder_holds(&path, needle)
+        } else {
+            std::fs::read(&path)
+                .map(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+                .unwrap_or(false)
+        }
+    })
+}
+
+#[tokio::test]
+async fn erased_text_is_gone_from_every_file_of_the_data_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let gateway = crate::crash::Process::start(&data);
+    let http = reqwest::Client::new();
+    let zora = crate::support::open_chat_session(&http, &gateway.base).await;
+    let post = async |session: &str, text: &str| -> Value {
+        http.post(format!("{}/api/v1/chat/messages", gateway.base))
+            .json(&json!({"session": session, "client_id": "1", "text": text}))
+            .send()
+            .await
+            .expect("post")
+            .json()
+            .await
+            .expect("receipt")
+    };
+    let receipt = post(&zora, SECRET).await;
+    let other = crate::support::open_chat_session(&http, &gateway.base).await;
+    post(&other, "Where is my order?").await;
+    // The scan sees what sled wrote: the words are in the folder's files.
+    assert!(
+        folder_holds(&data, b"Zebra-4471"),
+        "the scan cannot see stored text"
+    );
+
+    let ticket = receipt["ticket"].as_u64().expect("ticket").to_string();
+    let folder = data.clone();
+    let erased = tokio::task::spawn_blocking(move || {
+        frontdesk(
+            &folder,
+            &["customer", "erase", "--ticket", &ticket, "--yes"],
+            "",
+        )
+    })
+    .await
+    .expect("join");
+    assert!(erased.status.success(), "{}", text(&erased));
+
+    // The gateway restarts itself to rewrite the folder without them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let logs = gateway.logs.lock().expect("logs").join("\n");
+        if logs.contains("Started again without the erased data.") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no restart: {logs}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        !folder_holds(&data, b"Zebra-4471"),
+        "erased text is still in the data folder"
+    );
+    assert!(!data.join("ERASED").exists());
+    // The rest of the desk is all there, on the same address.
+    let transcript = crate::crash::transcript(&gateway.base, &other).await;
+    assert!(
+        transcript.iter().any(|m| m["text"] == "Where is my order?"),
+        "{transcript:?}"
+    );
+    assert!(transcript.len() >= 2, "{transcript:?}");
+    gateway.kill();
+}

@@ -50,6 +50,9 @@ impl CustomerStore for SledStore {
             .filter(|e| e.conversation_id == id)
             .collect();
         let erased = rule(&before, &messages, at);
+        // Before the change: its old values stay in sled's log until the
+        // next open rewrites the folder without them.
+        compact::mark(&self.dir)?;
         self.step(&writer, |step| {
             let (customers, stored, seen, pending, outbox) = (
                 step.tree(CUSTOMERS),

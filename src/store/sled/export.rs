@@ -19,6 +19,10 @@ impl Store for SledStore {
         self.commit.sync().await
     }
 
+    fn compaction_due(&self) -> bool {
+        super::compact::due(&self.dir)
+    }
+
     fn failure(&self) -> Option<String> {
         self.failure
             .lock()

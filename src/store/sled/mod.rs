@@ -5,6 +5,7 @@
 
 mod accounts;
 mod channel_state;
+pub mod compact;
 mod conversations;
 mod customers;
 mod export;
@@ -97,6 +98,8 @@ pub struct SledStore {
     commit: GroupCommit,
     /// The first flush error: after it, nothing more becomes durable.
     failure: Arc<Mutex<Option<String>>>,
+    /// The data folder (for the erasure marker, see [`compact`]).
+    dir: std::path::PathBuf,
 }
 
 type StepResult<T> = Result<T, StoreError>;
@@ -262,6 +265,9 @@ fn open_db(dir: &Path) -> Result<sled::Db, sled::Error> {
 impl SledStore {
     /// Opens (or creates) the store in `dir`, checking the schema version.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        if compact::run_if_due(dir)? {
+            tracing::info!("Removed erased data from the data folder's files.");
+        }
         let db = open_db(dir).map_err(|e| match e {
             sled::Error::Io(e) if e.to_string().contains("could not acquire lock") => {
                 StoreError::InUse {
@@ -320,6 +326,7 @@ impl SledStore {
             })?,
             failure,
             db,
+            dir: dir.to_path_buf(),
         };
         store.check_schema()?;
         if step::replay(&store.last_step, &store.step_trees)? {
