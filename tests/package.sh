@@ -7,18 +7,25 @@
 #
 # The package is built from the debug binary the tests use, to spare a
 # ten-minute release build; operators run `cargo deb`, which builds the
-# release one. Run it as root (it installs a package and makes a user).
+# release one. `tests/package.sh build` makes the package (as the user who
+# builds); `tests/package.sh install` installs and tries it (as root: it
+# installs a package and makes a user).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 fail() { echo "package test: $*" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || fail "run it as root (it installs a package)"
-
-command -v cargo-deb >/dev/null || cargo install --locked cargo-deb@3.8.0
-rm -rf target/debian
-cargo deb --no-build --profile dev --fast --output target/debian/frontdesk.deb
 deb=target/debian/frontdesk.deb
-dpkg-deb --info "$deb" | grep -q 'Package: frontdesk' || fail "not a frontdesk package"
+
+if [ "${1:-}" = build ]; then
+  command -v cargo-deb >/dev/null || cargo install --locked cargo-deb@3.8.0
+  rm -rf target/debian
+  cargo deb --no-build --profile dev --fast --output "$deb"
+  exit 0
+fi
+[ "${1:-}" = install ] || fail "usage: tests/package.sh build|install"
+[ "$(id -u)" = 0 ] || fail "install needs root (it installs a package)"
+[ -f "$deb" ] || fail "no $deb: run tests/package.sh build first"
+[ "$(dpkg-deb --field "$deb" Package)" = frontdesk ] || fail "not a frontdesk package"
 
 dpkg -i "$deb"
 cleanup() {

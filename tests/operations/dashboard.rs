@@ -5,8 +5,7 @@
 
 use crate::support::TestGateway;
 use frontdesk::model::Role;
-use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::time::Duration;
 
 /// Every `expr` of every panel.
@@ -80,33 +79,7 @@ async fn every_dashboard_query_names_an_exported_series() {
         .await;
     gw.wait_for_messages(&waiting, 2).await;
     let id = receipt["conversation_id"].as_str().expect("id");
-    for (action, body) in [
-        ("claim", None),
-        (
-            "messages",
-            Some(json!({"text": "Let us look at the wiring."})),
-        ),
-    ] {
-        let (status, _) = gw
-            .agent_call(
-                &ann,
-                Method::POST,
-                &format!("/conversations/{id}/{action}"),
-                body,
-            )
-            .await;
-        assert!(status == 200 || status == 202, "{action}: {status}");
-    }
-    gw.wait_for_messages(&waiting, 3).await;
-    let (status, _) = gw
-        .agent_call(
-            &ann,
-            Method::POST,
-            &format!("/conversations/{id}/resolve"),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, 200);
+    super::answer_and_resolve(&gw, &ann, &waiting, id, "Let us look at the wiring.").await;
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let missing = loop {

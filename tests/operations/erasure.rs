@@ -36,33 +36,7 @@ async fn an_admin_erases_a_customer_and_the_counts_stay() {
         receipt["conversation_id"].as_str().expect("id").to_string(),
         receipt["ticket"].as_u64().expect("ticket"),
     );
-    for (action, body) in [
-        ("claim", None),
-        (
-            "messages",
-            Some(json!({"text": "Hi Zora, noted: Zebra-4471."})),
-        ),
-    ] {
-        let (status, _) = gw
-            .agent_call(
-                &ann,
-                Method::POST,
-                &format!("/conversations/{id}/{action}"),
-                body,
-            )
-            .await;
-        assert!(status == 200 || status == 202, "{action}: {status}");
-    }
-    gw.wait_for_messages(&zora, 3).await;
-    let (status, _) = gw
-        .agent_call(
-            &ann,
-            Method::POST,
-            &format!("/conversations/{id}/resolve"),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, 200);
+    super::answer_and_resolve(&gw, &ann, &zora, &id, "Hi Zora, noted: Zebra-4471.").await;
     let other = gw.session().await;
     gw.post(&other, "1", "Where is my order?").await;
     gw.wait_for_messages(&other, 2).await;

@@ -9,6 +9,9 @@ mod erasure;
 mod logs;
 mod openapi;
 
+use crate::support::{AgentLogin, TestGateway};
+use reqwest::Method;
+use serde_json::json;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -41,4 +44,29 @@ pub fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// An agent takes the waiting conversation `id` of the visitor `session`
+/// (who sees two entries so far), answers `reply`, and resolves it.
+pub async fn answer_and_resolve(
+    gw: &TestGateway,
+    agent: &AgentLogin,
+    session: &str,
+    id: &str,
+    reply: &str,
+) {
+    for (action, body) in [
+        ("claim", None),
+        ("messages", Some(json!({ "text": reply }))),
+    ] {
+        let path = format!("/conversations/{id}/{action}");
+        let (status, _) = gw.agent_call(agent, Method::POST, &path, body).await;
+        assert!(status == 200 || status == 202, "{action}: {status}");
+    }
+    gw.wait_for_messages(session, 3).await;
+    let path = format!("/conversations/{id}/resolve");
+    let (status, _) = gw
+        .agent_call(agent, Method::POST, &path, Some(json!({})))
+        .await;
+    assert_eq!(status, 200);
 }
