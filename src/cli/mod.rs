@@ -169,8 +169,10 @@ enum CustomerCommand {
 #[derive(clap::Args)]
 #[group(required = true, multiple = false)]
 struct Who {
+    /// A ticket number of the customer's (any channel).
     #[arg(long)]
     ticket: Option<u64>,
+    /// The customer's email address.
     #[arg(long)]
     email: Option<String>,
     /// A Telegram chat id.
