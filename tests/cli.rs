@@ -43,6 +43,28 @@ fn check_config_passes_on_every_file_in_config() {
 }
 
 #[test]
+fn check_config_rejects_a_retention_of_zero_days_and_an_unknown_log_format() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (section, key) in [
+        (
+            "[retention]\nresolved_days = 0\n",
+            "retention.resolved_days",
+        ),
+        ("[log]\nformat = \"xml\"\n", "format"),
+    ] {
+        let file = dir.path().join("bad.toml");
+        std::fs::write(
+            &file,
+            format!("[server]\nlisten = \"127.0.0.1:8080\"\n\n{section}"),
+        )
+        .expect("write");
+        let out = frontdesk(&["check-config", "--config", file.to_str().expect("utf8")]);
+        assert!(!out.status.success(), "{section}");
+        assert!(text(&out).contains(key), "{section}: {}", text(&out));
+    }
+}
+
+#[test]
 fn check_config_rejects_an_unknown_key_naming_file_key_and_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("typo.toml");

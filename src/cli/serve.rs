@@ -36,7 +36,9 @@ const RESTART_SECS: u64 = 5;
 /// Runs the gateway until a signal. If its store fails while it runs (a
 /// full disk), the gateway stops, having acknowledged nothing it could not
 /// store, and starts again as soon as the store opens (when there is room
-/// again), on the same address. A first start that fails is an error.
+/// again), on the same address. After an erasure on sled it restarts at
+/// once, so that opening the store removes the erased data from its files
+/// (see `store::sled::compact`). A first start that fails is an error.
 pub(super) fn serve(mut config: Config) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
@@ -44,7 +46,9 @@ pub(super) fn serve(mut config: Config) -> Result<()> {
         let mut gateway = app::start(config.clone()).await?;
         config.server.listen = gateway.addr;
         loop {
-            tokio::select! {
+            // Why it stops, how long it waits before starting again, and
+            // what it says once it has.
+            let (mut wait, started_again) = tokio::select! {
                 _ = &mut signal => {
                     tracing::info!("Stopping on signal.");
                     gateway.stop().await;
@@ -52,29 +56,23 @@ pub(super) fn serve(mut config: Config) -> Result<()> {
                 }
                 failure = gateway.storage_failure() => {
                     tracing::error!(%failure, "The store cannot write (is the disk full?). Stopping: nothing more is acknowledged, and nothing acknowledged is lost. Frontdesk starts again once the store opens.");
-                    gateway.stop().await;
+                    (RESTART_SECS, "Started again after the storage failure.")
                 }
                 _ = gateway.compaction_due() => {
                     tracing::info!("Restarting to remove erased data from the data folder's files.");
-                    gateway.stop().await;
-                    match app::start(config.clone()).await {
-                        Ok(started) => {
-                            tracing::info!("Started again without the erased data.");
-                            gateway = started;
-                            continue;
-                        }
-                        Err(error) => tracing::error!(%error, retry_in_secs = RESTART_SECS, "Cannot start again yet."),
-                    }
+                    (0, "Started again without the erased data.")
                 }
-            }
+            };
+            gateway.stop().await;
             gateway = loop {
                 tokio::select! {
                     _ = &mut signal => return Ok(()),
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(RESTART_SECS)) => {}
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(wait)) => {}
                 }
+                wait = RESTART_SECS;
                 match app::start(config.clone()).await {
                     Ok(gateway) => {
-                        tracing::info!("Started again after the storage failure.");
+                        tracing::info!("{started_again}");
                         break gateway;
                     }
                     Err(error) => tracing::warn!(%error, retry_in_secs = RESTART_SECS, "Cannot start again yet."),

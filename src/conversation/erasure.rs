@@ -3,7 +3,7 @@
 //! ratings, status changes), so the reports count the same; every word,
 //! name, address, subject, tag, file and channel id goes.
 
-use crate::model::{Conversation, CustomerAddress, Delivery, Message};
+use crate::model::{Conversation, ConversationStatus, CustomerAddress, Delivery, Message};
 use crate::store::customers::Erased;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
@@ -48,17 +48,12 @@ pub fn erase(c: &Conversation, messages: &[Message], at: DateTime<Utc>) -> Erase
             address: String::new(),
         },
     };
-    let open = c.status != crate::model::ConversationStatus::Resolved;
     let conversation = Conversation {
         customer,
         display_name: None,
         subject: None,
         tags: Vec::new(),
-        status: if open {
-            crate::model::ConversationStatus::Resolved
-        } else {
-            c.status
-        },
+        status: ConversationStatus::Resolved,
         waiting_since: None,
         undelivered: false,
         erased_at: Some(at),
@@ -77,7 +72,7 @@ pub fn erase(c: &Conversation, messages: &[Message], at: DateTime<Utc>) -> Erase
 mod tests {
     use super::*;
     use crate::conversation::tests::conversation;
-    use crate::model::{Attachment, Author, ChannelKind, ConversationStatus, MessageId};
+    use crate::model::{Attachment, Author, ChannelKind, MessageId};
 
     #[test]
     fn erasure_keeps_the_skeleton_and_drops_every_word() {

@@ -135,7 +135,8 @@ pub async fn erase_customer(
     Ok(entry)
 }
 
-/// Erases `ids` and the files only they referred to, and records it.
+/// Erases `ids` and the files only they referred to, and records it; the
+/// caller makes it durable.
 async fn erase_conversations(
     store: &dyn Store,
     ids: &[ConversationId],
@@ -162,7 +163,6 @@ async fn erase_conversations(
         files,
     };
     store.record_audit(&entry).await?;
-    store.sync().await?;
     tracing::info!(
         actor,
         ?action,
@@ -206,6 +206,7 @@ pub async fn retain(store: &dyn Store, days: u32, now: DateTime<Utc>) -> Result<
             return Ok(erased);
         }
         let entry = erase_conversations(store, &ids, "retention", AuditAction::Retention).await?;
+        store.sync().await?;
         erased += entry.conversations;
         if entry.conversations == 0 {
             return Ok(erased);

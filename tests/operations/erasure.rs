@@ -72,6 +72,28 @@ async fn an_admin_erases_a_customer_and_the_counts_stay() {
         )
         .await;
     assert_eq!(status, 403);
+    // A selector that names no customer is refused, and changes nothing.
+    for bad in [
+        json!({"ticket": "x"}),
+        json!({}),
+        json!({"fax": 1}),
+        json!({"email": 1}),
+    ] {
+        let (status, body) = gw
+            .agent_call(&boss, Method::POST, "/customers/erase", Some(bad.clone()))
+            .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body["detail"].is_string(), "{body}");
+    }
+    let (status, _) = gw
+        .agent_call(
+            &boss,
+            Method::POST,
+            "/customers/erase",
+            Some(json!({"ticket": 999_999})),
+        )
+        .await;
+    assert_eq!(status, 404, "no such ticket");
     let (status, exported) = gw
         .agent_call(
             &boss,
