@@ -12,8 +12,8 @@
 //! starts over.
 //!
 //! Between rounds the loop waits with IDLE when the server has it (woken
-//! by new mail, and re-scanning by UID after every wake, since
-//! notifications can be lost), or polls. Connection failures back off up
+//! by news of mail announced at any moment since the round began, see
+//! [`super::idle`], and re-scanning by UID after every wake), or polls. Connection failures back off up
 //! to a minute and reconnect; a mail that cannot be stored stops the round
 //! before it is marked, so it is fetched again.
 
@@ -38,7 +38,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A command (login, fetch of one mail) that takes longer means a dead
 /// connection.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+pub(super) const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 /// IDLE is renewed this often (servers drop it after 30 minutes).
 const IDLE_RENEW: Duration = Duration::from_secs(5 * 60);
 
@@ -106,11 +106,11 @@ pub enum ImapError {
     Store(#[from] super::intake::IntakeError),
 }
 
-fn protocol(e: impl std::fmt::Display) -> ImapError {
+pub(super) fn protocol(e: impl std::fmt::Display) -> ImapError {
     ImapError::Protocol(e.to_string())
 }
 
-async fn within<T, E: std::fmt::Display>(
+pub(super) async fn within<T, E: std::fmt::Display>(
     limit: Duration,
     future: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<T, ImapError> {
@@ -290,30 +290,22 @@ async fn session(
         .has_str("IDLE");
     tracing::info!(mailbox = %config.mailbox, idle, "Connected to the mailbox.");
     loop {
+        super::idle::forget_news(&session);
         round(&mut session, intake).await?;
         *backoff = Duration::from_secs(1);
-        if idle {
-            let mut handle = session.idle();
-            within(COMMAND_TIMEOUT, handle.init()).await?;
-            let (wait, stop) = handle.wait_with_timeout(IDLE_RENEW);
-            let woke = tokio::select! {
-                woke = wait => Some(woke.map_err(protocol)?),
-                _ = shutdown.stopped() => None,
-            };
-            drop(stop);
-            session = within(COMMAND_TIMEOUT, handle.done()).await?;
-            if woke.is_none() {
-                let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
-                return Ok(());
-            }
+        let stopping = if idle {
+            let (back, woke) = super::idle::idle(session, IDLE_RENEW, &mut shutdown).await?;
+            session = back;
+            woke == super::idle::Woke::Stopped
         } else {
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(config.poll_secs)) => {}
-                _ = shutdown.stopped() => {
-                    let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
-                    return Ok(());
-                }
+                _ = tokio::time::sleep(Duration::from_secs(config.poll_secs)) => false,
+                _ = shutdown.stopped() => true,
             }
+        };
+        if stopping {
+            let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
+            return Ok(());
         }
     }
 }

@@ -16,6 +16,7 @@
 pub mod config;
 pub mod eval;
 pub mod html;
+pub mod idle;
 pub mod ids;
 pub mod imap;
 pub mod inspect;
