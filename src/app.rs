@@ -115,6 +115,8 @@ pub enum StartError {
     Email(#[source] crate::channels::email::smtp::SmtpSetupError),
     #[error("business hours: {0}")]
     Hours(#[source] crate::service_levels::hours::HoursError),
+    #[error("teams: {0}")]
+    Teams(#[source] crate::service_levels::teams::TeamsError),
     #[error("cannot create the first admin (FRONTDESK_ADMIN_USER, FRONTDESK_ADMIN_PASSWORD): {0}")]
     FirstAdmin(String),
     #[error("cannot open the control socket in {path}: {source}")]
@@ -246,8 +248,11 @@ pub async fn start(config: Config) -> Result<Gateway, StartError> {
         .map(crate::service_levels::hours::BusinessHours::from_config)
         .transpose()
         .map_err(StartError::Hours)?;
+    let teams = crate::service_levels::teams::Teams::new(&config.teams, &config.routing)
+        .map_err(StartError::Teams)?;
     let rules = Arc::new(Rules {
         hours,
+        teams: Arc::new(teams),
         intents: Arc::new(intents),
         templates: Arc::new(templates),
         events: events.clone(),

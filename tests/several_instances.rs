@@ -155,6 +155,7 @@ async fn conversation_with_two_replies(store: &dyn Store) -> (OutboxEntry, Outbo
                 handoff: false,
                 replies: vec![first.clone(), second.clone()],
                 sla: None,
+                route: None,
             },
             &after_turn,
         )

@@ -122,6 +122,7 @@ pub(crate) async fn fill_store(dir: &std::path::Path, n: usize) -> f64 {
                     handoff: i % 10 == 0,
                     replies: Vec::new(),
                     sla: None,
+                    route: None,
                 },
                 &after_turn,
             )

@@ -20,6 +20,7 @@ use crate::service_levels::reports::ReportsConfig;
 use crate::service_levels::segments::SegmentConfig;
 use crate::service_levels::sla::SlaConfig;
 use crate::service_levels::surveys::SurveysConfig;
+use crate::service_levels::teams::{RoutingConfig, TeamConfig};
 use crate::service_levels::waiting::QueueConfig;
 use crate::store::StoreConfig;
 use serde::Deserialize;
@@ -82,6 +83,12 @@ pub struct Config {
     /// Customer segments and their queue priority (`[[segments]]`).
     #[serde(default)]
     pub segments: Vec<SegmentConfig>,
+    /// Teams of agents (`[[teams]]`); without any, one shared queue.
+    #[serde(default)]
+    pub teams: Vec<TeamConfig>,
+    /// Which team a conversation handed to a person goes to.
+    #[serde(default)]
+    pub routing: RoutingConfig,
     /// First-response targets; without it nothing is tracked.
     pub sla: Option<SlaConfig>,
     /// When people answer; without it, always.
@@ -371,6 +378,9 @@ impl Config {
             .is_some_and(|r| r.resolved_days == 0)
         {
             return Err(invalid("retention.resolved_days", "must be at least 1"));
+        }
+        if let Err(e) = crate::service_levels::teams::Teams::new(&self.teams, &self.routing) {
+            return Err(invalid(&e.key, &e.message));
         }
         if let Some(hours) = &self.business_hours
             && let Err(e) = crate::service_levels::hours::BusinessHours::from_config(hours)

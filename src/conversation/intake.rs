@@ -122,6 +122,8 @@ fn open(
         sla: None,
         tags: new.tags.clone(),
         erased_at: None,
+        team: None,
+        routed_by: None,
     }
 }
 

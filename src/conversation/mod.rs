@@ -47,6 +47,8 @@ pub(crate) mod tests {
             sla: None,
             tags: Vec::new(),
             erased_at: None,
+            team: None,
+            routed_by: None,
         }
     }
 

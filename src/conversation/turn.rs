@@ -3,9 +3,10 @@
 //!
 //! - A person owns the conversation: the bot stays silent (promise 4); its
 //!   replies are dropped and nothing else changes.
-//! - A hand-off puts the conversation in the waiting queue from now; its
-//!   first-response clock starts then, unless an unanswered promise is
-//!   already running (a customer writing again keeps their place).
+//! - A hand-off puts the conversation in the waiting queue from now, in
+//!   the team routing chose; its first-response clock starts then, unless
+//!   an unanswered promise is already running (a customer writing again
+//!   keeps their place).
 //! - The locale the reply was rendered in is remembered for the next turn.
 
 use crate::model::{Conversation, ConversationStatus};
@@ -30,6 +31,8 @@ pub fn after_turn(c: &Conversation, outcome: &TurnOutcome, now: DateTime<Utc>) -
         if let (Some(sla), false) = (&outcome.sla, running) {
             after.sla = Some(sla.clone());
         }
+        after.team = outcome.route.as_ref().map(|r| r.team.clone());
+        after.routed_by = outcome.route.as_ref().map(|r| r.reason.clone());
     }
     Some(Decision {
         after,
@@ -63,6 +66,10 @@ mod tests {
                 None,
             )],
             sla: Some(sla(Utc::now())),
+            route: Some(crate::model::Route {
+                team: "billing".into(),
+                reason: "rule 1: intent = payment_issue".into(),
+            }),
         }
     }
 
@@ -93,6 +100,11 @@ mod tests {
         assert_eq!(decision.after.status, ConversationStatus::Waiting);
         assert_eq!(decision.after.waiting_since, Some(now));
         assert_eq!(decision.after.sla, turn.sla);
+        assert_eq!(decision.after.team.as_deref(), Some("billing"));
+        assert_eq!(
+            decision.after.routed_by.as_deref(),
+            Some("rule 1: intent = payment_issue")
+        );
     }
 
     #[test]
@@ -107,6 +119,7 @@ mod tests {
         let decision = after_turn(&c, &outcome(&c, true), Utc::now()).expect("still the bot's");
         assert_eq!(decision.after.waiting_since, Some(queued_at));
         assert_eq!(decision.after.sla, Some(running));
+        assert_eq!(decision.after.team, None, "the team it waits for stays");
     }
 
     #[test]

@@ -16,11 +16,11 @@ use crate::conversation::turn::after_turn;
 use crate::core::events::{EventKind, Events};
 use crate::core::metrics::Responder;
 use crate::core::outbox::Outbox;
-use crate::model::Sla;
 use crate::model::{
     Author, ChannelKind, Conversation, ConversationStatus, Handling, Message, OutboundReason,
     OutboxEntry, ReplyOption,
 };
+use crate::model::{Route, Sla};
 use crate::rules::intents::{self, Action, Classification, Decision, Intent, IntentSet};
 use crate::rules::locale;
 use crate::rules::templates::{ReplyContext, Templates};
@@ -28,6 +28,7 @@ use crate::service_levels::hours::BusinessHours;
 use crate::service_levels::segments::SegmentConfig;
 use crate::service_levels::sla::{self, SlaConfig};
 use crate::service_levels::surveys::SurveysConfig;
+use crate::service_levels::teams::{RouteFacts, Teams};
 use crate::service_levels::waiting;
 use crate::store::{PendingTurn, Store, StoreError, TurnOutcome};
 use serde::Deserialize;
@@ -59,6 +60,8 @@ pub struct Rules {
     pub sla: Option<SlaConfig>,
     /// Customer segments, whose targets override `[sla]`'s.
     pub segments: Vec<SegmentConfig>,
+    /// Teams and the routing rules (`[[teams]]`, `[routing]`).
+    pub teams: Arc<Teams>,
     /// Satisfaction questions after a resolution (`[surveys]`).
     pub surveys: Option<SurveysConfig>,
     /// Minutes an agent needs per waiting customer (`[queue]`).
@@ -88,19 +91,59 @@ impl Rules {
         }
     }
 
-    /// The promise to `conversation` if it is handed to a person at `now`.
+    /// The promise to `conversation` (routed already) if it is handed to
+    /// a person at `now`.
     fn promise(
         &self,
         conversation: &Conversation,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Option<Sla> {
+        let team = conversation.team.as_deref().and_then(|t| self.teams.get(t));
         sla::promise(
             conversation,
             self.sla.as_ref(),
             &self.segments,
-            self.hours.as_ref(),
+            team.map(|t| &t.config),
+            self.hours_of(conversation),
             now,
         )
+    }
+
+    /// The hours of the conversation's team, else `[business_hours]`.
+    fn hours_of(&self, conversation: &Conversation) -> Option<&BusinessHours> {
+        conversation
+            .team
+            .as_deref()
+            .and_then(|t| self.teams.get(t))
+            .and_then(|t| t.hours.as_ref())
+            .or(self.hours.as_ref())
+    }
+
+    /// `conversation` as a hand-off at `now` puts it in the queue: routed
+    /// to its team, with the promise that starts then.
+    fn queued(
+        &self,
+        conversation: &Conversation,
+        language: &str,
+        intent: Option<&str>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> (Conversation, Option<Route>) {
+        let route = self.teams.route(&RouteFacts {
+            channel: conversation.channel(),
+            segment: conversation.segment.as_deref(),
+            language,
+            intent,
+            tags: &conversation.tags,
+        });
+        let mut queued = Conversation {
+            status: ConversationStatus::Waiting,
+            waiting_since: Some(now),
+            team: route.as_ref().map(|r| r.team.clone()),
+            routed_by: route.as_ref().map(|r| r.reason.clone()),
+            ..conversation.clone()
+        };
+        queued.sla = self.promise(&queued, now);
+        (queued, route)
     }
 }
 
@@ -184,6 +227,7 @@ async fn handle_turn(
         handoff,
         replies: Vec::new(),
         sla: None,
+        route: None,
     };
     let email = conversation.channel() == ChannelKind::Email;
     let outcome = if conversation.status.human_owned() {
@@ -234,13 +278,22 @@ async fn handle_turn(
         }
     };
     // A hand-off without an acknowledgment decided above (a mail for a
-    // person) gets its promise here; one already queued keeps its own.
+    // person) is routed and gets its promise here; one already queued
+    // keeps its own.
     let outcome = if outcome.handoff
+        && outcome.route.is_none()
         && outcome.sla.is_none()
         && conversation.status != ConversationStatus::Waiting
     {
+        let (queued, route) = rules.queued(
+            &conversation,
+            &conversation.locale,
+            None,
+            chrono::Utc::now(),
+        );
         TurnOutcome {
-            sla: rules.promise(&conversation, chrono::Utc::now()),
+            sla: queued.sla,
+            route,
             ..outcome
         }
     } else {
@@ -411,30 +464,32 @@ async fn decide(
             handoff: false,
             replies,
             sla: None,
+            route: None,
         });
     }
     // The place it takes: in the queue already, or where its promise puts
     // it. That promise is the one recorded with the turn.
-    let mut promised = None;
-    let queued = if conversation.status == ConversationStatus::Waiting {
-        conversation.clone()
+    let (queued, route) = if conversation.status == ConversationStatus::Waiting {
+        (conversation.clone(), None)
     } else {
-        let now = chrono::Utc::now();
-        promised = rules.promise(conversation, now);
-        Conversation {
-            status: ConversationStatus::Waiting,
-            waiting_since: Some(now),
-            sla: promised.clone(),
-            ..conversation.clone()
-        }
+        rules.queued(
+            conversation,
+            &locale,
+            context.intent.as_deref(),
+            chrono::Utc::now(),
+        )
+    };
+    let promised = if conversation.status == ConversationStatus::Waiting {
+        None
+    } else {
+        queued.sla.clone()
     };
     (context.position, context.wait_minutes) =
         waiting::place_of(store, &queued, rules.minutes_per_customer).await?;
     // Outside business hours, say when people are back rather than quote
     // a wait nobody is there to keep.
     let closed_until = rules
-        .hours
-        .as_ref()
+        .hours_of(&queued)
         .filter(|h| !h.is_open(chrono::Utc::now()))
         .and_then(|h| Some(h.describe(h.next_open(chrono::Utc::now())?, &locale)));
     let ack = if closed_until.is_some() {
@@ -460,6 +515,7 @@ async fn decide(
         handoff: true,
         replies,
         sla: promised,
+        route,
     })
 }
 

@@ -480,6 +480,7 @@ mod tests {
                     handoff: false,
                     replies: vec![reply],
                     sla: None,
+                    route: None,
                 },
                 &after_turn,
             )

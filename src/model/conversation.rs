@@ -74,6 +74,22 @@ pub struct Conversation {
     /// the record stays for the counts, without a word of its content.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erased_at: Option<DateTime<Utc>>,
+    /// The team whose queue and agents serve it (`[[teams]]`), set by
+    /// routing at the hand-off or by a transfer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// Why it is in that team: the routing rule that matched, or the
+    /// agent who transferred it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routed_by: Option<String>,
+}
+
+/// Where routing sent a conversation handed to a person, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub team: String,
+    /// The rule that matched, as agents see it (`rule 2: language = zh`).
+    pub reason: String,
 }
 
 /// A conversation's service-level deadlines (first response, and

@@ -8,6 +8,7 @@
 use crate::model::Conversation;
 use crate::service_levels::hours::BusinessHours;
 use crate::service_levels::segments::SegmentConfig;
+use crate::service_levels::teams::TeamConfig;
 use serde::Deserialize;
 
 /// The promise to customers handed to a person.
@@ -32,13 +33,14 @@ fn default_sla_check() -> u64 {
 }
 
 /// The promise to this conversation if it is handed to a person at `now`:
-/// its segment's targets, else `[sla]`'s, with each deadline and its 80%
-/// mark counted in business hours when there are any; none without
-/// `[sla]`.
+/// its segment's targets, else its team's, else `[sla]`'s, with each
+/// deadline and its 80% mark counted in business hours when there are any
+/// (`hours`: the team's, else `[business_hours]`); none without `[sla]`.
 pub fn promise(
     conversation: &Conversation,
     sla: Option<&SlaConfig>,
     segments: &[SegmentConfig],
+    team: Option<&TeamConfig>,
     hours: Option<&BusinessHours>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<crate::model::Sla> {
@@ -49,9 +51,11 @@ pub fn promise(
         .and_then(|name| segments.iter().find(|s| &s.name == name));
     let first = segment
         .and_then(|s| s.first_response_minutes)
+        .or(team.and_then(|t| t.first_response_minutes))
         .unwrap_or(sla.first_response_minutes);
     let resolution = segment
         .and_then(|s| s.resolution_minutes)
+        .or(team.and_then(|t| t.resolution_minutes))
         .or(sla.resolution_minutes);
     // (deadline, 80% mark) of a target in minutes, in seconds of work.
     let after = |minutes: u32| {

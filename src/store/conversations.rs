@@ -64,7 +64,8 @@ pub trait ConversationStore: Send + Sync {
     async fn waiting_queue(&self, limit: usize) -> Result<Vec<ConversationId>, StoreError>;
 
     /// 1-based place in the waiting queue a conversation has, or would have
-    /// if it were queued now with its priority.
+    /// if it were queued now with its priority, among those waiting for
+    /// the same team (or, without one, in the shared queue).
     async fn queue_position(&self, conversation: &Conversation) -> Result<u64, StoreError>;
 
     /// How many conversations have `status`, counted from the indexes

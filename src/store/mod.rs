@@ -166,6 +166,8 @@ pub struct TurnOutcome {
     /// The promise that starts when this hand-off puts the conversation in
     /// the queue (`[sla]`), if one applies.
     pub sla: Option<crate::model::Sla>,
+    /// The team this hand-off puts the conversation in the queue of.
+    pub route: Option<crate::model::Route>,
 }
 
 /// What [`Store::record_turn`] ended up doing.

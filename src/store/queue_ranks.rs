@@ -7,6 +7,8 @@
 //! (loaded from the index at open, updated after every committed
 //! conversation write), so a place is a binary search. The sled index stays
 //! the record of who waits; the mirror only answers "how many ahead".
+//! With teams, each team's queue is a line of its own: a customer is
+//! told their place among those waiting for the same team.
 
 use super::keys;
 use crate::model::{Conversation, ConversationId};
@@ -14,13 +16,33 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 type QueueKey = [u8; 25];
+/// The team whose line a key is in (`None`: the shared queue).
+type Line = Option<String>;
 
 #[derive(Default)]
 struct Ranks {
-    /// Every queue key, ascending.
-    sorted: Vec<QueueKey>,
-    /// Each queued conversation's key.
-    by_id: HashMap<ConversationId, QueueKey>,
+    /// Every queue key of each line, ascending.
+    sorted: HashMap<Line, Vec<QueueKey>>,
+    /// Each queued conversation's line and key.
+    by_id: HashMap<ConversationId, (Line, QueueKey)>,
+}
+
+impl Ranks {
+    fn insert(&mut self, id: ConversationId, line: Line, key: QueueKey) {
+        let keys = self.sorted.entry(line.clone()).or_default();
+        let at = keys.partition_point(|k| *k < key);
+        keys.insert(at, key);
+        self.by_id.insert(id, (line, key));
+    }
+
+    fn remove(&mut self, id: ConversationId) {
+        if let Some((line, key)) = self.by_id.remove(&id)
+            && let Some(keys) = self.sorted.get_mut(&line)
+            && let Ok(at) = keys.binary_search(&key)
+        {
+            keys.remove(at);
+        }
+    }
 }
 
 #[derive(Default)]
@@ -29,46 +51,44 @@ pub struct QueueRanks {
 }
 
 impl QueueRanks {
-    /// From the queue index's keys (conversation id in bytes 9..25).
-    pub fn load(queue_keys: impl Iterator<Item = QueueKey>) -> Self {
+    /// From the queue index: each key (conversation id in bytes 9..25) and
+    /// its team.
+    pub fn load(queue: impl Iterator<Item = (QueueKey, Line)>) -> Self {
         let mut ranks = Ranks::default();
-        for key in queue_keys {
+        for (key, line) in queue {
             if let Ok(id) = uuid::Uuid::from_slice(&key[9..]) {
-                ranks.by_id.insert(ConversationId(id), key);
-                ranks.sorted.push(key);
+                ranks.by_id.insert(ConversationId(id), (line.clone(), key));
+                ranks.sorted.entry(line).or_default().push(key);
             }
         }
-        ranks.sorted.sort_unstable();
+        for keys in ranks.sorted.values_mut() {
+            keys.sort_unstable();
+        }
         Self {
             ranks: Mutex::new(ranks),
         }
     }
 
     /// Follows a committed write of `conversation`: out of the queue, in,
-    /// or to another place.
+    /// or to another place or team.
     pub fn update(&self, conversation: &Conversation) {
-        let new_key = keys::queue_of(conversation);
+        let new = keys::queue_of(conversation).map(|k| (conversation.team.clone(), k));
         let mut ranks = self.ranks.lock().unwrap_or_else(|p| p.into_inner());
-        let old_key = ranks.by_id.get(&conversation.id).copied();
-        if old_key == new_key {
+        if ranks.by_id.get(&conversation.id) == new.as_ref() {
             return;
         }
-        if let Some(old) = old_key {
-            if let Ok(at) = ranks.sorted.binary_search(&old) {
-                ranks.sorted.remove(at);
-            }
-            ranks.by_id.remove(&conversation.id);
-        }
-        if let Some(new) = new_key {
-            let at = ranks.sorted.partition_point(|k| *k < new);
-            ranks.sorted.insert(at, new);
-            ranks.by_id.insert(conversation.id, new);
+        ranks.remove(conversation.id);
+        if let Some((line, key)) = new {
+            ranks.insert(conversation.id, line, key);
         }
     }
 
-    /// How many queued keys sort before `key`.
-    pub fn ahead_of(&self, key: &QueueKey) -> u64 {
+    /// How many keys of `team`'s line sort before `key`.
+    pub fn ahead_of(&self, team: Option<&str>, key: &QueueKey) -> u64 {
         let ranks = self.ranks.lock().unwrap_or_else(|p| p.into_inner());
-        ranks.sorted.partition_point(|k| k < key) as u64
+        ranks
+            .sorted
+            .get(&team.map(str::to_string))
+            .map_or(0, |keys| keys.partition_point(|k| k < key) as u64)
     }
 }

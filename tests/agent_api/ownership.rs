@@ -87,6 +87,7 @@ async fn a_queued_bot_answer_is_not_sent_after_an_agent_claims() {
                     invites_comment: false,
                 }],
                 sla: None,
+                route: None,
             },
             &after_turn,
         )

@@ -92,6 +92,7 @@ async fn reply(store: &dyn Store, turn: PendingTurn, handoff: bool, due_in_ms: i
                 handoff,
                 replies: vec![entry.clone()],
                 sla: None,
+                route: None,
             },
             &after_turn,
         )
@@ -128,6 +129,7 @@ async fn hand_off_with_promise(store: &dyn Store, turn: PendingTurn, minutes: i6
                     resolved_at: None,
                     announced: frontdesk::model::SlaState::Ok,
                 }),
+                route: None,
             },
             &after_turn,
         )

@@ -243,3 +243,138 @@ async fn two_claims_at_once_one_wins_and_one_is_refused() {
         assert_eq!(owner.as_deref(), Some(winner), "{name}");
     }
 }
+
+/// Hands a turn to a person in `team`'s queue.
+async fn hand_off_to(store: &dyn Store, turn: PendingTurn, team: Option<&str>) {
+    store
+        .record_turn(
+            &TurnOutcome {
+                turn,
+                locale: "en".into(),
+                handoff: true,
+                replies: Vec::new(),
+                sla: None,
+                route: team.map(|t| frontdesk::model::Route {
+                    team: t.into(),
+                    reason: "rule 1: test".into(),
+                }),
+            },
+            &after_turn,
+        )
+        .await
+        .expect("record turn");
+}
+
+/// With teams, a customer's place is among those waiting for the same
+/// team; the shared queue counts only conversations of no team; a
+/// transfer moves a conversation to the end of the other team's line by
+/// its own wait; the sled mirror of places is rebuilt right at open.
+#[tokio::test]
+async fn places_in_line_are_counted_per_team() {
+    async fn places(store: &dyn Store) -> Vec<(Option<String>, u64)> {
+        let mut out = Vec::new();
+        for id in store.waiting_queue(100).await.expect("queue") {
+            let c = store.conversation(id).await.expect("read").expect("exists");
+            out.push((
+                c.team.clone(),
+                store.queue_position(&c).await.expect("place"),
+            ));
+        }
+        out
+    }
+    for (name, backend) in BACKENDS {
+        let (store, dir) = backend().await;
+        let teams = [
+            Some("billing"),
+            None,
+            Some("premium"),
+            Some("billing"),
+            None,
+            Some("billing"),
+        ];
+        for (chat, team) in teams.iter().enumerate() {
+            let a = store
+                .accept(
+                    &inbound(chat as i64, &format!("t{chat}"), "x"),
+                    &new(0),
+                    &take_in,
+                )
+                .await
+                .expect("accept");
+            hand_off_to(store.as_ref(), turn_of(&a), *team).await;
+            std::thread::sleep(std::time::Duration::from_millis(3));
+        }
+        let expected = |list: &[(Option<&str>, u64)]| -> Vec<(Option<String>, u64)> {
+            list.iter()
+                .map(|(t, p)| (t.map(str::to_string), *p))
+                .collect()
+        };
+        assert_eq!(
+            places(store.as_ref()).await,
+            expected(&[
+                (Some("billing"), 1),
+                (None, 1),
+                (Some("premium"), 1),
+                (Some("billing"), 2),
+                (None, 2),
+                (Some("billing"), 3),
+            ]),
+            "{name}"
+        );
+        // The second billing customer moves to premium: behind premium's
+        // first (who waited longer), and billing's third moves up.
+        let second_billing = store.waiting_queue(100).await.expect("queue")[3];
+        let transfer = |c: &frontdesk::model::Conversation| {
+            Ok(Decision {
+                after: frontdesk::model::Conversation {
+                    team: Some("premium".into()),
+                    ..c.clone()
+                },
+                effects: Effects::default(),
+            })
+        };
+        store
+            .update_conversation(second_billing, &transfer)
+            .await
+            .expect("transfer");
+        let moved = store
+            .conversation(second_billing)
+            .await
+            .expect("read")
+            .expect("exists");
+        assert_eq!(
+            store.queue_position(&moved).await.expect("place"),
+            2,
+            "{name}"
+        );
+        assert_eq!(
+            places(store.as_ref()).await,
+            expected(&[
+                (Some("billing"), 1),
+                (None, 1),
+                (Some("premium"), 1),
+                (Some("premium"), 2),
+                (None, 2),
+                (Some("billing"), 2),
+            ]),
+            "{name}: after the transfer"
+        );
+        if let Some(dir) = dir.downcast_ref::<tempfile::TempDir>() {
+            store.sync().await.expect("sync");
+            drop(store);
+            let reopened = SledStore::open(dir.path()).expect("reopen");
+            assert_eq!(
+                places(&reopened).await,
+                expected(&[
+                    (Some("billing"), 1),
+                    (None, 1),
+                    (Some("premium"), 1),
+                    (Some("premium"), 2),
+                    (None, 2),
+                    (Some("billing"), 2),
+                ]),
+                "{name}: after reopening"
+            );
+        }
+    }
+}

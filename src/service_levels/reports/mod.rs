@@ -226,6 +226,8 @@ mod tests {
             sla: None,
             tags: Vec::new(),
             erased_at: None,
+            team: None,
+            routed_by: None,
         }
     }
 

@@ -412,8 +412,9 @@ impl ConversationStore for PgStore {
         let ahead: i64 = client
             .query_one(
                 "SELECT count(*) FROM conversations
-                 WHERE queue_key IS NOT NULL AND queue_key < $1",
-                &[&key.to_vec()],
+                 WHERE queue_key IS NOT NULL AND queue_key < $1
+                   AND (data->>'team') IS NOT DISTINCT FROM $2",
+                &[&key.to_vec(), &conversation.team],
             )
             .await
             .map_err(db)?

@@ -256,7 +256,10 @@ impl ConversationStore for SledStore {
                 conversation.id,
             )
         });
-        Ok(self.queue_ranks.ahead_of(&key) + 1)
+        Ok(self
+            .queue_ranks
+            .ahead_of(conversation.team.as_deref(), &key)
+            + 1)
     }
 
     async fn count_with_status(&self, status: ConversationStatus) -> Result<u64, StoreError> {

@@ -202,6 +202,12 @@ fn step_conversation(
     }
 }
 
+/// The queue index's value for a waiting conversation: its team's name
+/// (empty for the shared queue), so the places per team load at open.
+fn team_value(c: &Conversation) -> Vec<u8> {
+    c.team.clone().unwrap_or_default().into_bytes()
+}
+
 /// Writes a conversation in a step and keeps the queue and status indexes
 /// in line.
 fn step_put_conversation(
@@ -216,12 +222,12 @@ fn step_put_conversation(
     );
     let old_key = old.and_then(keys::queue_of);
     let new_key = keys::queue_of(new);
-    if old_key != new_key {
+    if old_key != new_key || old.map(|o| &o.team) != Some(&new.team) {
         if let Some(k) = old_key {
             queue.remove(&k[..])?;
         }
         if let Some(k) = new_key {
-            queue.insert(&k[..], &[][..]);
+            queue.insert(&k[..], team_value(new));
         }
     }
     if old.map(|o| o.status) != Some(new.status) {
@@ -335,9 +341,11 @@ impl SledStore {
             store.db.flush().map_err(io)?;
         }
         let mut queued = Vec::new();
-        for key in store.queue.iter().keys() {
-            if let Ok(key) = <[u8; 25]>::try_from(&key.map_err(io)?[..]) {
-                queued.push(key);
+        for entry in store.queue.iter() {
+            let (key, team) = entry.map_err(io)?;
+            if let Ok(key) = <[u8; 25]>::try_from(&key[..]) {
+                let team = (!team.is_empty()).then(|| String::from_utf8_lossy(&team).into_owned());
+                queued.push((key, team));
             }
         }
         store.queue_ranks = QueueRanks::load(queued.into_iter());
@@ -378,7 +386,7 @@ impl SledStore {
             for v in self.conversations.iter().values() {
                 let c: Conversation = decode("conversation", &v.map_err(io)?)?;
                 if let Some(k) = keys::queue_of(&c) {
-                    self.queue.insert(k, &[][..]).map_err(io)?;
+                    self.queue.insert(k, team_value(&c)).map_err(io)?;
                 }
             }
         }
@@ -497,7 +505,7 @@ impl SledStore {
             .insert(c.ticket.to_be_bytes(), &id_key[..])
             .map_err(io)?;
         if let Some(k) = keys::queue_of(c) {
-            self.queue.insert(k, &[][..]).map_err(io)?;
+            self.queue.insert(k, team_value(c)).map_err(io)?;
         }
         self.status_index
             .insert(keys::status(c.status, c.id), &[][..])
